@@ -1,0 +1,61 @@
+"""BUILD declares every Python file: a py_library per package, a py_test per test.
+
+Bazel users build from BUILD alone, so a module or test missing from it is a
+broken build there even when pytest passes here.
+"""
+
+import ast
+import pathlib
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+PACKAGES = ("tfgen", "zoo", "export")
+
+
+def _build_rules():
+    """Parses BUILD (Starlark, a Python subset) into (kind, kwargs) pairs."""
+    tree = ast.parse((REPO / "BUILD").read_text(), filename="BUILD")
+    rules = []
+    for statement in tree.body:
+        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
+            call = statement.value
+            if isinstance(call.func, ast.Name) and call.func.id != "load":
+                kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+                rules.append((call.func.id, kwargs))
+    return rules
+
+
+def _python_files(folder):
+    return {p.relative_to(REPO).as_posix()
+            for p in (REPO / folder).rglob("*.py") if "__pycache__" not in p.parts}
+
+
+def test_each_package_is_one_py_library_listing_all_its_files():
+    libraries = {kw["name"]: kw for kind, kw in _build_rules() if kind == "py_library"}
+    for package in PACKAGES:
+        assert package in libraries, f"BUILD lacks py_library {package!r}"
+        declared = set(libraries[package]["srcs"])
+        on_disk = _python_files(package)
+        assert declared == on_disk, (
+            f"py_library {package}: missing {sorted(on_disk - declared)}, "
+            f"stale {sorted(declared - on_disk)}")
+
+
+def test_each_test_file_is_one_py_test():
+    tests = [kw for kind, kw in _build_rules() if kind == "py_test"]
+    declared = [src for kw in tests for src in kw["srcs"]]
+    on_disk = {p for p in _python_files("tests")
+               if pathlib.PurePosixPath(p).name.startswith("test_")}
+    assert len(declared) == len(set(declared)), "a test file is listed twice"
+    assert set(declared) == on_disk, (
+        f"py_test missing for {sorted(on_disk - set(declared))}, "
+        f"stale {sorted(set(declared) - on_disk)}")
+    for kw in tests:
+        assert len(kw["srcs"]) == 1, f"{kw['name']}: one test file per py_test"
+
+
+def test_test_helpers_are_declared():
+    helpers = {p for p in _python_files("tests")
+               if not pathlib.PurePosixPath(p).name.startswith("test_")}
+    declared = {src for kind, kw in _build_rules() if kind == "py_library"
+                for src in kw["srcs"]}
+    assert helpers <= declared, f"undeclared helpers {sorted(helpers - declared)}"

@@ -1,0 +1,203 @@
+"""Model configs: locked ``ml_collections.ConfigDict``s and their overrides.
+
+Every model's config starts from ``base_config()``, which holds the fields the
+training loop reads (dataset, preprocessing, batch size, epochs, optimizer,
+seed); the model adds its own hyperparameters and the config is locked, so a
+misspelt override is an error rather than a silently ignored value.
+
+On the command line a config value is overridden with ``--config.NAME=VALUE``
+(dotted names reach nested fields), in the manner of Flax and big_vision.
+"""
+
+import ast
+import json
+
+import ml_collections
+
+from tfgen import errors
+
+PREPROCESSINGS = (
+    "binarize_static",   # Bernoulli(pixel intensity), drawn once per image.
+    "binarize_dynamic",  # Bernoulli(pixel intensity), drawn anew each epoch.
+    "unit",              # Float intensities in [0, 1].
+    "symmetric",         # Float intensities in [-1, 1].
+    "levels",            # Integer gray levels in [0, num_levels).
+)
+
+
+def base_config(**model_fields):
+    """Returns an unlocked config with the fields the training loop reads.
+
+    Args:
+        **model_fields: the model's own hyperparameters, added to the config.
+
+    Returns:
+        An unlocked ``ConfigDict``; the caller locks it when complete.
+    """
+    config = ml_collections.ConfigDict()
+    config.dataset = "digits"
+    config.preprocessing = "binarize_dynamic"
+    config.batch_size = 64
+    config.epochs = 50
+    config.optimizer = "adam"
+    config.learning_rate = 1e-3
+    # Seeds the data pipeline, the weights and every stateless sampler.
+    config.seed = 0
+    # Number of images in the sample grid written at the end of training.
+    config.num_grid_samples = 64
+    for key, value in model_fields.items():
+        config[key] = value
+    return config
+
+
+def validate(config):
+    """Checks the fields every config shares.
+
+    Raises:
+        UsageError: a value is out of its range.
+    """
+    if config.preprocessing not in PREPROCESSINGS:
+        raise errors.UsageError(
+            f"config.preprocessing={config.preprocessing!r} is not one of "
+            f"{', '.join(PREPROCESSINGS)}")
+    if config.batch_size < 1:
+        raise errors.UsageError(
+            f"config.batch_size={config.batch_size} must be positive")
+    if config.epochs < 0:
+        raise errors.UsageError(
+            f"config.epochs={config.epochs} must be non-negative")
+    if not config.learning_rate > 0:
+        raise errors.UsageError(
+            f"config.learning_rate={config.learning_rate} must be positive")
+
+
+def _parse_value(key, text, current):
+    """Parses ``text`` into the type of the config field's current value."""
+    if isinstance(current, str):
+        return text
+    if isinstance(current, bool):
+        lowered = text.lower()
+        if lowered in ("true", "1", "yes"):
+            return True
+        if lowered in ("false", "0", "no"):
+            return False
+        raise errors.UsageError(
+            f"--config.{key}={text!r}: expected true or false")
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        raise errors.UsageError(
+            f"--config.{key}={text!r}: expected a {type(current).__name__}"
+        ) from None
+    if isinstance(current, float) and isinstance(value, int) and not isinstance(
+            value, bool):
+        value = float(value)
+    if isinstance(current, tuple) and isinstance(value, (list, tuple, int)):
+        value = tuple(value) if not isinstance(value, int) else (value,)
+    if current is not None and type(value) is not type(current):
+        raise errors.UsageError(
+            f"--config.{key}={text!r}: expected a {type(current).__name__}, "
+            f"got a {type(value).__name__}")
+    return value
+
+
+def apply_overrides(config, overrides):
+    """Applies ``{dotted_name: text}`` overrides to a locked config, in place.
+
+    Args:
+        config: a locked ``ConfigDict``.
+        overrides: mapping of dotted field names to their textual values, as
+            given on the command line.
+
+    Returns:
+        The same config, for chaining.
+
+    Raises:
+        UsageError: a name is not a field of the config, or a value does not
+            parse as the field's type.
+    """
+    for key, text in overrides.items():
+        *path, leaf = key.split(".")
+        node = config
+        for part in path:
+            if part not in node or not isinstance(
+                    node[part], ml_collections.ConfigDict):
+                raise errors.UsageError(_unknown_key(config, key))
+            node = node[part]
+        if leaf not in node:
+            raise errors.UsageError(_unknown_key(config, key))
+        with node.unlocked():
+            node[leaf] = _parse_value(key, text, node[leaf])
+    return config
+
+
+def _unknown_key(config, key):
+    fields = ", ".join(sorted(_flat_keys(config)))
+    return f"unknown config field {key!r}; fields: {fields}"
+
+
+def _flat_keys(config, prefix=""):
+    for key, value in config.items():
+        if isinstance(value, ml_collections.ConfigDict):
+            yield from _flat_keys(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}"
+
+
+def split_override_args(argv):
+    """Separates ``--config.NAME=VALUE`` arguments from the others.
+
+    Args:
+        argv: the command line, program name first.
+
+    Returns:
+        ``(other_argv, overrides)`` where ``overrides`` maps dotted names to
+        their textual values, in command-line order.
+
+    Raises:
+        UsageError: a ``--config.NAME`` argument has no ``=VALUE``.
+    """
+    rest, overrides = [], {}
+    for arg in argv:
+        if arg.startswith("--config."):
+            name, sep, value = arg[len("--config."):].partition("=")
+            if not sep or not name:
+                raise errors.UsageError(
+                    f"{arg!r}: write config overrides as --config.NAME=VALUE")
+            overrides[name] = value
+        else:
+            rest.append(arg)
+    return rest, overrides
+
+
+def to_json(config):
+    """Serializes a config to JSON (tuples become lists)."""
+    return config.to_json(indent=2, sort_keys=True)
+
+
+def from_json(text, like):
+    """Rebuilds a config from ``to_json`` output, typed after ``like``.
+
+    Args:
+        text: JSON written by ``to_json``.
+        like: a config of the same model (its default), whose field types
+            (tuples in particular) the result follows.
+
+    Returns:
+        A locked ``ConfigDict`` equal to the one that was serialized.
+    """
+    values = json.loads(text)
+    config = like.copy_and_resolve_references()
+
+    def assign(node, data):
+        for key, value in data.items():
+            if isinstance(node[key], ml_collections.ConfigDict):
+                assign(node[key], value)
+            else:
+                with node.unlocked():
+                    node[key] = tuple(value) if isinstance(
+                        node[key], tuple) else value
+
+    assign(config, values)
+    config.lock()
+    return config

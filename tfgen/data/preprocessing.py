@@ -1,0 +1,188 @@
+"""Turns raw gray levels into what a model's config asks for.
+
+Datasets hold images as unsigned integer gray levels ``0..num_levels-1``
+(17 levels for ``digits``, 256 for MNIST and CIFAR-10). A model's config names
+one of ``tfgen.config.PREPROCESSINGS``:
+
+- ``binarize_static``: every pixel becomes 1 with probability
+  ``level / (num_levels - 1)``, drawn once per image: the draw depends only on
+  the seed and the example's position in the split, so every epoch (and every
+  run with the same seed) sees the same binary images, as in the fixed
+  binarization of MNIST used by Salakhutdinov and Murray (2008).
+- ``binarize_dynamic``: the same Bernoulli draw, made anew each epoch, which
+  acts as data augmentation (as in the VAE and IWAE papers). The sequence of
+  epochs is still reproducible from the seed.
+- ``unit``: float32 intensities ``level / (num_levels - 1)`` in ``[0, 1]``.
+- ``symmetric``: float32 intensities in ``[-1, 1]``, for tanh generators.
+- ``levels``: the int32 levels themselves, for autoregressive models with a
+  softmax over ``num_levels`` values.
+
+All randomness is stateless (``tf.random.stateless_uniform``) so that it does
+not depend on the order in which a ``tf.data`` pipeline runs its maps.
+"""
+
+import numbers
+
+import tensorflow as tf
+
+from tfgen import config as config_lib
+from tfgen import errors
+
+# Keeps the binarization's stateless seeds apart from other stateless draws
+# that start from the same user seed.
+_SALT = 0x5747
+
+
+def check_preprocessing(preprocessing):
+    """Checks that ``preprocessing`` names a known preprocessing.
+
+    Args:
+        preprocessing: a name from ``tfgen.config.PREPROCESSINGS``.
+
+    Raises:
+        UsageError: the name is unknown.
+    """
+    if preprocessing not in config_lib.PREPROCESSINGS:
+        raise errors.UsageError(
+            f"unknown preprocessing {preprocessing!r}; valid: "
+            f"{', '.join(config_lib.PREPROCESSINGS)}")
+
+
+def check_seed(seed):
+    """Checks that ``seed`` is an integer (a Python or numpy int, not a bool).
+
+    Args:
+        seed: the seed of a data pipeline.
+
+    Raises:
+        UsageError: it is not an integer.
+    """
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
+        raise errors.UsageError(f"seed={seed!r} must be an integer")
+
+
+def to_unit(levels, num_levels):
+    """Maps integer levels ``0..num_levels-1`` linearly onto ``[0, 1]``.
+
+    Args:
+        levels: integer tensor of gray levels.
+        num_levels: number of gray levels of the data.
+
+    Returns:
+        A float32 tensor of the same shape.
+    """
+    return tf.cast(levels, tf.float32) / float(num_levels - 1)
+
+
+def to_symmetric(levels, num_levels):
+    """Maps integer levels ``0..num_levels-1`` linearly onto ``[-1, 1]``.
+
+    Args:
+        levels: integer tensor of gray levels.
+        num_levels: number of gray levels of the data.
+
+    Returns:
+        A float32 tensor of the same shape.
+    """
+    return 2.0 * to_unit(levels, num_levels) - 1.0
+
+
+def binarize(levels, num_levels, seed):
+    """Draws each pixel from Bernoulli(``level / (num_levels - 1)``).
+
+    Args:
+        levels: integer tensor of gray levels.
+        num_levels: number of gray levels of the data.
+        seed: integer tensor of shape ``(2,)``, the stateless seed; the same
+            seed gives the same binary image.
+
+    Returns:
+        A float32 tensor of zeros and ones, shaped like ``levels``.
+    """
+    probabilities = to_unit(levels, num_levels)
+    # uniform is in [0, 1): level 0 never fires and the top level always does.
+    uniform = tf.random.stateless_uniform(tf.shape(probabilities), seed=seed)
+    return tf.cast(uniform < probabilities, tf.float32)
+
+
+def _keep_levels(levels, num_levels, seed):
+    del num_levels, seed  # The levels need neither.
+    return tf.cast(levels, tf.int32)
+
+
+def _unit(levels, num_levels, seed):
+    del seed  # Deterministic.
+    return to_unit(levels, num_levels)
+
+
+def _symmetric(levels, num_levels, seed):
+    del seed  # Deterministic.
+    return to_symmetric(levels, num_levels)
+
+
+# Every preprocessing as ``(levels, num_levels, seed) -> image``.
+_IMAGE_TRANSFORMS = {
+    "binarize_static": binarize,
+    "binarize_dynamic": binarize,
+    "unit": _unit,
+    "symmetric": _symmetric,
+    "levels": _keep_levels,
+}
+
+# Preprocessings whose random draws change from one epoch to the next.
+_REDRAWN_EACH_EPOCH = frozenset({"binarize_dynamic"})
+
+
+def preprocess(dataset, preprocessing, *, num_levels, seed):
+    """Applies a named preprocessing to every image of an unbatched dataset.
+
+    Binarization keys its draws on each example's position in ``dataset``,
+    so ``dataset`` must come in a fixed order (unshuffled, as ``load``
+    returns it); shuffle after this function, not before. Do not ``cache()``
+    a dynamically binarized dataset: the cache would freeze the first
+    epoch's draws.
+
+    Args:
+        dataset: a ``tf.data.Dataset`` of ``{"image": integer levels (H, W, C),
+            "label": integer scalar}``.
+        preprocessing: a name from ``tfgen.config.PREPROCESSINGS``.
+        num_levels: number of gray levels of the data (at least 2).
+        seed: integer seed of the binarizations (the others ignore it).
+
+    Returns:
+        A dataset of ``{"image": (H, W, C) tensor, "label": int64 scalar}``;
+        the image is int32 for ``levels`` and float32 otherwise.
+
+    Raises:
+        UsageError: unknown preprocessing, ``num_levels`` below 2, or a seed
+            that is not an integer.
+    """
+    check_preprocessing(preprocessing)
+    check_seed(seed)
+    if int(num_levels) < 2:
+        raise errors.UsageError(f"num_levels={num_levels} must be at least 2")
+    num_levels = int(num_levels)
+    transform = _IMAGE_TRANSFORMS[preprocessing]
+
+    if preprocessing in _REDRAWN_EACH_EPOCH:
+        # Dataset.random yields a new stream of integers each time the
+        # dataset is iterated (each epoch), and the same sequence of streams
+        # for the same seed. It also folds in TensorFlow's global seed when
+        # one is set (the training loop sets it from config.seed), so the
+        # epochs are reproducible for a fixed pair of seeds.
+        epoch_keys = tf.data.Dataset.random(
+            seed=int(seed), rerandomize_each_iteration=True)
+    else:
+        epoch_keys = tf.data.Dataset.from_tensors(
+            tf.constant(int(seed), tf.int64)).repeat()
+
+    def apply(indexed, epoch_key):
+        index, item = indexed
+        # One independent stateless seed per example and epoch.
+        example_seed = tf.random.experimental.stateless_fold_in(
+            tf.stack([epoch_key, tf.constant(_SALT, tf.int64)]), index)
+        image = transform(item["image"], num_levels, example_seed)
+        return {"image": image, "label": tf.cast(item["label"], tf.int64)}
+
+    return tf.data.Dataset.zip((dataset.enumerate(), epoch_keys)).map(
+        apply, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

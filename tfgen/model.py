@@ -1,0 +1,144 @@
+"""The model contract shared by every family.
+
+Every model in the zoo is a ``GenerativeModel``: a ``keras.Model`` subclass
+with its own ``train_step`` and ``test_step``, built as
+``ModelClass(config, data_info)`` and trained by ``model.fit``. It declares
+its capabilities in the class attribute ``capabilities``; each capability is
+a method of the same name that takes named tensors (batched along the first
+dimension) and returns a dict of named tensors, using only TensorFlow ops so
+that the export layer can trace it into a SavedModel signature.
+
+Capabilities: ``sample``, ``log_prob`` (exact, or a documented bound or
+estimate), ``encode``, ``decode``, ``reconstruct``, ``complete``,
+``free_energy``, ``classify``, ``discriminate``.
+"""
+
+import dataclasses
+
+import keras
+import tensorflow as tf
+
+CAPABILITIES = ("sample", "log_prob", "encode", "decode", "reconstruct",
+                "complete", "free_energy", "classify", "discriminate")
+
+# Capabilities whose one input is a batch of images named "images".
+_IMAGE_INPUT_CAPABILITIES = ("log_prob", "encode", "reconstruct",
+                             "free_energy", "classify", "discriminate")
+
+
+@dataclasses.dataclass(frozen=True)
+class CapabilityInput:
+    """One named input of a capability, as the export layer sees it.
+
+    Attributes:
+        spec: shape (batch first, ``None``) and dtype.
+        minimum: smallest valid value, or ``None``; a served request outside
+            ``[minimum, maximum]`` is rejected with an InvalidArgument error
+            naming the input.
+        maximum: largest valid value, or ``None``.
+    """
+
+    spec: tf.TensorSpec
+    minimum: float = None
+    maximum: float = None
+
+
+class GenerativeModel(keras.Model):
+    """Base class of every model in the zoo.
+
+    Subclasses set ``capabilities``, implement ``train_step``, ``test_step``
+    and one method per capability, and override ``capability_inputs`` for
+    capabilities whose inputs are not images (``decode``'s codes, say).
+
+    Args:
+        config: the model's locked ``ConfigDict``.
+        data_info: ``tfgen.data.DataInfo`` of the dataset it models.
+        **kwargs: passed to ``keras.Model``.
+    """
+
+    capabilities = ()
+
+    def __init__(self, config, data_info, **kwargs):
+        super().__init__(**kwargs)
+        unknown = set(self.capabilities) - set(CAPABILITIES)
+        if unknown:
+            raise ValueError(f"{type(self).__name__} declares unknown "
+                             f"capabilities {sorted(unknown)}")
+        self.config = config
+        self.data_info = data_info
+        # The instance seed of every stateless sampler (see tfgen.rng).
+        self.instance_seed = int(config.seed)
+
+    # --- What the training loop calls. ----------------------------------
+
+    def compile_for_training(self):
+        """Compiles the model with the optimizer its config names.
+
+        Models with several optimizers (GANs) override this.
+        """
+        self.compile(optimizer=keras.optimizers.get({
+            "class_name": self.config.optimizer,
+            "config": {"learning_rate": self.config.learning_rate},
+        }))
+
+    def build_for_training(self, batch):
+        """Creates every variable (weights and optimizer slots) from a batch.
+
+        Needed before a checkpoint is restored into a fresh model. The
+        default runs the model's ``call`` on the batch's images and builds the
+        optimizer on the trainable variables.
+
+        Args:
+            batch: one element of the training dataset (a dict of tensors).
+        """
+        self(batch["image"])
+        optimizer = getattr(self, "optimizer", None)
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(self.trainable_variables)
+
+    def checkpoint_variables(self):
+        """Returns ``{group: [variables]}``: the state a checkpoint must hold.
+
+        The default holds every model variable (weights, and state such as
+        seed generators or persistent chains) and the optimizer's slots, so a
+        resumed run continues where it stopped. Models with several
+        optimizers add theirs.
+        """
+        groups = {"model": list(self.variables)}
+        optimizer = getattr(self, "optimizer", None)
+        if optimizer is not None:
+            groups["optimizer"] = list(optimizer.variables)
+        return groups
+
+    # --- What the export layer reads. -----------------------------------
+
+    @property
+    def image_input(self):
+        """The ``CapabilityInput`` of a batch of images of the dataset."""
+        info, preprocessing = self.data_info, self.config.preprocessing
+        shape = (None,) + tuple(info.image_shape)
+        if preprocessing == "levels":
+            return CapabilityInput(tf.TensorSpec(shape, tf.int32),
+                                   0, info.num_levels - 1)
+        low = -1.0 if preprocessing == "symmetric" else 0.0
+        return CapabilityInput(tf.TensorSpec(shape, tf.float32), low, 1.0)
+
+    def capability_inputs(self, capability):
+        """Returns ``{input_name: CapabilityInput}`` of a capability.
+
+        The default covers the image capabilities (input ``images``) and
+        ``sample`` (input ``seed``, one int64 per requested sample).
+
+        Raises:
+            ValueError: the capability is not one the model declares, or has
+                no default inputs (the subclass must override).
+        """
+        if capability not in self.capabilities:
+            raise ValueError(f"{type(self).__name__} has no capability "
+                             f"{capability!r}; it has {self.capabilities}")
+        if capability == "sample":
+            return {"seed": CapabilityInput(tf.TensorSpec([None], tf.int64))}
+        if capability in _IMAGE_INPUT_CAPABILITIES:
+            return {"images": self.image_input}
+        raise ValueError(f"{type(self).__name__} must define the inputs of "
+                         f"its capability {capability!r}")

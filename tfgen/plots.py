@@ -1,0 +1,243 @@
+"""Plots shared by every family: image grids and 2-D latent spaces.
+
+Figures are drawn with matplotlib's Agg canvas directly (no pyplot, so no
+display, no global figure state, and safe from any thread). Every file is
+written atomically: saved under a temporary name in the destination folder
+and then renamed, so a reader never sees half a PNG.
+"""
+
+import math
+import os
+import statistics
+import uuid
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+
+def image_grid(images, num_columns=None):
+    """Tiles a batch of images into one image, row by row.
+
+    Args:
+        images: array-like (N, H, W, C) or (N, H, W), values in [0, 1] or,
+            when any value is negative, in [-1, 1] (rescaled to [0, 1]).
+        num_columns: tiles per row; defaults to ceil(sqrt(N)).
+
+    Returns:
+        float32 array (rows * H, cols * W, C) in [0, 1]; image k is the tile
+        at row k // cols, column k % cols; unused tiles are 0.
+
+    Raises:
+        ValueError: the batch is empty or not of rank 3 or 4, or
+            ``num_columns`` is not positive.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim == 3:
+        images = images[..., None]  # (N, H, W, 1)
+    if images.ndim != 4 or images.shape[0] == 0:
+        raise ValueError(f"images must be a non-empty (N, H, W[, C]) batch, "
+                         f"got shape {images.shape}")
+    if images.min() < 0:
+        images = (images + 1.0) / 2.0
+    images = np.clip(images, 0.0, 1.0)
+    count, height, width, channels = images.shape
+    if num_columns is not None and num_columns < 1:
+        raise ValueError(f"num_columns={num_columns} must be positive")
+    num_rows, num_columns = _tiles(count, num_columns)
+    grid = np.zeros((num_rows, num_columns, height, width, channels),
+                    np.float32)
+    grid.reshape(-1, height, width, channels)[:count] = images
+    # (rows, cols, H, W, C) -> (rows, H, cols, W, C) -> (rows*H, cols*W, C)
+    return grid.transpose(0, 2, 1, 3, 4).reshape(
+        num_rows * height, num_columns * width, channels)
+
+
+def save_image_grid(images, path, num_columns=None, title=None):
+    """Writes ``image_grid(images, num_columns)`` as a PNG.
+
+    Args:
+        images: as for ``image_grid``.
+        path: the PNG to write; its folder is created if missing.
+        num_columns: as for ``image_grid``.
+        title: optional title above the grid.
+
+    Returns:
+        ``path``.
+    """
+    images = np.asarray(images, np.float32)
+    grid = image_grid(images, num_columns)  # (rows*H, cols*W, C)
+    # Each image pixel gets several screen pixels, whatever the image size.
+    scale = max(4.0 / max(grid.shape[:2]), 0.04)
+    figure = _new_figure((grid.shape[1] * scale,
+                          grid.shape[0] * scale + (0.4 if title else 0.0)))
+    axes = figure.add_axes([0, 0, 1, 1] if not title else
+                           [0, 0, 1, 1 - 0.4 / figure.get_figheight()])
+    _show(axes, grid, _tiles(images.shape[0], num_columns))
+    if title:
+        figure.suptitle(title, fontsize=10)
+    return _save(figure, path)
+
+
+def plot_latent_manifold(decode_fn, path, *, grid_size=15, extent=0.9,
+                         title=None):
+    """Draws the decoder over a grid of a 2-D latent space.
+
+    As in Kingma & Welling (2014), figure 4: evenly spaced points of the unit
+    square are mapped through the inverse CDF of the standard normal, so the
+    grid covers the prior's mass evenly rather than its tails.
+
+    Args:
+        decode_fn: maps float32 codes (N, 2) to images (N, H, W[, C]) with
+            values in [0, 1] or [-1, 1] (a model's ``decode``, unwrapped).
+        path: the PNG to write.
+        grid_size: number of points along each axis.
+        extent: central probability mass covered along each axis, in (0, 1);
+            the grid runs from the (1 - extent)/2 to the (1 + extent)/2
+            quantile.
+        title: optional title.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        ValueError: ``grid_size`` < 2 or ``extent`` outside (0, 1).
+    """
+    if grid_size < 2:
+        raise ValueError(f"grid_size={grid_size} must be at least 2")
+    if not 0.0 < extent < 1.0:
+        raise ValueError(f"extent={extent} must lie in (0, 1)")
+    normal = statistics.NormalDist()
+    probabilities = np.linspace((1 - extent) / 2, (1 + extent) / 2, grid_size)
+    values = np.array([normal.inv_cdf(p) for p in probabilities], np.float32)
+    # Rows run from high z2 (top) to low z2, columns from low z1 to high z1.
+    z1, z2 = np.meshgrid(values, values[::-1])
+    codes = np.stack([z1.ravel(), z2.ravel()], axis=1)  # (grid_size**2, 2)
+    images = np.asarray(decode_fn(codes))
+    grid = image_grid(images, num_columns=grid_size)
+    figure = _new_figure((6, 6.4 if title else 6))
+    axes = figure.add_subplot()
+    # Axes in tile units, row 0 at the top, so ticks mark the grid's codes.
+    _show(axes, grid, (grid_size, grid_size),
+          extent=(-0.5, grid_size - 0.5, grid_size - 0.5, -0.5))
+    ticks = np.arange(grid_size)[:: max(1, grid_size // 5)]
+    axes.set_xticks(ticks, [f"{values[i]:.2f}" for i in ticks])
+    axes.set_yticks(ticks, [f"{values[::-1][i]:.2f}" for i in ticks])
+    axes.set_xlabel("z1")
+    axes.set_ylabel("z2")
+    if title:
+        axes.set_title(title)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def plot_latent_codes(codes, labels, path, *, title=None):
+    """Scatters 2-D codes (e.g. posterior means), coloured by label.
+
+    Args:
+        codes: array-like (N, 2).
+        labels: array-like (N,) of integer classes; up to 20 distinct classes
+            get a legend, more get a colorbar.
+        path: the PNG to write.
+        title: optional title.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        ValueError: codes are not (N, 2), or labels do not match them.
+    """
+    codes = np.asarray(codes, np.float32)
+    labels = np.asarray(labels).reshape(-1)
+    if codes.ndim != 2 or codes.shape[1] != 2:
+        raise ValueError(f"codes must have shape (N, 2), got {codes.shape}")
+    if labels.shape[0] != codes.shape[0]:
+        raise ValueError(f"{labels.shape[0]} labels for {codes.shape[0]} codes")
+    figure = _new_figure((6, 5))
+    axes = figure.add_subplot()
+    classes = np.unique(labels)
+    if len(classes) <= 20:
+        for index, label in enumerate(classes):
+            chosen = labels == label
+            axes.scatter(codes[chosen, 0], codes[chosen, 1], s=6,
+                         color=_CLASS_COLOURS[index % len(_CLASS_COLOURS)],
+                         label=str(label))
+        axes.legend(title="label", markerscale=2, fontsize=8,
+                    loc="center left", bbox_to_anchor=(1.0, 0.5))
+    else:
+        points = axes.scatter(codes[:, 0], codes[:, 1], s=6, c=labels,
+                              cmap="viridis")
+        figure.colorbar(points, ax=axes, label="label")
+    axes.set_xlabel("z1")
+    axes.set_ylabel("z2")
+    if title:
+        axes.set_title(title)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+# matplotlib's tab20 colours: distinct for up to 20 classes.
+_CLASS_COLOURS = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+    "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#aec7e8", "#ffbb78",
+    "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7",
+    "#dbdb8d", "#9edae5"]
+
+
+def _tiles(count, num_columns):
+    """(rows, columns) of the tiles ``image_grid`` lays ``count`` images in."""
+    num_columns = min(num_columns or math.ceil(math.sqrt(count)), count)
+    return math.ceil(count / num_columns), num_columns
+
+
+def _new_figure(size):
+    """A figure of ``size`` inches with its own Agg canvas (no pyplot)."""
+    figure = Figure(figsize=size)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _show(axes, grid, tiles, extent=None):
+    """Draws a (rows, cols, C) grid in [0, 1] without smoothing.
+
+    Thin coloured lines separate the ``tiles = (rows, cols)`` images: small
+    images touching each other otherwise read as one picture.
+    """
+    if grid.shape[-1] == 1:
+        axes.imshow(grid[..., 0], cmap="gray", vmin=0.0, vmax=1.0,
+                    interpolation="nearest", extent=extent)
+    else:
+        axes.imshow(grid, interpolation="nearest", extent=extent)
+    num_rows, num_columns = tiles
+    if extent is None:  # pixel coordinates
+        height, width = grid.shape[0] / num_rows, grid.shape[1] / num_columns
+        left, right = -0.5, grid.shape[1] - 0.5
+        bottom, top = grid.shape[0] - 0.5, -0.5
+    else:  # tile coordinates
+        height = width = 1.0
+        left, right, bottom, top = extent
+    style = dict(colors="#4060a0", linewidths=0.6)
+    axes.vlines(left + width * np.arange(1, num_columns), top, bottom, **style)
+    axes.hlines(top + height * np.arange(1, num_rows), left, right, **style)
+    if extent is None:
+        axes.set_axis_off()
+
+
+def _save(figure, path):
+    """Writes a figure as a PNG atomically and returns ``path``."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    # A unique hidden name in the same folder, so that the rename is atomic
+    # and a reader polling the folder never picks the file up half-written.
+    temporary = os.path.join(
+        folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(temporary, "xb") as stream:
+            figure.savefig(stream, format="png", dpi=100)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+    return path

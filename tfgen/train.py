@@ -1,0 +1,243 @@
+"""Command line: train a registered model, evaluate it and export it.
+
+    python -m tfgen.train --model=vae
+    python -m tfgen.train --model=vae --dataset=mnist \\
+        --manual_dir=../shared/data/mnist --config.latent_dim=2
+    python -m tfgen.train --list_models
+
+With no other flag it trains on the embedded ``digits`` dataset with the
+model's default config, shows a progress bar, and leaves in the workdir
+(``runs/<model>`` by default) checkpoints, TensorBoard logs, ``metrics.json``,
+``samples.png`` and a SavedModel under ``<export_base>/<model>/<version>/``
+ready for TensorFlow Serving. Re-running with the same workdir resumes from
+its last checkpoint. Config values are overridden with ``--config.NAME=VALUE``.
+
+Bad input (unknown model or dataset, a bad flag or config value, a missing
+``--manual_dir``) prints one line on stderr and exits with status 2, having
+written nothing.
+"""
+
+import contextlib
+import os
+import pathlib
+import sys
+import tempfile
+
+from absl import app
+from absl import flags
+
+from tfgen import errors
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("model", None,
+                    "Registered model to train (see --list_models).")
+flags.DEFINE_bool("list_models", False,
+                  "Print every registered model: name, family, capabilities.")
+flags.DEFINE_string("config_variant", None,
+                    'Config variant, e.g. "tiny" for the test-sized config.')
+flags.DEFINE_string("dataset", None,
+                    "Dataset: digits, mnist, fashion_mnist or cifar10 "
+                    "(default: the model config's).")
+flags.DEFINE_string("data_dir", None,
+                    "TFDS folder where prepared datasets are cached.")
+flags.DEFINE_string("manual_dir", None,
+                    "Folder with the standard dataset files, for offline use.")
+flags.DEFINE_string("workdir", None, "Output folder (default: runs/<model>).")
+flags.DEFINE_string("export_base", None,
+                    "TF Serving model base path (default: <workdir>/export).")
+flags.DEFINE_integer("epochs", None, "Epochs (default: the model config's).",
+                     lower_bound=0)
+flags.DEFINE_integer("seed", None, "Seed (default: the model config's).")
+
+_OVERRIDES = {}
+
+
+def make_config(model_name, *, variant=None, overrides=None, dataset=None,
+                epochs=None, seed=None):
+    """The model's config with the command line's values applied.
+
+    Returns:
+        ``(spec, config)``: the registry entry and its locked config.
+
+    Raises:
+        UsageError: unknown model, variant, dataset or config field, or a
+            value of the wrong type.
+    """
+    from tfgen import config as config_lib
+    from tfgen import data
+    from tfgen import registry
+    import zoo  # noqa: F401  (fills the registry)
+
+    spec = registry.get(model_name)
+    try:
+        config = spec.get_config(variant) if variant else spec.get_config()
+    except ValueError as error:
+        raise errors.UsageError(
+            f"--config_variant={variant!r}: {error}") from None
+    config_lib.apply_overrides(config, overrides or {})
+    with config.unlocked():
+        if dataset is not None:
+            config.dataset = dataset
+        if epochs is not None:
+            config.epochs = epochs
+        if seed is not None:
+            config.seed = seed
+    if config.dataset not in data.DATASETS:
+        raise errors.UsageError(f"unknown dataset {config.dataset!r}; valid "
+                                f"datasets: {', '.join(data.DATASETS)}")
+    config_lib.validate(config)
+    return spec, config
+
+
+def prepare(model_name, *, variant=None, overrides=None, dataset=None,
+            epochs=None, seed=None, workdir=None, data_dir=None,
+            manual_dir=None):
+    """Checks the request and loads data and model; writes no output.
+
+    Returns:
+        A ``tfgen.training.PreparedRun``.
+
+    Raises:
+        UsageError: anything wrong with the request.
+    """
+    from tfgen import training
+
+    spec, config = make_config(model_name, variant=variant,
+                               overrides=overrides, dataset=dataset,
+                               epochs=epochs, seed=seed)
+    workdir = pathlib.Path(workdir or pathlib.Path("runs") / model_name)
+    return training.prepare(spec, config, workdir, data_dir=data_dir,
+                            manual_dir=manual_dir)
+
+
+def execute(run, *, export_base=None, verbose=1):
+    """Trains and evaluates a prepared run, then exports it for TF Serving.
+
+    Returns:
+        The results dict written to ``<workdir>/metrics.json``, with the
+        exported SavedModel's path under ``"export"``.
+    """
+    import export
+    from tfgen import training
+
+    model, results = training.execute(run, verbose=verbose)
+    export_base = pathlib.Path(export_base or run.workdir / "export")
+    path = export.publish(model, export_base, run.spec.name)
+    results["export"] = str(path)
+    training.write_results(run.workdir, results)
+    return results
+
+
+def run(model_name, *, export_base=None, verbose=1, **kwargs):
+    """``prepare`` then ``execute``: what the command line does, as a call.
+
+    Args:
+        model_name: a registered model name.
+        export_base: TF Serving model base path (default ``<workdir>/export``).
+        verbose: Keras verbosity.
+        **kwargs: the keyword arguments of ``prepare``.
+
+    Returns:
+        The results dict of ``execute``.
+    """
+    prepared = prepare(model_name, **kwargs)
+    return execute(prepared, export_base=export_base, verbose=verbose)
+
+
+@contextlib.contextmanager
+def _native_stderr_held():
+    """Holds back what native code writes to stderr while TensorFlow starts.
+
+    TensorFlow's C++ start-up writes informational lines straight to file
+    descriptor 2, which would bury the one-line error of a bad request. They
+    are kept in a temporary file, dropped on success and on a usage error,
+    and replayed if anything else goes wrong, so nothing useful is lost.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except (errors.UsageError, SystemExit):
+            raise
+        except BaseException:
+            sys.stderr.flush()
+            held.seek(0)
+            os.write(saved, held.read())
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _report(results):
+    lines = [f"test {name}: {value:.4f}"
+             for name, value in sorted(results["test"].items())]
+    if "test_nll" in results:
+        lines.append("test NLL (log_prob capability): "
+                     f"{results['test_nll']:.4f} nats")
+    if "test_bits_per_dim" in results:
+        lines.append(f"test bits/dim: {results['test_bits_per_dim']:.4f}")
+    if "baseline_independent_pixels_nll" in results:
+        lines.append("baseline NLL, independent pixels (ignores the input): "
+                     f"{results['baseline_independent_pixels_nll']:.4f} nats")
+    lines.append(f"SavedModel: {results['export']}")
+    print("\n".join(lines))
+
+
+def _fail(message, status):
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(status)
+
+
+def _parse_flags(argv):
+    """absl flag parsing that reports a bad flag in one line, exit status 2."""
+    from tfgen import config as config_lib
+
+    try:
+        rest, overrides = config_lib.split_override_args(argv)
+        remaining = FLAGS(rest)
+    except (flags.Error, errors.UsageError) as error:
+        _fail(str(error), 2)
+    if len(remaining) > 1:
+        _fail(f"unexpected arguments: {' '.join(remaining[1:])}", 2)
+    _OVERRIDES.update(overrides)
+    return remaining
+
+
+def main(argv):
+    del argv  # Checked by _parse_flags.
+    try:
+        with _native_stderr_held():
+            if FLAGS.list_models:
+                from tfgen import registry
+                import zoo  # noqa: F401
+
+                for spec in registry.specs():
+                    print(f"{spec.name}\t{spec.family}\t"
+                          f"{','.join(spec.capabilities)}")
+                return
+            if not FLAGS.model:
+                raise errors.UsageError("--model is required (see --list_models)")
+            prepared = prepare(
+                FLAGS.model, variant=FLAGS.config_variant,
+                overrides=_OVERRIDES, dataset=FLAGS.dataset,
+                epochs=FLAGS.epochs, seed=FLAGS.seed, workdir=FLAGS.workdir,
+                data_dir=FLAGS.data_dir, manual_dir=FLAGS.manual_dir)
+    except errors.UsageError as error:
+        _fail(str(error), 2)
+
+    from tfgen import training
+
+    try:
+        results = execute(prepared, export_base=FLAGS.export_base)
+    except training.TrainingDiverged as error:
+        _fail(str(error), 1)
+    _report(results)
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=_parse_flags)
