@@ -19,6 +19,10 @@ setuptools.setup(
         "keras>=3.15,<3.16",
         "tensorflow-probability[tf]>=0.25,<0.26",
         "tensorflow-datasets>=4.9.10,<4.10",
+        # TFDS's own builders import it on every Python version.
+        "importlib_resources>=6,<8",
+        # Keras's TensorBoard callback writes through it.
+        "tensorboard>=2.21,<2.22",
         "tensorflow-serving-api>=2.21,<2.22",
         "absl-py>=2.1,<3",
         "ml-collections>=1.0,<2",

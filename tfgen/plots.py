@@ -152,7 +152,8 @@ def plot_latent_codes(codes, labels, path, *, title=None):
     if codes.ndim != 2 or codes.shape[1] != 2:
         raise ValueError(f"codes must have shape (N, 2), got {codes.shape}")
     if labels.shape[0] != codes.shape[0]:
-        raise ValueError(f"{labels.shape[0]} labels for {codes.shape[0]} codes")
+        raise ValueError(
+            f"{labels.shape[0]} labels for {codes.shape[0]} codes")
     figure = _new_figure((6, 5))
     axes = figure.add_subplot()
     classes = np.unique(labels)

@@ -25,6 +25,7 @@ import tempfile
 
 from absl import app
 from absl import flags
+from absl import logging
 
 from tfgen import errors
 
@@ -210,6 +211,8 @@ def _parse_flags(argv):
 
 def main(argv):
     del argv  # Checked by _parse_flags.
+    # TensorFlow's Python side logs each saved function at INFO level.
+    logging.set_verbosity(logging.WARNING)
     try:
         with _native_stderr_held():
             if FLAGS.list_models:

@@ -131,6 +131,8 @@ def prepare(spec, config, workdir, *, data_dir=None, manual_dir=None):
         UsageError: bad config, dataset or folder, or an incompatible workdir.
     """
     config_lib.validate(config)
+    # Before the data pipeline: its random ops mix in the global seed.
+    keras.utils.set_random_seed(config.seed)
     info, splits = load_datasets(config, data_dir=data_dir,
                                  manual_dir=manual_dir)
     model = build_model(spec, config, info)
@@ -187,7 +189,8 @@ def execute(run, *, verbose=1):
     start = time.time()
     history = model.fit(train_batches, validation_data=validation_batches,
                         epochs=config.epochs, initial_epoch=initial_epoch,
-                        callbacks=fit_callbacks, verbose=verbose)
+                        callbacks=fit_callbacks, verbose=verbose,
+                        shuffle=False)  # The pipeline shuffles.
     train_seconds = time.time() - start
     if guard.failure is not None:
         raise TrainingDiverged(

@@ -9,7 +9,7 @@ from tfgen import callbacks
 from tfgen import checkpoints
 
 
-class _Regression(keras.Model):
+class RegressionModel(keras.Model):
     """A one-weight model whose loss is NaN on any batch holding a NaN."""
 
     def __init__(self):
@@ -53,7 +53,7 @@ def _dataset(nan_from_epoch):
 
 
 def test_guard_stops_at_first_nan_and_last_good_checkpoint_survives(tmp_path):
-    model = _Regression()
+    model = RegressionModel()
     model.compile(optimizer="sgd")
     model(tf.ones([1, 1]))
     model.optimizer.build(model.trainable_variables)
@@ -71,7 +71,7 @@ def test_guard_stops_at_first_nan_and_last_good_checkpoint_survives(tmp_path):
     assert checkpoint.latest.endswith("ckpt-2")
     assert not all(np.all(np.isfinite(v.numpy())) for v in model.variables)
 
-    fresh = _Regression()
+    fresh = RegressionModel()
     fresh.compile(optimizer="sgd")
     fresh(tf.ones([1, 1]))
     fresh.optimizer.build(fresh.trainable_variables)
@@ -81,7 +81,7 @@ def test_guard_stops_at_first_nan_and_last_good_checkpoint_survives(tmp_path):
 
 
 def test_checkpoint_restore_without_checkpoint_returns_zero(tmp_path):
-    model = _Regression()
+    model = RegressionModel()
     model.compile(optimizer="sgd")
     model(tf.ones([1, 1]))
     assert checkpoints.TrainingCheckpoint(model, tmp_path / "none").restore() == 0

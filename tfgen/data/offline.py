@@ -119,13 +119,11 @@ class SourceFiles:
         fingerprint: ``{file name: byte size}``, recorded in the prepared
             dataset's metadata to tell whether a cache came from these files.
         config: the builder config these files need, or None for the default.
-        num_examples: ``{"train": n, "test": m}``, examples per file (pair).
     """
 
     paths: dict
     fingerprint: dict
     config: object
-    num_examples: dict
 
 
 def prepare(builder_class, manual_dir, *, data_dir=None):
@@ -284,8 +282,7 @@ def check_idx_files(manual_dir):
         paths=paths,
         fingerprint={path.name: path.stat().st_size
                      for path in paths.values()},
-        config=IdxConfig.for_size(*sizes["train"]),
-        num_examples=num_examples)
+        config=IdxConfig.for_size(*sizes["train"]))
 
 
 def _size_name(height_width):
@@ -511,8 +508,7 @@ def check_cifar_files(manual_dir):
         paths=paths,
         fingerprint={path.name: path.stat().st_size
                      for path in paths.values()},
-        config=None,
-        num_examples={"train": num_train, "test": counts[CIFAR_TEST_FILE]})
+        config=None)
 
 
 def _cifar_archive_members(archive):

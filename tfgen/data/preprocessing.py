@@ -165,24 +165,25 @@ def preprocess(dataset, preprocessing, *, num_levels, seed):
     transform = _IMAGE_TRANSFORMS[preprocessing]
 
     if preprocessing in _REDRAWN_EACH_EPOCH:
-        # Dataset.random yields a new stream of integers each time the
-        # dataset is iterated (each epoch), and the same sequence of streams
-        # for the same seed. It also folds in TensorFlow's global seed when
-        # one is set (the training loop sets it from config.seed), so the
-        # epochs are reproducible for a fixed pair of seeds.
-        epoch_keys = tf.data.Dataset.random(
+        # Dataset.random yields one integer per example, a new stream each
+        # time the dataset is iterated (each epoch) and the same sequence of
+        # streams for the same seed. It also folds in TensorFlow's global
+        # seed when one is set (tf.random.set_seed,
+        # keras.utils.set_random_seed) at the time this pipeline is built,
+        # so the epochs are reproducible for a fixed pair of seeds.
+        keys = tf.data.Dataset.random(
             seed=int(seed), rerandomize_each_iteration=True)
     else:
-        epoch_keys = tf.data.Dataset.from_tensors(
+        keys = tf.data.Dataset.from_tensors(
             tf.constant(int(seed), tf.int64)).repeat()
 
-    def apply(indexed, epoch_key):
+    def apply(indexed, key):
         index, item = indexed
-        # One independent stateless seed per example and epoch.
+        # One independent stateless seed per example (and epoch).
         example_seed = tf.random.experimental.stateless_fold_in(
-            tf.stack([epoch_key, tf.constant(_SALT, tf.int64)]), index)
+            tf.stack([key, tf.constant(_SALT, tf.int64)]), index)
         image = transform(item["image"], num_levels, example_seed)
         return {"image": image, "label": tf.cast(item["label"], tf.int64)}
 
-    return tf.data.Dataset.zip((dataset.enumerate(), epoch_keys)).map(
+    return tf.data.Dataset.zip((dataset.enumerate(), keys)).map(
         apply, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -14,7 +14,7 @@ SIZES = {"train": 1257, "validation": 180, "test": 360}
 
 
 def load_levels(data_dir, split):
-    """All of a split as numpy arrays: images (N, 8, 8, 1) int32, labels (N,)."""
+    """A whole split as numpy arrays: images (N, 8, 8, 1), labels (N,)."""
     dataset = data.load("digits", split, preprocessing="levels", seed=0,
                         data_dir=data_dir)
     batch = next(iter(dataset.batch(2000)))
@@ -88,7 +88,8 @@ def test_splits_hold_exactly_sklearn_images_and_labels(
     for split, (split_images, split_labels) in splits.items():
         assert split_images.shape == (SIZES[split], 8, 8, 1)
         # Examples keep scikit-learn's order within a split.
-        np.testing.assert_array_equal(split_images[..., 0], images[indices[split]])
+        np.testing.assert_array_equal(split_images[..., 0],
+                                      images[indices[split]])
         np.testing.assert_array_equal(split_labels, labels[indices[split]])
 
 

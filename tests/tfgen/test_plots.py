@@ -1,0 +1,120 @@
+"""Tests of tfgen.plots: exact tiling of image grids and atomic PNG files."""
+
+import os
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+from scipy import stats
+
+from tfgen import plots
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _distinct_images(count, height=3, width=2, channels=1):
+    """Images whose every pixel value names its image and position."""
+    values = np.arange(count * height * width * channels, dtype=np.float32)
+    return values.reshape(count, height, width, channels) / values.size
+
+
+def _assert_only_png(folder, name):
+    assert sorted(os.listdir(folder)) == [name]  # no temporary file left
+    with open(os.path.join(folder, name), "rb") as stream:
+        assert stream.read(8) == PNG_SIGNATURE
+    assert os.path.getsize(os.path.join(folder, name)) > 100
+
+
+def test_image_grid_puts_image_k_at_row_k_div_cols_column_k_mod_cols():
+    images = _distinct_images(7)  # (7, 3, 2, 1)
+    grid = plots.image_grid(images, num_columns=3)
+    assert grid.shape == (3 * 3, 3 * 2, 1) and grid.dtype == np.float32
+    for k in range(7):
+        row, column = divmod(k, 3)
+        np.testing.assert_array_equal(
+            grid[row * 3:(row + 1) * 3, column * 2:(column + 1) * 2],
+            images[k])
+    np.testing.assert_array_equal(grid[6:, 2:], 0.0)  # the two unused tiles
+
+
+def test_image_grid_defaults_to_a_square_and_keeps_colour_channels():
+    images = np.random.RandomState(0).uniform(size=(10, 4, 5, 3))
+    grid = plots.image_grid(images)  # ceil(sqrt(10)) = 4 columns, 3 rows
+    assert grid.shape == (3 * 4, 4 * 5, 3)
+    np.testing.assert_allclose(grid[4:8, 5:10], images[5], rtol=1e-6)
+    assert plots.image_grid(images[:, :, :, 0]).shape == (12, 20, 1)
+
+
+def test_image_grid_rescales_symmetric_images():
+    images = np.array([-1.0, 0.0, 0.5, 1.0], np.float32).reshape(4, 1, 1, 1)
+    grid = plots.image_grid(images, num_columns=4)
+    np.testing.assert_allclose(grid[0, :, 0], [0.0, 0.5, 0.75, 1.0])
+    # Unit-range images are left as they are.
+    np.testing.assert_allclose(
+        plots.image_grid(np.abs(images), num_columns=4)[0, :, 0],
+        [1.0, 0.0, 0.5, 1.0])
+
+
+@pytest.mark.parametrize("images, num_columns", [
+    (np.zeros((0, 2, 2, 1)), None), (np.zeros((2, 2)), None),
+    (np.zeros((2, 2, 2, 1)), 0)])
+def test_image_grid_rejects_bad_input(images, num_columns):
+    with pytest.raises(ValueError):
+        plots.image_grid(images, num_columns)
+
+
+def test_save_image_grid_writes_a_png_atomically(tmp_path):
+    path = tmp_path / "grid" / "samples.png"  # the folder is created
+    returned = plots.save_image_grid(_distinct_images(5), path, title="five")
+    assert returned == str(path)
+    _assert_only_png(path.parent, "samples.png")
+    # Overwriting keeps one file.
+    plots.save_image_grid(_distinct_images(2), path)
+    _assert_only_png(path.parent, "samples.png")
+
+
+def test_plot_latent_manifold_decodes_standard_normal_quantiles(tmp_path):
+    seen = []
+
+    def decode(codes):
+        seen.append(codes)
+        return np.tile(codes[:, :1, None, None], (1, 3, 3, 1)) / 4 + 0.5
+
+    path = plots.plot_latent_manifold(decode, tmp_path / "manifold.png",
+                                      grid_size=5, extent=0.9)
+    _assert_only_png(tmp_path, "manifold.png")
+    assert path == str(tmp_path / "manifold.png")
+    codes = seen[0]
+    assert codes.shape == (25, 2) and codes.dtype == np.float32
+    # Quantiles of N(0, 1) at 5 evenly spaced levels from 5% to 95%.
+    expected = stats.norm.ppf(np.linspace(0.05, 0.95, 5))
+    np.testing.assert_allclose(codes[:5, 0], expected, atol=1e-5)
+    np.testing.assert_allclose(codes[::5, 1], expected[::-1], atol=1e-5)
+
+
+def test_plot_latent_codes_writes_a_png(tmp_path):
+    codes = np.random.RandomState(0).normal(size=(100, 2))
+    labels = np.arange(100) % 10
+    plots.plot_latent_codes(codes, labels, tmp_path / "codes.png",
+                            title="codes")
+    _assert_only_png(tmp_path, "codes.png")
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        plots.plot_latent_codes(np.zeros((3, 4)), [0, 1, 2],
+                                tmp_path / "bad.png")
+
+
+def test_a_failed_plot_leaves_no_file(tmp_path, monkeypatch):
+    def broken(codes):
+        raise RuntimeError("decoder failed")
+
+    with pytest.raises(RuntimeError):
+        plots.plot_latent_manifold(broken, tmp_path / "manifold.png")
+
+    def half_written(figure, stream, **kwargs):
+        stream.write(PNG_SIGNATURE)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Figure, "savefig", half_written)
+    with pytest.raises(OSError, match="disk full"):
+        plots.save_image_grid(np.zeros((2, 3, 3, 1)), tmp_path / "grid.png")
+    assert os.listdir(tmp_path) == []  # neither the PNG nor a temporary
