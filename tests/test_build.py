@@ -9,6 +9,7 @@ import pathlib
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 PACKAGES = ("tfgen", "zoo", "export")
+RUNNER = "tests/pytest_main.py"
 
 
 def _build_rules():
@@ -40,17 +41,23 @@ def test_each_package_is_one_py_library_listing_all_its_files():
             f"stale {sorted(declared - on_disk)}")
 
 
-def test_each_test_file_is_one_py_test():
+def test_each_test_file_is_one_py_test_run_by_pytest():
     tests = [kw for kind, kw in _build_rules() if kind == "py_test"]
-    declared = [src for kw in tests for src in kw["srcs"]]
     on_disk = {p for p in _python_files("tests")
                if pathlib.PurePosixPath(p).name.startswith("test_")}
+    declared = []
+    for kw in tests:
+        test_files = [s for s in kw["srcs"]
+                      if pathlib.PurePosixPath(s).name.startswith("test_")]
+        assert len(test_files) == 1, f"{kw['name']}: one test file per py_test"
+        # A test module has no __main__: the runner hands it to pytest.
+        assert kw["main"] == RUNNER and RUNNER in kw["srcs"], kw["name"]
+        assert kw["args"] == [f"$(location {test_files[0]})"], kw["name"]
+        declared.append(test_files[0])
     assert len(declared) == len(set(declared)), "a test file is listed twice"
     assert set(declared) == on_disk, (
         f"py_test missing for {sorted(on_disk - set(declared))}, "
         f"stale {sorted(set(declared) - on_disk)}")
-    for kw in tests:
-        assert len(kw["srcs"]) == 1, f"{kw['name']}: one test file per py_test"
 
 
 def test_test_helpers_are_declared():
