@@ -35,6 +35,8 @@ setuptools.setup(
         "test": [
             "pytest>=8,<10",
             "pytest-xdist>=3.5,<4",
+            # The export's TF-Hub-style reuse is tested through hub.KerasLayer.
+            "tensorflow-hub>=0.16.1,<0.17",
         ],
     },
 )

@@ -342,8 +342,8 @@ class VAE(GenerativeModel):
             num_samples: k, a Python int >= 1.
             seeds: optional integer (B,), the noise seed of each row. ``None``
                 gives every row the same seed, so that an image's bound does
-                not depend on the rest of its batch; evaluation passes
-                distinct seeds so that the rows' errors are independent.
+                not depend on the rest of its batch; distinct seeds make the
+                rows' Monte-Carlo errors independent.
 
         Returns:
             (B,) float32 bounds in nats.
