@@ -195,5 +195,12 @@ def test_export_reloads_in_fresh_process_with_same_outputs(trained, tmp_path):
             np.testing.assert_allclose(
                 served[capability][key], value, rtol=1e-5, atol=1e-5,
                 err_msg=f"{name}.{capability}[{key}] served vs in memory")
+    # serving_default through saved_model_cli itself, as a user would run it.
+    default = export.default_capability(model.capabilities)
+    by_cli = serving_helpers.run_saved_model_cli(
+        path, "serving_default", requests[default])
+    for key, value in expected[default].items():
+        np.testing.assert_allclose(by_cli[key], value, rtol=1e-5, atol=1e-5,
+                                   err_msg=f"{name} serving_default[{key}]")
     scan = serving_helpers.scan_for_denylisted_ops(path)
     assert "does not contain" in scan, scan

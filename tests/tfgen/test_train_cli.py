@@ -6,7 +6,11 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+
+import serving_helpers
+from tfgen import train
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -64,10 +68,13 @@ def test_train_writes_everything_then_resumes(tmp_path, data_dir):
     first = _train(*common, "--epochs=1", cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "test elbo:" in first.stdout
+    # The tiny config has a 2-D latent space, so the latent plots are drawn.
     for name in ("metrics.json", "samples.png", "config.json",
+                 "latent_manifold.png", "latent_codes.png",
                  "checkpoints/checkpoint", "export/vae/1/saved_model.pb"):
         assert (workdir / name).exists(), name
-    assert any((workdir / "logs").rglob("events.out.tfevents.*"))
+    assert any((workdir / "logs" / "train").glob("events.out.tfevents.*"))
+    assert any((workdir / "logs" / "samples").glob("events.out.tfevents.*"))
     metrics = json.loads((workdir / "metrics.json").read_text())
     assert len(metrics["history"]["loss"]) == 1
     assert metrics["export"].endswith(os.path.join("export", "vae", "1"))
@@ -94,3 +101,19 @@ def test_divergence_stops_with_message_and_keeps_last_good_checkpoint(
     assert result.returncode == 1, result.stderr[-2000:]
     assert "training stopped: metric" in result.stderr
     assert not (workdir / "export").exists()
+
+
+def test_same_model_trains_on_28x28_mnist_from_the_standard_files(
+        tmp_path, mnist_manual_dir):
+    results = train.run("vae", variant="tiny", dataset="mnist",
+                        manual_dir=str(mnist_manual_dir),
+                        data_dir=str(tmp_path / "data"),
+                        workdir=str(tmp_path / "work"), verbose=0)
+    assert results["dataset"] == "mnist"
+    assert results["test"]["loss"] > 0
+    # A 784-pixel image costs far more nats than a 64-pixel one.
+    assert results["baseline_independent_pixels_nll"] > 100
+    served = serving_helpers.run_saved_model_cli(
+        results["export"], "serving_default",
+        {"seed": np.array([1, 2], np.int64)})
+    assert served["images"].shape == (2, 28, 28, 1)
