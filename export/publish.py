@@ -6,6 +6,11 @@ new version into a sibling folder whose name starts with a dot (which the
 server ignores) and renames it into place only when it is complete, so a
 server polling the base path never loads half a model. On any error the
 temporary folder is removed and nothing is left behind.
+
+By default the version carries TF Serving warmup requests
+(``assets.extra/tf_serving_warmup_requests``), written before the rename so
+they appear with it, and ``<base_dir>/models.config`` is rewritten after the
+rename to name every model under the base folder.
 """
 
 import os
@@ -16,6 +21,7 @@ import shutil
 
 import tensorflow as tf
 
+from export import serving
 from export import signatures
 
 # One path component that TF Serving, shells and URLs all take as it is; a
@@ -92,7 +98,8 @@ def _remove_empty_folders(folders):
 
 
 def publish(model, base_dir, model_name, version=None, *,
-            serving_default=None, write_extras=None):
+            serving_default=None, write_extras=None, warmup=True,
+            models_config=True):
     """Writes a model's SavedModel as a new version for TF Serving to load.
 
     Args:
@@ -106,8 +113,12 @@ def publish(model, base_dir, model_name, version=None, *,
             ``export.build_serving_module``.
         write_extras: called as ``write_extras(saved_model_dir)`` on the
             complete but not yet published SavedModel folder, to add files
-            that must appear with it (warmup requests under
-            ``assets.extra/``).
+            that must appear with it. It runs before the warmup requests
+            are written, and a warmup file it writes is kept as it is.
+        warmup: whether to write ``export.write_warmup_requests``'s file into
+            the version before it is published.
+        models_config: whether to rewrite ``<base_dir>/models.config``
+            (``export.write_models_config``) once the version is published.
 
     Returns:
         The ``pathlib.Path`` of the published version,
@@ -116,7 +127,10 @@ def publish(model, base_dir, model_name, version=None, *,
     Raises:
         ValueError: the model has no capabilities, ``model_name`` or
             ``version`` is invalid, the version already exists, or the model's
-            signatures cannot be built. Nothing is written then.
+            signatures or warmup requests cannot be built. Nothing is left
+            behind then.
+        OSError: ``models.config`` could not be written. The version is
+            published then; ``export.write_models_config`` can be retried.
     """
     model_dir = _validate_arguments(model, base_dir, model_name, version)
     if version is None:
@@ -142,6 +156,10 @@ def publish(model, base_dir, model_name, version=None, *,
                             signatures=serving_signatures)
         if write_extras is not None:
             write_extras(temporary_dir)
+        if warmup and not (temporary_dir / serving.WARMUP_DIR /
+                           serving.WARMUP_FILE).exists():
+            serving.write_warmup_requests(temporary_dir, model, model_name,
+                                          serving_default=serving_default)
         # os.rename replaces an empty folder silently; this check narrows the
         # window in which a concurrent publisher could be overwritten.
         if version_dir.exists():
@@ -152,4 +170,8 @@ def publish(model, base_dir, model_name, version=None, *,
         shutil.rmtree(temporary_dir, ignore_errors=True)
         _remove_empty_folders(created)
         raise
+    # Outside the clean-up above: the version is already being served, and
+    # removing it now would pull it from under a server that loaded it.
+    if models_config:
+        serving.write_models_config(model_dir.parent)
     return version_dir

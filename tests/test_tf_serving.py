@@ -1,5 +1,9 @@
 """A real TensorFlow Serving instance serves the export, over REST and gRPC.
 
+The server is configured by the ``models.config`` that ``export.publish``
+writes, loads the version's warmup requests, and is sent requests built by
+``export.grpc_predict_request`` and ``export.rest_predict_body``.
+
 Runs where ``tensorflow_model_server`` is on PATH (it cannot be installed on
 every machine; elsewhere the fresh-process ``saved_model_cli`` tests of the
 conformance suite stand in for it, through the same SavedModel loader). The
@@ -70,7 +74,7 @@ def served(tmp_path_factory):
     rest_port, grpc_port = _free_port(), _free_port()
     server = subprocess.Popen(
         [SERVER, f"--port={grpc_port}", f"--rest_api_port={rest_port}",
-         "--model_name=vae", f"--model_base_path={base / 'vae'}"],
+         f"--model_config_file={base / export.MODELS_CONFIG}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_until_available(rest_port, server)
@@ -85,8 +89,9 @@ def served(tmp_path_factory):
 
 def test_rest_predict_matches_in_memory_sample(served):
     model, rest_port, _ = served
-    body = json.dumps({"signature_name": "serving_default",
-                       "inputs": {"seed": [1, 2, 3]}}).encode()
+    seeds = np.array([1, 2, 3], np.int64)
+    body = json.dumps(export.rest_predict_body(
+        "serving_default", {"seed": seeds})).encode()
     request = urllib.request.Request(
         f"http://127.0.0.1:{rest_port}/v1/models/vae:predict", data=body,
         headers={"Content-Type": "application/json"})
@@ -94,22 +99,18 @@ def test_rest_predict_matches_in_memory_sample(served):
         outputs = json.load(response)["outputs"]
     images = np.asarray(outputs["images"] if isinstance(outputs, dict)
                         else outputs, np.float32)
-    expected = model.sample(seed=tf.constant([1, 2, 3], tf.int64))["images"]
+    expected = model.sample(seed=tf.constant(seeds))["images"]
     np.testing.assert_allclose(images, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_grpc_predict_matches_in_memory_encode(served):
     grpc = pytest.importorskip("grpc")
-    from tensorflow_serving.apis import predict_pb2
     from tensorflow_serving.apis import prediction_service_pb2_grpc
 
     model, _, grpc_port = served
     images = (np.random.default_rng(0).random((2, 8, 8, 1)) < 0.5).astype(
         np.float32)
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name = "vae"
-    request.model_spec.signature_name = "encode"
-    request.inputs["images"].CopyFrom(tf.make_tensor_proto(images))
+    request = export.grpc_predict_request("vae", "encode", {"images": images})
     with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
         response = stub.Predict(request, timeout=30)

@@ -79,11 +79,15 @@ class SampleGridSummary(keras.callbacks.Callback):
         self._log_dir = os.fspath(log_dir)
         self._seeds = tf.range(num_samples, dtype=tf.int64)
         self._writer = None
+        self._sample = None
 
     def on_epoch_end(self, epoch, logs=None):
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(self._log_dir)
-        images = self.model.sample(seed=self._seeds)["images"]
+            # Traced once: eager sampling would cost more than the epoch of
+            # a small model.
+            self._sample = tf.function(self.model.sample)
+        images = self._sample(seed=self._seeds)["images"]
         grid = plots.image_grid(np.asarray(images, dtype=np.float32))
         with self._writer.as_default():
             tf.summary.image("samples", grid[np.newaxis], step=epoch + 1)
