@@ -99,7 +99,14 @@ def _prepare(name, data_dir, manual_dir):
     else:
         # TFDS's own builder under the same name: downloads on first use.
         builder = tfds.builder(name, data_dir=data_dir)
-        builder.download_and_prepare()
+        try:
+            builder.download_and_prepare()
+        except Exception as error:  # Any failure to fetch: no network, etc.
+            first_line = (str(error).splitlines() or [type(error).__name__])[0]
+            raise errors.UsageError(
+                f"could not download {name!r} ({type(error).__name__}: "
+                f"{first_line[:200]}); offline, pass --manual_dir=DIR with "
+                "its standard files") from error
 
     splits = builder.info.splits
     if "validation" in splits:

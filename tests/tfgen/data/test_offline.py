@@ -495,3 +495,18 @@ def test_tfds_builders_get_a_validation_tail(tmp_path, downloadable_stand_in):
     # Only image and label reach the caller.
     assert test.element_spec == {"image": tf.TensorSpec((2, 2, 1), tf.float32),
                                  "label": tf.TensorSpec((), tf.int64)}
+
+
+def test_failed_download_is_one_usage_error_pointing_to_manual_dir(
+        tmp_path, monkeypatch):
+    class Unreachable:
+        def download_and_prepare(self):
+            raise ConnectionError("Failed to resolve the dataset's host\nmore")
+
+    monkeypatch.setattr(tfds, "builder", lambda name, data_dir=None: Unreachable())
+    with pytest.raises(errors.UsageError) as raised:
+        data.get_info("mnist", data_dir=tmp_path)
+    message = str(raised.value)
+    assert message == ("could not download 'mnist' (ConnectionError: Failed to "
+                       "resolve the dataset's host); offline, pass "
+                       "--manual_dir=DIR with its standard files")
