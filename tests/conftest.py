@@ -9,9 +9,13 @@ repository (``../shared/data/mnist``); tests that use it are skipped, with the
 reason, where that folder is absent.
 """
 
+import os
 import pathlib
 
 import pytest
+
+# Keras 3 must run on TensorFlow, whichever test module imports it first.
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 MNIST_MANUAL_DIR = (
     pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist")

@@ -8,17 +8,15 @@ by a failed or refused publish.
 
 import os
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-import export  # noqa: E402
-from tfgen import config as config_lib  # noqa: E402
-from tfgen.data import info  # noqa: E402
-from tfgen.model import GenerativeModel  # noqa: E402
+import export
+from tfgen import config as config_lib
+from tfgen.data import info
+from tfgen.model import GenerativeModel
 
 IMAGE_SHAPE = (2, 2, 1)
 

@@ -11,32 +11,24 @@ import base64
 import json
 import os
 import pathlib
-import sys
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from google.protobuf import text_format
+from tensorflow.core.protobuf import saved_model_pb2
+from tensorflow_serving.apis import prediction_log_pb2
+from tensorflow_serving.config import model_server_config_pb2
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from google.protobuf import text_format  # noqa: E402
-from tensorflow.core.protobuf import saved_model_pb2  # noqa: E402
-from tensorflow_serving.apis import prediction_log_pb2  # noqa: E402
-from tensorflow_serving.config import model_server_config_pb2  # noqa: E402
+import export
+from tfgen import config as config_lib
+from tfgen import rng
+from tfgen.data import info
+from tfgen.model import CapabilityInput
+from tfgen.model import GenerativeModel
 
-import export  # noqa: E402
-from tfgen import config as config_lib  # noqa: E402
-from tfgen import rng  # noqa: E402
-from tfgen.data import info  # noqa: E402
-from tfgen.model import CapabilityInput  # noqa: E402
-from tfgen.model import GenerativeModel  # noqa: E402
-
-# serving_helpers lives in tests/, which pytest.ini puts on sys.path; this
-# keeps the module importable when run on its own too.
-_TESTS_DIR = str(pathlib.Path(__file__).resolve().parents[1])
-if _TESTS_DIR not in sys.path:
-    sys.path.insert(0, _TESTS_DIR)
-import serving_helpers  # noqa: E402
+import serving_helpers
 
 LATENT_DIM = 2
 IMAGE_SHAPE = (3, 3, 1)
