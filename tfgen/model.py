@@ -96,6 +96,37 @@ class GenerativeModel(keras.Model):
         if optimizer is not None and not optimizer.built:
             optimizer.build(self.trainable_variables)
 
+    def training_stages(self):
+        """Returns ``[(stage_name, epochs), ...]``, run in order by ``fit``.
+
+        The one training loop runs every stage with ``model.fit`` and the
+        shared callbacks, calling ``begin_stage`` first; epochs are counted
+        across stages, so checkpoints and resumption span them. A model
+        trained in stages (a deep belief net's greedy layers, then its
+        fine-tuning) overrides this and ``begin_stage``; the default is one
+        stage of ``config.epochs`` epochs.
+        """
+        return [("train", int(self.config.epochs))]
+
+    def begin_stage(self, name):
+        """Called before a stage's epochs run (or resume); default: nothing.
+
+        Args:
+            name: a stage name from ``training_stages``.
+        """
+        del name
+
+    def after_training(self, train_batches):
+        """Called once after the last epoch, before evaluation and export.
+
+        For what the capabilities need that only a trained model can compute
+        (an RBM's log-partition estimate, say). Default: nothing.
+
+        Args:
+            train_batches: the batched training dataset.
+        """
+        del train_batches
+
     def checkpoint_variables(self):
         """Returns ``{group: [variables]}``: the state a checkpoint must hold.
 

@@ -14,9 +14,11 @@ _SALT_MULTIPLIER = 1_000_003
 
 def _row_seed_pairs(seeds, instance_seed, salt):
     seeds = tf.cast(tf.reshape(seeds, [-1]), tf.int64)
-    tag = (int(instance_seed) * _SALT_MULTIPLIER + int(salt)) % (2**31 - 1)
-    return tf.stack([seeds, tf.fill(tf.shape(seeds), tf.constant(tag, tf.int64))],
-                    axis=1)  # (B, 2)
+    # The salt may be a tensor, e.g. the step counter of a Gibbs chain.
+    tag = tf.math.floormod(
+        int(instance_seed) * _SALT_MULTIPLIER + tf.cast(salt, tf.int64),
+        2**31 - 1)
+    return tf.stack([seeds, tf.fill(tf.shape(seeds), tag)], axis=1)  # (B, 2)
 
 
 def _per_row(draw, seeds, shape, instance_seed, salt, dtype):
@@ -32,7 +34,8 @@ def normal(seeds, shape, *, instance_seed, salt=0, dtype=tf.float32):
         seeds: integer tensor ``(B,)``, one seed per row.
         shape: the shape of each row's draw.
         instance_seed: the model instance's seed (``config.seed``).
-        salt: distinguishes independent draws made from the same seeds.
+        salt: distinguishes independent draws made from the same seeds; a
+            Python int or an integer scalar tensor (a loop counter, say).
         dtype: floating dtype of the result.
 
     Returns:

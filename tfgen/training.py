@@ -187,23 +187,21 @@ def execute(run, *, verbose=1):
         fit_callbacks.append(callbacks_lib.SampleGridSummary(
             workdir / "logs" / "samples", config.num_grid_samples))
     start = time.time()
-    history = model.fit(train_batches, validation_data=validation_batches,
-                        epochs=config.epochs, initial_epoch=initial_epoch,
-                        callbacks=fit_callbacks, verbose=verbose,
-                        shuffle=False)  # The pipeline shuffles.
+    history = _fit_stages(model, train_batches, validation_batches,
+                          initial_epoch, fit_callbacks, guard, verbose)
     train_seconds = time.time() - start
     if guard.failure is not None:
         raise TrainingDiverged(
             f"training stopped: {guard.failure}; the last good checkpoint is "
             f"{checkpoint.latest or '(none: no epoch completed)'}")
+    model.after_training(train_batches)
 
     results = {
         "model": spec.name,
         "dataset": config.dataset,
-        "epochs": config.epochs,
+        "epochs": sum(int(e) for _, e in model.training_stages()),
         "train_seconds": round(train_seconds, 2),
-        "history": {k: [float(v) for v in values]
-                    for k, values in history.history.items()},
+        "history": history,
         "test": {k: float(v) for k, v in model.evaluate(
             test_batches, return_dict=True, verbose=0).items()},
     }
@@ -212,6 +210,38 @@ def execute(run, *, verbose=1):
     results["plots"] = _write_plots(model, workdir, config, test_batches)
     write_results(workdir, results)
     return model, results
+
+
+def _fit_stages(model, train_batches, validation_batches, initial_epoch,
+                callbacks, guard, verbose):
+    """Runs each training stage not yet done with ``model.fit``.
+
+    Epochs are numbered across stages, so a run resumed from a checkpoint
+    continues inside the stage where it stopped.
+
+    Returns:
+        ``{metric: [value per epoch run]}`` over all stages run.
+    """
+    stages = model.training_stages()
+    history, stage_start = {}, 0
+    for name, epochs in stages:
+        stage_end = stage_start + int(epochs)
+        if stage_end > initial_epoch and guard.failure is None:
+            first = max(stage_start, initial_epoch)
+            if verbose and len(stages) > 1:
+                print(f"Stage {name!r}: epochs {first + 1} to {stage_end}.")
+            model.begin_stage(name)
+            # What train_step does may change with the stage: trace anew.
+            model.train_function = None
+            model.test_function = None
+            stage_history = model.fit(
+                train_batches, validation_data=validation_batches,
+                epochs=stage_end, initial_epoch=first, callbacks=callbacks,
+                verbose=verbose, shuffle=False)  # The pipeline shuffles.
+            for key, values in stage_history.history.items():
+                history.setdefault(key, []).extend(float(v) for v in values)
+        stage_start = stage_end
+    return history
 
 
 def train_and_evaluate(spec, config, workdir, *, data_dir=None,

@@ -30,3 +30,20 @@ def test_draws_have_the_right_distribution():
     assert abs(normal.mean()) < 0.05 and abs(normal.var() - 1) < 0.07
     assert uniform.min() >= 0 and uniform.max() < 1
     assert abs(uniform.mean() - 0.5) < 0.02
+
+
+def test_tensor_salt_inside_a_loop_matches_the_python_salt():
+    seeds = tf.constant([4, 9], tf.int64)
+
+    @tf.function
+    def draws_by_step(num_steps):
+        return tf.map_fn(
+            lambda step: rng.uniform(seeds, [3], instance_seed=2, salt=step),
+            tf.range(num_steps, dtype=tf.int64),
+            fn_output_signature=tf.float32)  # (steps, B, 3)
+
+    by_step = draws_by_step(tf.constant(3, tf.int64)).numpy()
+    for step in range(3):
+        np.testing.assert_array_equal(
+            by_step[step], rng.uniform(seeds, [3], instance_seed=2, salt=step))
+    assert not np.allclose(by_step[0], by_step[1])
