@@ -96,6 +96,18 @@ class GenerativeModel(keras.Model):
         if optimizer is not None and not optimizer.built:
             optimizer.build(self.trainable_variables)
 
+    def adapt(self, train_batches):
+        """Fits data statistics the model keeps (per-pixel means, say).
+
+        Called by the training loop before a checkpoint is restored (a
+        restored run then keeps the statistics it was trained with), like
+        ``keras.layers.Normalization.adapt``. Default: nothing.
+
+        Args:
+            train_batches: the batched training dataset.
+        """
+        del train_batches
+
     def training_stages(self):
         """Returns ``[(stage_name, epochs), ...]``, run in order by ``fit``.
 

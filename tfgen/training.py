@@ -171,6 +171,7 @@ def execute(run, *, verbose=1):
     workdir.mkdir(parents=True, exist_ok=True)
     _write_json_atomically(workdir / "config.json",
                            json.loads(config_lib.to_json(config)))
+    model.adapt(train_batches)
     checkpoint = checkpoints.TrainingCheckpoint(model, workdir / "checkpoints")
     initial_epoch = checkpoint.restore()
     if initial_epoch and verbose:

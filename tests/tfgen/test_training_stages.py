@@ -26,6 +26,7 @@ class TwoStageCounter(GenerativeModel):
         self.stages_begun = []
         self._stage = None
         self.after_training_calls = 0
+        self.adapted_to = None
 
     def call(self, images):
         return images
@@ -36,6 +37,9 @@ class TwoStageCounter(GenerativeModel):
     def begin_stage(self, name):
         self.stages_begun.append(name)
         self._stage = ("first", "second").index(name)
+
+    def adapt(self, train_batches):
+        self.adapted_to = sum(int(b["image"].shape[0]) for b in train_batches)
 
     def after_training(self, train_batches):
         self.after_training_calls += 1
@@ -86,6 +90,7 @@ def test_each_stage_runs_its_epochs_in_order(tmp_path):
     assert len(results["history"]["first"]) == 5
     assert results["epochs"] == 5
     assert model.after_training_calls == 1
+    assert model.adapted_to == 4  # Every training image, before training.
 
 
 def test_resume_continues_inside_the_stage_where_it_stopped(tmp_path):

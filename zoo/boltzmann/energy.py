@@ -1,0 +1,104 @@
+"""Energies, free energies and conditionals of restricted Boltzmann machines.
+
+Pure functions of the parameters, shared by every model of the family (the
+RBMs, the deep belief net's layers). Shapes: ``visible`` (B, V), ``hidden``
+(B, H), ``weights`` (V, H), ``visible_bias`` (V,), ``hidden_bias`` (H,).
+
+Bernoulli-Bernoulli RBM (Smolensky 1986; Hinton 2002):
+
+    E(v, h) = -v'Wh - c'v - b'h
+    F(v)    = -log sum_h exp(-E(v, h)) = -c'v - sum_j softplus((v'W + b)_j)
+
+Gaussian-Bernoulli RBM with unit variances (inputs standardized; Hinton &
+Salakhutdinov 2006):
+
+    E(v, h) = |v - c|^2 / 2 - v'Wh - b'h
+    F(v)    = |v - c|^2 / 2 - sum_j softplus((v'W + b)_j)
+
+The conditionals are TFP distributions: p(h|v) and, for binary visibles,
+p(v|h) are products of Bernoullis; for Gaussian visibles p(v|h) is
+N(c + Wh, I). ``exp(-F(v))`` is the unnormalized probability of ``v``, so
+``-F`` is the unnormalized log probability.
+"""
+
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+tfd = tfp.distributions
+
+
+def hidden_logits(visible, weights, hidden_bias):
+    """Returns the logits of p(h_j = 1 | v), (B, H)."""
+    return tf.matmul(visible, weights) + hidden_bias
+
+
+def hidden_distribution(visible, weights, hidden_bias):
+    """Returns p(h|v): independent Bernoullis, batch (B,), event (H,)."""
+    return tfd.Independent(
+        tfd.Bernoulli(logits=hidden_logits(visible, weights, hidden_bias),
+                      dtype=tf.float32),
+        reinterpreted_batch_ndims=1)
+
+
+def visible_distribution(hidden, weights, visible_bias, *, gaussian=False):
+    """Returns p(v|h), batch (B,), event (V,).
+
+    Args:
+        hidden: (B, H) hidden states.
+        weights: (V, H).
+        visible_bias: (V,).
+        gaussian: unit-variance Gaussian visibles instead of Bernoullis.
+    """
+    activation = tf.matmul(hidden, weights, transpose_b=True) + visible_bias
+    if gaussian:
+        return tfd.Independent(tfd.Normal(loc=activation, scale=1.0),
+                               reinterpreted_batch_ndims=1)
+    return tfd.Independent(tfd.Bernoulli(logits=activation, dtype=tf.float32),
+                           reinterpreted_batch_ndims=1)
+
+
+def energy(visible, hidden, weights, visible_bias, hidden_bias, *,
+           gaussian=False):
+    """Returns E(v, h), (B,)."""
+    interaction = tf.reduce_sum(tf.matmul(visible, weights) * hidden, axis=-1)
+    hidden_term = tf.linalg.matvec(hidden, hidden_bias)
+    if gaussian:
+        visible_term = -0.5 * tf.reduce_sum(
+            tf.square(visible - visible_bias), axis=-1)
+    else:
+        visible_term = tf.linalg.matvec(visible, visible_bias)
+    return -interaction - visible_term - hidden_term
+
+
+def free_energy(visible, weights, visible_bias, hidden_bias, *,
+                gaussian=False):
+    """Returns F(v) = -log sum_h exp(-E(v, h)), (B,), hidden units summed out."""
+    softplus_sum = tf.reduce_sum(
+        tf.nn.softplus(hidden_logits(visible, weights, hidden_bias)), axis=-1)
+    if gaussian:
+        visible_term = 0.5 * tf.reduce_sum(
+            tf.square(visible - visible_bias), axis=-1)
+    else:
+        visible_term = -tf.linalg.matvec(visible, visible_bias)
+    return visible_term - softplus_sum
+
+
+def contrastive_divergence_objective(data_visible, negative_visible, weights,
+                                     visible_bias, hidden_bias, *,
+                                     gaussian=False):
+    """Mean F(data) - mean F(negative): its gradient is the CD/PCD update.
+
+    With ``negative_visible`` held constant (``tf.stop_gradient``), the
+    gradient with respect to W is -<v p(h|v)'>_data + <v p(h|v)'>_negative,
+    the (negated) learning rule of Hinton (2002); descending it raises the
+    data's probability and lowers the negative samples'.
+
+    Returns:
+        A scalar.
+    """
+    negative_visible = tf.stop_gradient(negative_visible)
+    return (tf.reduce_mean(free_energy(data_visible, weights, visible_bias,
+                                       hidden_bias, gaussian=gaussian))
+            - tf.reduce_mean(free_energy(negative_visible, weights,
+                                         visible_bias, hidden_bias,
+                                         gaussian=gaussian)))
