@@ -139,6 +139,15 @@ class GenerativeModel(keras.Model):
         """
         del train_batches
 
+    def report(self):
+        """Returns ``{name: number}`` the model adds to ``metrics.json``.
+
+        For numbers computed by ``after_training`` that no metric carries,
+        such as an estimated log-partition function and its error bar.
+        Default: nothing.
+        """
+        return {}
+
     def checkpoint_variables(self):
         """Returns ``{group: [variables]}``: the state a checkpoint must hold.
 

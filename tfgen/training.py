@@ -208,6 +208,9 @@ def execute(run, *, verbose=1):
     }
     results.update(_likelihood_results(model, info, config, splits,
                                        test_batches))
+    report = {key: float(value) for key, value in model.report().items()}
+    if report:
+        results["model_report"] = report
     results["plots"] = _write_plots(model, workdir, config, test_batches)
     write_results(workdir, results)
     return model, results

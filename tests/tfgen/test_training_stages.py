@@ -44,6 +44,9 @@ class TwoStageCounter(GenerativeModel):
     def after_training(self, train_batches):
         self.after_training_calls += 1
 
+    def report(self):
+        return {"after_training_calls": self.after_training_calls}
+
     def build_for_training(self, batch):
         self(batch["image"])
 
@@ -91,6 +94,7 @@ def test_each_stage_runs_its_epochs_in_order(tmp_path):
     assert results["epochs"] == 5
     assert model.after_training_calls == 1
     assert model.adapted_to == 4  # Every training image, before training.
+    assert results["model_report"] == {"after_training_calls": 1.0}
 
 
 def test_resume_continues_inside_the_stage_where_it_stopped(tmp_path):
