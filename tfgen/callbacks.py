@@ -94,5 +94,8 @@ class SampleGridSummary(keras.callbacks.Callback):
         self._writer.flush()
 
     def on_train_end(self, logs=None):
+        # A staged model calls fit once per stage: each opens its own writer.
         if self._writer is not None:
             self._writer.close()
+        self._writer = None
+        self._sample = None

@@ -45,6 +45,11 @@ def base_config(**model_fields):
     config.seed = 0
     # Number of images in the sample grid written at the end of training.
     config.num_grid_samples = 64
+    # Training steps per call of the compiled train function: more amortize
+    # the per-call cost of small batches.
+    config.steps_per_execution = 1
+    # Compile train_step with XLA.
+    config.jit_compile = False
     for key, value in model_fields.items():
         config[key] = value
     return config
@@ -66,6 +71,10 @@ def validate(config):
     if config.epochs < 0:
         raise errors.UsageError(
             f"config.epochs={config.epochs} must be non-negative")
+    if config.steps_per_execution < 1:
+        raise errors.UsageError(
+            f"config.steps_per_execution={config.steps_per_execution} must be "
+            "positive")
     if not config.learning_rate > 0:
         raise errors.UsageError(
             f"config.learning_rate={config.learning_rate} must be positive")

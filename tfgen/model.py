@@ -71,15 +71,23 @@ class GenerativeModel(keras.Model):
 
     # --- What the training loop calls. ----------------------------------
 
-    def compile_for_training(self):
-        """Compiles the model with the optimizer its config names.
+    def compile_for_training(self, optimizer=None):
+        """Compiles the model for ``fit`` with the config's settings.
 
-        Models with several optimizers (GANs) override this.
+        Args:
+            optimizer: the optimizer to use; by default the one the config
+                names (``optimizer``, ``learning_rate``). Models that need
+                another (SGD with momentum, say) pass it; models with several
+                optimizers (GANs) override this method.
         """
-        self.compile(optimizer=keras.optimizers.get({
-            "class_name": self.config.optimizer,
-            "config": {"learning_rate": self.config.learning_rate},
-        }))
+        if optimizer is None:
+            optimizer = keras.optimizers.get({
+                "class_name": self.config.optimizer,
+                "config": {"learning_rate": self.config.learning_rate},
+            })
+        self.compile(optimizer=optimizer,
+                     steps_per_execution=self.config.steps_per_execution,
+                     jit_compile=self.config.jit_compile)
 
     def build_for_training(self, batch):
         """Creates every variable (weights and optimizer slots) from a batch.

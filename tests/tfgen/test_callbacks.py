@@ -85,3 +85,21 @@ def test_checkpoint_restore_without_checkpoint_returns_zero(tmp_path):
     model.compile(optimizer="sgd")
     model(tf.ones([1, 1]))
     assert checkpoints.TrainingCheckpoint(model, tmp_path / "none").restore() == 0
+
+
+def test_sample_grid_summary_survives_several_fits(tmp_path):
+    """A staged model runs fit once per stage with the same callbacks."""
+
+    class Sampler(RegressionModel):
+        def sample(self, seed):
+            return {"images": tf.zeros([tf.shape(seed)[0], 2, 2, 1])
+                    + self.dense.kernel[0, 0]}
+
+    model = Sampler()
+    model.compile(optimizer="sgd")
+    model(tf.ones([1, 1]))
+    summary = callbacks.SampleGridSummary(tmp_path, num_samples=4)
+    for stage_end in (1, 2):
+        model.fit(_dataset(nan_from_epoch=99), epochs=stage_end,
+                  initial_epoch=stage_end - 1, verbose=0, callbacks=[summary])
+    assert len(list(tmp_path.glob("events.out.tfevents.*"))) == 2

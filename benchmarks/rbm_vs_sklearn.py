@@ -1,0 +1,193 @@
+"""tfgen's ``rbm`` against scikit-learn's ``BernoulliRBM``, side by side.
+
+Both train on the same statically binarized ``digits`` training images with
+the same number of hidden units, learning rate, batch size and epochs, by
+persistent contrastive divergence (scikit-learn's only algorithm; tfgen's
+``--config.training=pcd`` with as many chains as the batch has images), no
+momentum and no weight decay. For each batch size the two alternate in one
+process (this machine is noisy: only ratios measured side by side count),
+and the script prints a JSON line per batch size and a markdown table:
+
+- seconds per epoch of each and their ratio (tfgen / scikit-learn; below 1
+  means tfgen is faster). tfgen runs ``steps_per_execution`` steps per call
+  of its compiled train function (``--jit_compile`` adds XLA);
+- the test pseudo-log-likelihood of each (Besag 1975, computed for both
+  from their parameters by the same function, exactly: every pixel flipped,
+  not one at random), in nats per image;
+- the test accuracy of logistic regression (scikit-learn defaults,
+  ``max_iter=1000``) on each RBM's hidden probabilities, the setting of
+  scikit-learn's RBM example, beside the same on raw pixels.
+
+Run: ``python benchmarks/rbm_vs_sklearn.py [--batch_sizes=10,100,500]
+[--epochs=20] [--repeats=3]``.
+"""
+
+import json
+import pathlib
+import statistics
+import sys
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+import numpy as np
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import tfgen  # noqa: E402,F401
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.neural_network import BernoulliRBM  # noqa: E402
+
+from tfgen import data  # noqa: E402
+from tfgen import registry  # noqa: E402
+from tfgen import training  # noqa: E402
+from zoo.boltzmann import energy  # noqa: E402
+import zoo  # noqa: E402,F401
+
+flags.DEFINE_list("batch_sizes", ["10", "100", "500"], "Batch sizes to time.")
+flags.DEFINE_integer("epochs", 20, "Epochs of each timed training.")
+flags.DEFINE_integer("repeats", 3, "Timed trainings of each, alternating.")
+flags.DEFINE_integer("num_hidden", 100, "Hidden units of both RBMs.")
+flags.DEFINE_float("learning_rate", 0.05, "Learning rate of both RBMs.")
+flags.DEFINE_integer("steps_per_execution", 50,
+                     "tfgen's training steps per compiled call.")
+flags.DEFINE_bool("jit_compile", False,
+                  "Compile tfgen's train_step with XLA (slower here on CPU).")
+FLAGS = flags.FLAGS
+
+
+def _split(split, data_dir):
+    dataset = data.load("digits", split, preprocessing="binarize_static",
+                        seed=0, data_dir=data_dir)
+    images = np.stack([e["image"] for e in dataset.as_numpy_iterator()])
+    labels = np.array([e["label"] for e in dataset.as_numpy_iterator()])
+    return images.reshape(len(images), -1).astype(np.float32), labels
+
+
+def exact_pseudo_log_likelihood(visible, weights, visible_bias, hidden_bias):
+    """Mean over images of sum_i log p(v_i | v_-i), every pixel flipped."""
+    visible = tf.constant(visible)
+    weights, visible_bias, hidden_bias = (
+        tf.constant(weights, tf.float32), tf.constant(visible_bias, tf.float32),
+        tf.constant(hidden_bias, tf.float32))
+    base = energy.free_energy(visible, weights, visible_bias, hidden_bias)
+    total = tf.zeros_like(base)
+    for pixel in range(visible.shape[1]):
+        flipped = tf.concat([visible[:, :pixel], 1 - visible[:, pixel:pixel + 1],
+                             visible[:, pixel + 1:]], axis=1)
+        gap = energy.free_energy(flipped, weights, visible_bias, hidden_bias)
+        total += tf.math.log_sigmoid(gap - base)  # (B,)
+    return float(tf.reduce_mean(total))
+
+
+def _logistic_accuracy(train_features, train_labels, test_features,
+                       test_labels):
+    classifier = LogisticRegression(max_iter=1000)
+    classifier.fit(train_features, train_labels)
+    return float(classifier.score(test_features, test_labels))
+
+
+def _train_sklearn(images, batch_size):
+    rbm = BernoulliRBM(n_components=FLAGS.num_hidden,
+                       learning_rate=FLAGS.learning_rate,
+                       batch_size=batch_size, n_iter=FLAGS.epochs,
+                       random_state=0)
+    start = time.perf_counter()
+    rbm.fit(images)
+    seconds = time.perf_counter() - start
+    parameters = (rbm.components_.T, rbm.intercept_visible_,
+                  rbm.intercept_hidden_)
+    return seconds / FLAGS.epochs, parameters, rbm.transform
+
+
+def _train_tfgen(images, batch_size, info):
+    spec = registry.get("rbm")
+    config = spec.get_config()
+    with config.unlocked():
+        config.update(num_hidden=FLAGS.num_hidden, training="pcd",
+                      num_chains=batch_size, cd_steps=1, momentum=0.0,
+                      weight_decay=0.0, learning_rate=FLAGS.learning_rate,
+                      batch_size=batch_size, epochs=FLAGS.epochs,
+                      steps_per_execution=FLAGS.steps_per_execution,
+                      jit_compile=FLAGS.jit_compile)
+    model = training.build_model(spec, config, info)
+    batches = tf.data.Dataset.from_tensor_slices(
+        {"image": images.reshape((-1,) + info.image_shape),
+         "label": np.zeros(len(images), np.int64)}
+    ).shuffle(len(images), seed=0).batch(batch_size).cache()
+    model.build_for_training(next(iter(batches)))
+    model.fit(batches.take(1), epochs=1, verbose=0)  # Traces and compiles.
+    start = time.perf_counter()
+    model.fit(batches, epochs=FLAGS.epochs, verbose=0)
+    seconds = time.perf_counter() - start
+    weights, visible_bias, hidden_bias = model.parameters
+    parameters = (weights.numpy(), visible_bias.numpy(), hidden_bias.numpy())
+
+    def transform(features):
+        reshaped = features.reshape((-1,) + info.image_shape)
+        return np.asarray(model.encode(images=reshaped)["codes"])
+
+    return seconds / FLAGS.epochs, parameters, transform
+
+
+def main(argv):
+    del argv
+    keras.utils.set_random_seed(0)
+    with tempfile.TemporaryDirectory() as scratch:
+        info = data.get_info("digits", data_dir=scratch)
+        train_x, train_y = _split("train", scratch)
+        test_x, test_y = _split("test", scratch)
+    raw_accuracy = _logistic_accuracy(train_x, train_y, test_x, test_y)
+    rows = []
+    for batch_size in (int(size) for size in FLAGS.batch_sizes):
+        seconds = {"tfgen": [], "sklearn": []}
+        for _ in range(FLAGS.repeats):
+            tfgen_epoch, tfgen_params, tfgen_transform = _train_tfgen(
+                train_x, batch_size, info)
+            sklearn_epoch, sklearn_params, sklearn_transform = _train_sklearn(
+                train_x, batch_size)
+            seconds["tfgen"].append(tfgen_epoch)
+            seconds["sklearn"].append(sklearn_epoch)
+        row = {
+            "benchmark": "rbm_vs_sklearn", "batch_size": batch_size,
+            "epochs": FLAGS.epochs, "num_hidden": FLAGS.num_hidden,
+            "learning_rate": FLAGS.learning_rate, "repeats": FLAGS.repeats,
+            "tfgen_seconds_per_epoch": statistics.median(seconds["tfgen"]),
+            "sklearn_seconds_per_epoch": statistics.median(seconds["sklearn"]),
+            "tfgen_test_pseudo_log_likelihood":
+                exact_pseudo_log_likelihood(test_x, *tfgen_params),
+            "sklearn_test_pseudo_log_likelihood":
+                exact_pseudo_log_likelihood(test_x, *sklearn_params),
+            "tfgen_logistic_accuracy": _logistic_accuracy(
+                tfgen_transform(train_x), train_y, tfgen_transform(test_x),
+                test_y),
+            "sklearn_logistic_accuracy": _logistic_accuracy(
+                sklearn_transform(train_x), train_y,
+                sklearn_transform(test_x), test_y),
+            "raw_pixels_logistic_accuracy": raw_accuracy,
+        }
+        row["ratio_tfgen_over_sklearn"] = (row["tfgen_seconds_per_epoch"]
+                                           / row["sklearn_seconds_per_epoch"])
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    print()
+    print("| batch | tfgen s/epoch | sklearn s/epoch | ratio | tfgen PLL | "
+          "sklearn PLL | tfgen LR acc | sklearn LR acc | raw LR acc |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['batch_size']} | {r['tfgen_seconds_per_epoch']:.4f} | "
+              f"{r['sklearn_seconds_per_epoch']:.4f} | "
+              f"{r['ratio_tfgen_over_sklearn']:.2f} | "
+              f"{r['tfgen_test_pseudo_log_likelihood']:.2f} | "
+              f"{r['sklearn_test_pseudo_log_likelihood']:.2f} | "
+              f"{r['tfgen_logistic_accuracy']:.3f} | "
+              f"{r['sklearn_logistic_accuracy']:.3f} | "
+              f"{r['raw_pixels_logistic_accuracy']:.3f} |")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,299 @@
+"""Tests of the deep belief net (Hinton, Osindero & Teh 2006).
+
+Greedy stacking is checked on the data each RBM sees and on which layers
+change in which stage; generative classification against free energies
+computed in numpy; discriminative fine-tuning (Hinton & Salakhutdinov 2006)
+against scikit-learn's logistic regression on the same split of ``digits``;
+up-down fine-tuning for untied weights and a kept classification error; and
+the variational bound of Salakhutdinov & Murray (2008) against the exact
+log-likelihood of a DBN small enough to enumerate.
+"""
+
+import itertools
+from unittest import mock
+import warnings
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from sklearn.linear_model import LogisticRegression
+
+import zoo  # noqa: F401  (fills the registry)
+from tfgen import callbacks as callbacks_lib
+from tfgen import data
+from tfgen import errors
+from tfgen import evaluation
+from tfgen import training
+from tfgen.data.info import DataInfo
+from zoo.boltzmann import dbn
+
+
+def _config(**fields):
+    config = dbn.get_config("tiny")
+    for name, value in fields.items():
+        setattr(config, name, value)  # locked: existing fields only
+    return config
+
+
+def _model(info, **fields):
+    keras.utils.set_random_seed(0)  # fixed initial weights
+    model = dbn.DBN(_config(**fields), info)
+    model.compile_for_training()
+    return model
+
+
+def _digits(data_dir, split, preprocessing):
+    images, labels = evaluation.dataset_arrays(data.load(
+        "digits", split, preprocessing=preprocessing, seed=0,
+        data_dir=data_dir))
+    return images, labels
+
+
+def _batches(images, labels, batch_size=64):
+    return tf.data.Dataset.from_tensor_slices(
+        {"image": images, "label": labels}).shuffle(
+            len(images), seed=0).batch(batch_size)
+
+
+def _train(model, train_batches, *, stages=None):
+    """Runs stages through the one training loop (all, or a consecutive few).
+
+    Leaving out the stages before the first chosen one is resuming after
+    them; leaving out those after the last is a shorter schedule.
+    """
+    schedule = model.training_stages()
+    names = [name for name, _ in schedule]
+    first, last = ((names.index(stages[0]), names.index(stages[-1]))
+                   if stages else (0, len(names) - 1))
+    done = sum(epochs for _, epochs in schedule[:first])
+    guard = callbacks_lib.NonFiniteGuard()
+    with mock.patch.object(model, "training_stages",
+                           return_value=schedule[:last + 1]):
+        training._fit_stages(model, train_batches, None, done, [guard], guard,
+                             verbose=0)
+    assert guard.failure is None, guard.failure
+
+
+def _error(model, images, labels):
+    predicted = np.asarray(model.classify(images=tf.constant(images))["labels"])
+    return float(np.mean(predicted != labels))
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _pseudo_log_likelihood(model, layer, visible):
+    """Mean over units of log p(v_i | v_-i) under RBM ``layer`` (binary v)."""
+    weights, visible_bias, hidden_bias = (
+        np.asarray(p, np.float64) for p in model.rbm(layer))
+
+    def free_energy(v):
+        return -v @ visible_bias - np.logaddexp(
+            0, v @ weights + hidden_bias).sum(-1)
+
+    base = free_energy(visible)
+    total = 0.0
+    for unit in range(visible.shape[1]):
+        flipped = visible.copy()
+        flipped[:, unit] = 1 - flipped[:, unit]
+        # log sigmoid(F(flipped) - F(v))
+        total -= np.logaddexp(0, base - free_energy(flipped)).mean()
+    return total / visible.shape[1]
+
+
+def test_greedy_stacking_trains_each_layer_on_the_one_below(data_dir):
+    images, labels = _digits(data_dir, "train", "binarize_static")
+    info = data.get_info("digits", data_dir=data_dir)
+    model = _model(info, hidden_units=(24, 24, 32), pretrain_epochs=8,
+                   pretrain_learning_rate=0.1)
+    assert [name for name, _ in model.training_stages()] == [
+        "pretrain_layer_0", "pretrain_layer_1", "pretrain_layer_2",
+        "finetune"]
+    batches = _batches(images, labels)
+    _train(model, batches, stages=("pretrain_layer_0",))
+    layer_0 = [np.array(v) for v in model._rbm_variables(0)]
+
+    # Layer 1's training data, drawn binary: pseudo-likelihood needs 0/1.
+    rng = np.random.default_rng(0)
+    inputs = np.asarray(model.layer_input(images[:300], labels[:300], 1))
+    binary = (rng.random(inputs.shape) < inputs).astype(np.float64)
+    before = _pseudo_log_likelihood(model, 1, binary)
+
+    # What the second RBM's train_step sees: the first's hidden probabilities.
+    seen = []
+    layer_input = dbn.DBN.layer_input
+
+    def recording_layer_input(self, *args):
+        seen.append(np.asarray(layer_input(self, *args)))
+        return seen[-1]
+
+    model.begin_stage("pretrain_layer_1")
+    batch = next(iter(batches))
+    with mock.patch.object(dbn.DBN, "layer_input", recording_layer_input):
+        model.train_step(batch)  # eagerly: the recorded input is a value
+    flat = batch["image"].numpy().reshape(len(seen[0]), -1)
+    weights, _, hidden_bias = layer_0  # (W, visible bias, hidden bias)
+    np.testing.assert_allclose(seen[0], _sigmoid(flat @ weights + hidden_bias),
+                               rtol=1e-5, atol=1e-6)
+
+    # Pretraining layer 1 raises its own pseudo-likelihood on that data.
+    _train(model, batches, stages=("pretrain_layer_1", "pretrain_layer_2"))
+    after = _pseudo_log_likelihood(model, 1, binary)
+    assert after > before + 0.05, (before, after)
+    # Lower layers are frozen while the ones above are pretrained.
+    for old, new in zip(layer_0, model._rbm_variables(0)):
+        np.testing.assert_array_equal(old, np.asarray(new))
+    # The top RBM sees the labels as one-hot softmax units.
+    top_input = np.asarray(model.layer_input(images[:5], labels[:5], 2))
+    np.testing.assert_array_equal(top_input[:, -10:],
+                                  np.eye(10)[labels[:5]])
+
+
+def _free_energies(model, pen):
+    """F(pen, y) of the top RBM for every label y, in numpy, (B, K)."""
+    weights = np.asarray(model.top_weights, np.float64)
+    label_weights = np.asarray(model.label_weights, np.float64)
+    hidden = (pen @ weights + np.asarray(model.top_hidden_bias))[:, None, :]
+    hidden = hidden + label_weights[None]  # (B, K, H)
+    return (-(pen @ np.asarray(model.top_visible_bias))[:, None]
+            - np.asarray(model.label_bias)[None]
+            - np.logaddexp(0, hidden).sum(-1))
+
+
+def test_generative_classification_minimizes_the_top_free_energy():
+    # Four pixels, the top RBM directly on them: hidden unit j detects
+    # pixel j, and label y's weights switch on hidden unit y.
+    info = DataInfo("hand", (2, 2, 1), 2, 4)
+    model = _model(info, hidden_units=(4,))
+    model.top_weights.assign(6 * np.eye(4, dtype=np.float32))
+    model.top_hidden_bias.assign(-3 * np.ones(4, np.float32))
+    model.label_weights.assign(4 * np.eye(4, dtype=np.float32))
+    images = np.eye(4, dtype=np.float32).reshape(4, 2, 2, 1)
+    result = model.classify(images=tf.constant(images))
+    np.testing.assert_array_equal(result["labels"], [0, 1, 2, 3])
+    assert result["labels"].dtype == tf.int64
+
+    # A stack with random weights: the label of least free energy of the
+    # recognition probabilities, and p(y|v) = softmax(-F).
+    info = DataInfo("hand", (2, 3, 1), 2, 3)
+    model = _model(info, hidden_units=(5, 4))
+    rng = np.random.default_rng(1)
+    for variable in model.trainable_variables:
+        variable.assign(rng.normal(0, 1.5, variable.shape).astype(np.float32))
+    images = (rng.random((16, 2, 3, 1)) < 0.5).astype(np.float32)
+    pen = _sigmoid(images.reshape(16, -1) @ np.asarray(
+        model.recognition_weights[0]) + np.asarray(model.recognition_biases[0]))
+    free = _free_energies(model, pen)
+    result = model.classify(images=tf.constant(images))
+    np.testing.assert_array_equal(result["labels"], free.argmin(-1))
+    expected = np.exp(-free - (-free).max(-1, keepdims=True))
+    expected /= expected.sum(-1, keepdims=True)
+    np.testing.assert_allclose(result["probabilities"], expected, atol=1e-5)
+
+
+def test_discriminative_dbn_beats_logistic_regression_on_digits(data_dir):
+    # Same split for both: tfgen.data's fixed digits split.
+    train_levels, train_labels = _digits(data_dir, "train", "levels")
+    test_levels, test_labels = _digits(data_dir, "test", "levels")
+    with warnings.catch_warnings():  # lbfgs's iteration cap on raw pixels
+        warnings.simplefilter("ignore")
+        logistic = LogisticRegression().fit(
+            train_levels.reshape(len(train_levels), -1), train_labels)
+    baseline = 1 - logistic.score(
+        test_levels.reshape(len(test_levels), -1), test_labels)
+
+    # Trained on binarizations drawn anew each epoch (augmentation), tested
+    # on their expected values, the [0, 1] intensities.
+    train_batches = data.load(
+        "digits", "train", preprocessing="binarize_dynamic", seed=0,
+        data_dir=data_dir).shuffle(len(train_labels), seed=0).batch(64)
+    test_images, _ = _digits(data_dir, "test", "unit")
+    info = data.get_info("digits", data_dir=data_dir)
+    model = _model(info, hidden_units=(128, 128, 512), pretrain_epochs=10,
+                   pretrain_learning_rate=0.1, epochs=100,
+                   finetune="discriminative", learning_rate=3e-3)
+    _train(model, train_batches)
+    error = _error(model, test_images, test_labels)
+    # Measured: 0.8% against 1.9% (3 and 7 of the 360 test images).
+    assert error < baseline, (error, baseline)
+
+
+def test_up_down_unties_the_weights_and_keeps_the_error(data_dir):
+    images, labels = _digits(data_dir, "train", "binarize_static")
+    test_images, test_labels = _digits(data_dir, "test", "binarize_static")
+    info = data.get_info("digits", data_dir=data_dir)
+    model = _model(info, hidden_units=(64, 128), pretrain_epochs=10,
+                   epochs=5, top_gibbs_steps=3)
+    batches = _batches(images, labels)
+    _train(model, batches, stages=("pretrain_layer_0", "pretrain_layer_1"))
+    # Tied by pretraining.
+    np.testing.assert_array_equal(model.recognition_weights[0],
+                                  model.generative_weights[0])
+    pretrained_error = _error(model, test_images, test_labels)
+    _train(model, batches, stages=("finetune",))
+    difference = np.abs(np.asarray(model.recognition_weights[0])
+                        - np.asarray(model.generative_weights[0]))
+    assert difference.max() > 1e-3, difference.max()
+    tuned_error = _error(model, test_images, test_labels)
+    # 0.03 is about 11 of the 360 test images.
+    assert tuned_error < pretrained_error + 0.03, (pretrained_error,
+                                                   tuned_error)
+
+
+def _log_joint(model, visible, states):
+    """log p(v, h_1) of every v and h_1 of a one-layer stack, exactly.
+
+    Returns:
+        ``(log_joint (B, S), log_z)`` with log Z of the top RBM enumerated.
+    """
+    weights = np.asarray(model.generative_weights[0], np.float64)
+    bias = np.asarray(model.generative_biases[0], np.float64)
+    # log p*(h_1) = logsumexp_y -F(h_1, y); log Z sums it over every h_1.
+    log_marginal = np.logaddexp.reduce(-_free_energies(model, states), -1)
+    log_z = np.logaddexp.reduce(log_marginal)
+    logits = states @ weights.T + bias  # (S, V)
+    log_conditional = (visible[:, None, :] * logits[None]
+                       - np.logaddexp(0, logits)[None]).sum(-1)  # (B, S)
+    return log_conditional + log_marginal[None] - log_z, log_z
+
+
+def test_log_prob_bound_lies_below_the_exact_log_likelihood():
+    info = DataInfo("tiny", (2, 3, 1), 2, 2)
+    model = _model(info, hidden_units=(4, 3), log_prob_samples=4000)
+    rng = np.random.default_rng(2)
+    for variable in model.trainable_variables:  # untied, as after up-down
+        variable.assign(rng.normal(0, 1.0, variable.shape).astype(np.float32))
+    visible = np.array(list(itertools.product([0, 1], repeat=6)), np.float64)
+    images = tf.constant(visible.reshape(-1, 2, 3, 1), tf.float32)
+    model.after_training(tf.data.Dataset.from_tensor_slices(
+        {"image": images, "label": tf.zeros([64], tf.int64)}).batch(16))
+    states = np.array(list(itertools.product([0, 1], repeat=4)), np.float64)
+    log_joint, log_z = _log_joint(model, visible, states)  # (64, 16)
+    exact = np.logaddexp.reduce(log_joint, -1)  # log p(v)
+    # The top RBM is small: after_training enumerated its log Z.
+    np.testing.assert_allclose(float(model.log_partition), log_z, rtol=1e-5)
+    np.testing.assert_allclose(np.logaddexp.reduce(exact), 0.0, atol=1e-5)
+
+    bound = np.asarray(model.log_prob(images=images)["log_prob"])
+    # The bound's expectation, enumerating h_1 under q(h_1|v).
+    q = _sigmoid(visible @ np.asarray(model.recognition_weights[0])
+                 + np.asarray(model.recognition_biases[0]))  # (B, H1)
+    log_q = (states[None] * np.log(q[:, None])
+             + (1 - states[None]) * np.log1p(-q[:, None])).sum(-1)  # (B, S)
+    expected = (np.exp(log_q) * (log_joint - log_q)).sum(-1)
+    # 4000 samples: the Monte-Carlo error is std(log w) / 63, a few 0.01.
+    np.testing.assert_allclose(bound, expected, atol=0.08)
+    assert np.all(expected < exact)  # Jensen: the gap is KL(q || p(h|v))
+    assert np.all(bound < exact), (bound - exact).max()
+    assert (exact - expected).mean() > 0.05  # not trivially tight
+
+
+def test_bad_config_names_the_field():
+    info = DataInfo("hand", (2, 2, 1), 2, 4)
+    for field, value in (("finetune", "wake_sleep"),
+                         ("preprocessing", "levels"), ("hidden_units", ()),
+                         ("top_gibbs_steps", 0), ("momentum", 1.0)):
+        with pytest.raises(errors.UsageError, match=f"config.{field}"):
+            _model(info, **{field: value})

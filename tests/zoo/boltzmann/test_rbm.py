@@ -1,0 +1,433 @@
+"""Tests of the RBMs: CD and PCD (Hinton 2002; Tieleman 2008) and log p(v).
+
+The update is checked against the learning rule in closed form with
+hand-made numbers; PCD's chains against their contract (they persist across
+steps and checkpoints); the likelihood against exact normalization on an RBM
+small enough to enumerate; the pseudo-likelihood (Besag 1975) against its
+definition; and training on binarized digits against the untrained model.
+"""
+
+import itertools
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy.special import expit
+from scipy.special import logsumexp
+from sklearn.datasets import load_digits
+
+import zoo  # noqa: F401  (fills the registry)
+from tfgen import checkpoints
+from tfgen import errors
+from tfgen import registry
+from tfgen.data.info import DataInfo
+from zoo.boltzmann import partition
+from zoo.boltzmann import rbm
+
+MOCK = DataInfo(name="mock", image_shape=(8, 8, 1), num_levels=17,
+                num_classes=10)
+# Three visible units, for the hand-made numbers.
+TRIPLE = DataInfo(name="triple", image_shape=(3, 1, 1), num_levels=2,
+                  num_classes=1)
+
+
+def _config(get_config=rbm.get_config, **fields):
+    config = get_config("tiny")
+    for name, value in fields.items():
+        setattr(config, name, value)  # locked: existing fields only
+    return config
+
+
+def _model(info=MOCK, model_class=rbm.RBM, **fields):
+    keras.utils.set_random_seed(0)
+    get_config = (rbm.get_gaussian_config if model_class is rbm.GaussianRBM
+                  else rbm.get_config)
+    model = model_class(_config(get_config, **fields), info)
+    model.compile_for_training()
+    return model
+
+
+def _binary(batch_size, shape=(8, 8, 1), seed=0):
+    draw = np.random.RandomState(seed).uniform(size=(batch_size,) + shape)
+    return (draw < 0.4).astype(np.float32)
+
+
+def _batch(images):
+    return {"image": tf.constant(images),
+            "label": tf.zeros([len(images)], tf.int32)}
+
+
+def _set_parameters(model, weights, visible_bias, hidden_bias):
+    model.weights_vh.assign(weights)
+    model.visible_bias.assign(visible_bias)
+    model.hidden_bias.assign(hidden_bias)
+
+
+# The hand-made RBM: V = 3, H = 2.
+W = np.array([[0.5, -1.0], [0.25, 0.75], [-0.5, 0.125]], np.float32)
+C = np.array([0.1, -0.2, 0.3], np.float32)  # visible biases
+B = np.array([-0.4, 0.6], np.float32)  # hidden biases
+DATA = np.array([[1.0, 0.0, 1.0]], np.float32)
+NEGATIVE = np.array([[0.0, 1.0, 1.0]], np.float32)
+
+
+def _closed_form_update():
+    """Hinton (2002): <v h'>_data - <v h'>_negative, with p(h|v) for h."""
+    p_data, p_negative = expit(DATA @ W + B), expit(NEGATIVE @ W + B)
+    return (DATA.T @ p_data - NEGATIVE.T @ p_negative,
+            (DATA - NEGATIVE)[0], (p_data - p_negative)[0])
+
+
+# --- Config and registry. -------------------------------------------------
+
+
+def test_configs_are_locked_and_tiny_is_small():
+    for get_config in (rbm.get_config, rbm.get_gaussian_config):
+        config, tiny = get_config(), get_config("tiny")
+        assert tiny.epochs == 1 and tiny.num_hidden < config.num_hidden
+        assert config.training in rbm.TRAINING
+        with pytest.raises(AttributeError):
+            config.num_hiddens = 3  # misspelt field
+        with pytest.raises(ValueError, match="variant"):
+            get_config("huge")
+    assert rbm.get_config().preprocessing == "binarize_dynamic"
+    assert rbm.get_gaussian_config().preprocessing == "unit"
+    assert (rbm.get_gaussian_config().learning_rate
+            < rbm.get_config().learning_rate)
+
+
+def test_registered_with_their_capabilities():
+    spec = registry.get("rbm")
+    assert spec.model_class is rbm.RBM and spec.family == "boltzmann"
+    assert spec.capabilities == ("sample", "log_prob", "encode", "reconstruct",
+                                 "free_energy")
+    spec = registry.get("gaussian_rbm")
+    assert spec.model_class is rbm.GaussianRBM
+    assert spec.get_config is rbm.get_gaussian_config
+    assert "log_prob" not in spec.capabilities
+
+
+@pytest.mark.parametrize("fields, field", [
+    ({"training": "sgd"}, "config.training"),
+    ({"num_hidden": 0}, "config.num_hidden"),
+    ({"cd_steps": 0}, "config.cd_steps"),
+    ({"num_chains": 0}, "config.num_chains"),
+    ({"momentum": 1.0}, "config.momentum"),
+    ({"weight_decay": -1e-3}, "config.weight_decay"),
+    ({"sample_gibbs_steps": 0}, "config.sample_gibbs_steps"),
+    ({"ais_betas": 1}, "config.ais_betas"),
+    ({"preprocessing": "unit"}, "config.preprocessing"),
+    ({"optimizer": "adam"}, "config.optimizer"),
+])
+def test_bad_config_raises_usage_error_naming_the_field(fields, field):
+    with pytest.raises(errors.UsageError, match=field):
+        rbm.RBM(_config(**fields), MOCK)
+
+
+# --- The CD update. -------------------------------------------------------
+
+
+def test_objective_gradient_is_the_contrastive_divergence_rule():
+    model = _model(TRIPLE, num_hidden=2, weight_decay=0.0)
+    _set_parameters(model, W, C, B)
+    with tf.GradientTape() as tape:
+        objective = model.objective(tf.constant(DATA), tf.constant(NEGATIVE))
+    gradients = tape.gradient(objective, list(model.parameters))
+    update_w, update_c, update_b = _closed_form_update()
+    # Descending the objective is ascending the CD rule.
+    np.testing.assert_allclose(gradients[0], -update_w, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(gradients[1], -update_c, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(gradients[2], -update_b, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_train_step_moves_the_parameters_by_learning_rate_times_the_rule(
+        weight_decay, monkeypatch):
+    learning_rate = 0.5
+    model = _model(TRIPLE, num_hidden=2, training="cd", momentum=0.0,
+                   weight_decay=weight_decay, learning_rate=learning_rate)
+    _set_parameters(model, W, C, B)
+    # Fixed negatives in place of the Gibbs chain.
+    monkeypatch.setattr(model, "negative_phase",
+                        lambda start, draw: tf.constant(NEGATIVE))
+    model.train_step(_batch(DATA.reshape(1, 3, 1, 1)))
+    update_w, update_c, update_b = _closed_form_update()
+    np.testing.assert_allclose(
+        model.weights_vh, W + learning_rate * (update_w - weight_decay * W),
+        rtol=1e-5, atol=1e-7)
+    # Weight decay leaves the biases alone.
+    np.testing.assert_allclose(model.visible_bias,
+                               C + learning_rate * update_c, rtol=1e-5)
+    np.testing.assert_allclose(model.hidden_bias,
+                               B + learning_rate * update_b, rtol=1e-5)
+
+
+def _recording_negative_phase(model, monkeypatch):
+    """Records the start of every negative phase of ``model``."""
+    starts, original = [], model.negative_phase
+
+    def record(start, draw):
+        starts.append(np.asarray(start))
+        return original(start, draw)
+
+    monkeypatch.setattr(model, "negative_phase", record)
+    return starts
+
+
+def test_cd_starts_at_the_data_and_pcd_at_its_persistent_chains(
+        monkeypatch, tmp_path):
+    batch = _batch(_binary(4))
+    data = np.asarray(batch["image"]).reshape(4, 64)
+
+    cd = _model(training="cd")
+    cd_starts = _recording_negative_phase(cd, monkeypatch)
+    cd.train_step(batch)
+    np.testing.assert_array_equal(cd_starts[0], data)
+
+    pcd = _model(training="pcd", num_chains=6, cd_steps=2)
+    pcd_starts = _recording_negative_phase(pcd, monkeypatch)
+    states = [pcd.chains.numpy()]
+    assert states[0].shape == (6, 64)  # num_chains, whatever the batch
+    for _ in range(3):
+        pcd.train_step(batch)
+        states.append(pcd.chains.numpy())
+    # Each step continues where the last one stopped, and the chains move.
+    for step in range(3):
+        np.testing.assert_array_equal(pcd_starts[step], states[step])
+        assert not np.array_equal(states[step + 1], states[step])
+    chains = states[-1]
+    assert set(np.unique(chains)) <= {0.0, 1.0}
+
+    # The checkpoint holds the chains: a fresh model gets them back.
+    assert any(v is pcd.chains
+               for v in pcd.checkpoint_variables()["model"])
+    checkpoints.TrainingCheckpoint(pcd, tmp_path).save(1)
+    fresh = _model(training="pcd", num_chains=6, cd_steps=2, seed=5)
+    fresh.build_for_training(batch)
+    assert not np.array_equal(fresh.chains.numpy(), chains)
+    assert checkpoints.TrainingCheckpoint(fresh, tmp_path).restore() == 1
+    np.testing.assert_array_equal(fresh.chains.numpy(), chains)
+
+
+# --- The likelihood. --------------------------------------------------------
+
+
+def _all_binary_images(shape):
+    size = int(np.prod(shape))
+    return np.array(list(itertools.product([0.0, 1.0], repeat=size)),
+                    np.float32).reshape((-1,) + shape)
+
+
+def test_log_prob_is_normalized_with_the_exact_partition_function():
+    info = DataInfo(name="toy", image_shape=(2, 4, 1), num_levels=2,
+                    num_classes=1)
+    model = _model(info, num_hidden=3)
+    draw = np.random.RandomState(0)
+    _set_parameters(model, draw.normal(size=(8, 3)), draw.normal(size=8),
+                    draw.normal(size=3))
+    model.log_partition.assign(partition.exact_log_partition(
+        *model.parameters))
+    log_probs = model.log_prob(_all_binary_images((2, 4, 1)))["log_prob"]
+    assert log_probs.shape == (256,)
+    np.testing.assert_allclose(logsumexp(log_probs), 0.0, atol=1e-5)
+
+
+def test_log_prob_rejects_gray_images():
+    model = _model()
+    with pytest.raises(tf.errors.InvalidArgumentError, match="0 or 1"):
+        model.log_prob(tf.fill([2, 8, 8, 1], 0.5))
+
+
+def _numpy_free_energy(visible):
+    return -visible @ C - np.logaddexp(0, visible @ W + B).sum(axis=-1)
+
+
+def test_pseudo_log_likelihood_is_its_definition():
+    visible = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]], np.float32)
+    indices = np.array([2, 0])
+    got = rbm.pseudo_log_likelihood(tf.constant(visible), indices, W, C, B)
+    # V log p(v_i | v_-i), the conditional from the two unnormalized
+    # probabilities exp(-F) with v_i = 0 and with v_i = 1.
+    expected = []
+    for row, index in zip(visible, indices):
+        both = np.repeat(row[None], 2, axis=0)
+        both[:, index] = [0.0, 1.0]
+        log_conditional = (-_numpy_free_energy(both)
+                           - logsumexp(-_numpy_free_energy(both)))
+        expected.append(3 * log_conditional[int(row[index])])
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_test_step_is_deterministic_and_reports_the_metrics():
+    model = _model()
+    batch = _batch(_binary(8))
+
+    def evaluate():
+        for metric in model.metrics:
+            metric.reset_state()
+        return {k: float(v) for k, v in model.test_step(batch).items()}
+
+    first = evaluate()
+    assert set(first) == {"loss", "reconstruction_error",
+                          "pseudo_log_likelihood"}
+    assert first == evaluate()
+    assert first["pseudo_log_likelihood"] < 0.0
+
+
+# --- Training on digits. ---------------------------------------------------
+
+
+def test_training_on_digits_beats_the_untrained_model_and_independent_pixels():
+    images = load_digits().images[..., None] / 16.0  # (1797, 8, 8, 1)
+    binary = (np.random.RandomState(0).uniform(size=images.shape)
+              < images).astype(np.float32)
+    train, test = binary[:1437], binary[1437:]
+    info = DataInfo(name="digits", image_shape=(8, 8, 1), num_levels=17,
+                    num_classes=10)
+    model = _model(info, num_hidden=64, training="pcd", num_chains=64,
+                   learning_rate=0.05, momentum=0.5, ais_chains=100,
+                   ais_betas=1000)
+    dataset = tf.data.Dataset.from_tensor_slices(
+        {"image": train, "label": np.zeros(len(train), np.int32)})
+    batches = dataset.shuffle(len(train), seed=0).batch(20)
+    model.adapt(batches)
+
+    def test_log_likelihood():
+        model.after_training(batches)
+        return float(np.mean(model.log_prob(test)["log_prob"]))
+
+    def reconstruction_error():
+        reconstructions = model.reconstruct(test)["images"]
+        return float(np.mean(np.square(reconstructions - test)))
+
+    untrained = test_log_likelihood()
+    untrained_error = reconstruction_error()
+    model.fit(batches, epochs=8, shuffle=False, verbose=0)
+    trained = test_log_likelihood()
+    # Independent pixels fitted to the same training set, as the harness's
+    # baseline computes them.
+    p_one = (train.reshape(len(train), -1).sum(0) + 1) / (len(train) + 2)
+    flat = test.reshape(len(test), -1)
+    independent = float(np.mean(flat @ np.log(p_one)
+                                + (1 - flat) @ np.log1p(-p_one)))
+    print(f"test log-likelihood: trained {trained:.2f}, independent pixels "
+          f"{independent:.2f}, untrained {untrained:.2f} nats")
+    assert float(model.log_partition_stderr) < 0.1
+    assert trained > max(independent, untrained) + 1.0, (
+        trained, independent, untrained)
+    assert reconstruction_error() < untrained_error - 0.02
+    assert model.report() == {
+        "log_partition": pytest.approx(float(model.log_partition)),
+        "log_partition_stderr": pytest.approx(
+            float(model.log_partition_stderr))}
+
+
+# --- Capabilities. ----------------------------------------------------------
+
+
+def test_capabilities_shapes_ranges_and_traced_signatures():
+    model = _model(sample_gibbs_steps=3)
+    images = tf.constant(_binary(5))
+    assert model.encode(images)["codes"].shape == (5, 8)
+    for outputs in (model.reconstruct(images),
+                    model.sample(tf.constant([1, 2, 3, 4, 5], tf.int64))):
+        assert outputs["images"].shape == (5, 8, 8, 1)
+        assert 0.0 <= float(tf.reduce_min(outputs["images"]))
+        assert float(tf.reduce_max(outputs["images"])) <= 1.0
+    np.testing.assert_allclose(
+        model.free_energy(images)["free_energy"],
+        model.free_energy_of(model.to_visible(images)), rtol=1e-6)
+    arguments = {"images": images, "seed": tf.constant([1, 2, 3], tf.int64)}
+    for capability in model.capabilities:
+        inputs = model.capability_inputs(capability)
+        traced = tf.function(getattr(model, capability)).get_concrete_function(
+            **{name: spec.spec for name, spec in inputs.items()})
+        given = {name: arguments[name] for name in inputs}
+        eager = getattr(model, capability)(**given)
+        for name, value in traced(**given).items():
+            np.testing.assert_allclose(value, eager[name], rtol=1e-5,
+                                       atol=1e-5)
+
+
+def test_sample_chain_length_matters():
+    seeds = tf.constant([1, 2], tf.int64)
+    short = _model(sample_gibbs_steps=1).sample(seeds)["images"]
+    long = _model(sample_gibbs_steps=4).sample(seeds)["images"]
+    assert not np.allclose(short, long)
+
+
+# --- The Gaussian-Bernoulli RBM. -------------------------------------------
+
+
+def _gray(batch_size, seed=0):
+    draw = np.random.RandomState(seed)
+    images = draw.uniform(size=(batch_size, 8, 8, 1)) * np.linspace(
+        0.2, 1.0, 64).reshape(1, 8, 8, 1)
+    images[:, 0, 0, 0] = 0.0  # constant, like a digit's border
+    return images.astype(np.float32)
+
+
+def test_gaussian_adapt_standardizes_the_training_data():
+    model = _model(model_class=rbm.GaussianRBM)
+    images = _gray(50)
+    model.adapt(tf.data.Dataset.from_tensor_slices(
+        {"image": images, "label": np.zeros(50, np.int32)}).batch(16))
+    visible = model.to_visible(images).numpy()  # (50, 64)
+    np.testing.assert_allclose(visible.mean(axis=0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(visible[:, 1:].std(axis=0), 1.0, atol=1e-3)
+    assert float(model.pixel_std[0]) == pytest.approx(1e-2)
+    assert np.all(np.isfinite(visible))
+
+
+def test_gaussian_free_energy_sums_the_hidden_units_out():
+    model = _model(model_class=rbm.GaussianRBM, num_hidden=4)
+    draw = np.random.RandomState(1)
+    weights = draw.normal(scale=0.3, size=(64, 4)).astype(np.float32)
+    visible_bias = draw.normal(size=64).astype(np.float32)
+    hidden_bias = draw.normal(size=4).astype(np.float32)
+    _set_parameters(model, weights, visible_bias, hidden_bias)
+    model.pixel_mean.assign(np.full(64, 0.5, np.float32))
+    model.pixel_std.assign(np.full(64, 0.25, np.float32))
+    images = _gray(3)
+    visible = (images.reshape(3, 64) - 0.5) / 0.25
+    hidden = np.array(list(itertools.product([0.0, 1.0], repeat=4)))
+    # E(v, h) = |v - c|^2 / 2 - v'Wh - b'h, by enumeration of h.
+    minus_energy = (-0.5 * ((visible - visible_bias)**2).sum(1)[:, None]
+                    + visible @ weights @ hidden.T + hidden_bias @ hidden.T)
+    np.testing.assert_allclose(model.free_energy(images)["free_energy"],
+                               -logsumexp(minus_energy, axis=1), rtol=1e-5)
+
+
+def test_gaussian_train_step_samples_and_reconstructions_lie_in_unit_range():
+    model = _model(model_class=rbm.GaussianRBM, sample_gibbs_steps=10)
+    images = _gray(16)
+    model.adapt(tf.data.Dataset.from_tensors({"image": images}))
+    logs = model.train_step(_batch(images))
+    assert set(logs) == {"loss", "reconstruction_error"}
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    # The chains are real-valued and keep their shape.
+    assert model.chains.shape == (6, 64)
+    assert len(np.unique(model.chains.numpy())) > 2
+    samples = model.sample(tf.range(8, dtype=tf.int64))["images"].numpy()
+    reconstructions = model.reconstruct(images)["images"].numpy()
+    for outputs in (samples, reconstructions):
+        assert outputs.shape[1:] == (8, 8, 1)
+        assert outputs.min() >= 0.0 and outputs.max() <= 1.0
+    assert samples.std() > 0.0
+    assert model.report() == {}
+
+
+@pytest.mark.parametrize("model_class", [rbm.RBM, rbm.GaussianRBM])
+def test_a_sample_row_depends_on_its_seed_alone(model_class):
+    # 60 steps: the chain's noise comes in blocks of 50, so both blocks and
+    # the boundary between them are exercised.
+    model = _model(model_class=model_class, sample_gibbs_steps=60)
+    draw = np.random.RandomState(4)
+    model.weights_vh.assign(draw.normal(scale=0.5, size=(64, 8)))
+    seeds = tf.range(100, 116, dtype=tf.int64)
+    together = model.sample(seeds)["images"].numpy()
+    for row in (0, 7, 15):
+        alone = model.sample(seeds[row:row + 1])["images"].numpy()
+        np.testing.assert_array_equal(alone[0], together[row])
+    assert not np.allclose(together[0], together[1])

@@ -1,0 +1,221 @@
+"""The partition function of a Bernoulli-Bernoulli RBM: exact and by AIS.
+
+The likelihood of an RBM, p(v) = exp(-F(v)) / Z, needs the log-partition
+function log Z = log sum_v exp(-F(v)), a sum over 2^V visible vectors.
+
+``exact_log_partition`` enumerates the smaller layer: summing out the other
+layer in closed form leaves 2^min(V, H) terms, feasible up to about 20
+units. It is the reference the estimate is tested against.
+
+``ais_log_partition`` is annealed importance sampling (Neal 2001) as
+Salakhutdinov & Murray (2008), "On the quantitative analysis of deep belief
+networks", apply it to RBMs: chains start from a base RBM A with zero
+weights, whose partition function is known in closed form, and move through
+the distributions
+
+    p_k(v)  proportional to  p*_A(v)^(1 - beta_k) p*_B(v)^beta_k,
+    0 = beta_0 < beta_1 < ... < beta_K = 1,
+
+by Gibbs transitions that leave each p_k invariant. The product of the ratios
+p*_k(v_k-1) / p*_k-1(v_k-1) along a chain is an importance weight whose
+mean is Z_B / Z_A; the mean over chains estimates it without bias, and its
+logarithm is a slight underestimate of log Z_B in expectation.
+"""
+
+import math
+
+import tensorflow as tf
+
+from zoo.boltzmann import energy
+
+# Enumeration beyond this many units is too slow and too large to be useful.
+MAX_ENUMERATED_UNITS = 20
+
+# Rows of the enumeration handled at once, bounding its memory.
+_ENUMERATION_CHUNK = 2**14
+
+
+def _binary_states(num_units, start, stop):
+    """Rows start..stop-1 of the table of all 2^num_units binary vectors."""
+    codes = tf.range(start, stop, dtype=tf.int64)[:, None]  # (N, 1)
+    bits = tf.bitwise.right_shift(codes, tf.range(num_units, dtype=tf.int64))
+    return tf.cast(tf.bitwise.bitwise_and(bits, 1), tf.float64)  # (N, units)
+
+
+def exact_log_partition(weights, visible_bias, hidden_bias):
+    """log Z of a Bernoulli-Bernoulli RBM by enumerating its smaller layer.
+
+    Summing out the larger layer in closed form,
+    log Z = logsumexp_v [c'v + sum_j softplus((v'W + b)_j)], or symmetrically
+    over h when there are fewer hidden units. Computed in float64.
+
+    Args:
+        weights: (V, H).
+        visible_bias: (V,), c.
+        hidden_bias: (H,), b.
+
+    Returns:
+        A float64 scalar tensor.
+
+    Raises:
+        ValueError: both layers have more than ``MAX_ENUMERATED_UNITS`` units.
+    """
+    weights = tf.cast(weights, tf.float64)
+    visible_bias = tf.cast(visible_bias, tf.float64)
+    hidden_bias = tf.cast(hidden_bias, tf.float64)
+    num_visible, num_hidden = weights.shape
+    if min(num_visible, num_hidden) > MAX_ENUMERATED_UNITS:
+        raise ValueError(
+            f"exact_log_partition enumerates 2^min(V, H) states; V="
+            f"{num_visible}, H={num_hidden} exceeds {MAX_ENUMERATED_UNITS} "
+            "units (use ais_log_partition)")
+    if num_hidden < num_visible:
+        # The roles of the layers are symmetric: swap them.
+        weights, visible_bias, hidden_bias = (
+            tf.transpose(weights), hidden_bias, visible_bias)
+    num_units = min(num_visible, num_hidden)
+    chunks = []
+    for start in range(0, 2**num_units, _ENUMERATION_CHUNK):
+        states = _binary_states(num_units, start,
+                                min(start + _ENUMERATION_CHUNK, 2**num_units))
+        # -F(v) of every enumerated state, (N,)
+        chunks.append(-energy.free_energy(states, weights, visible_bias,
+                                          hidden_bias))
+    return tf.reduce_logsumexp(tf.concat(chunks, axis=0))
+
+
+def annealing_schedule(num_betas, spacing="sigmoid"):
+    """Returns the inverse temperatures beta_0 = 0 < ... < beta_K = 1.
+
+    Args:
+        num_betas: K + 1, the number of distributions including both ends
+            (at least 2).
+        spacing: ``"linear"``, or ``"sigmoid"``: equal steps of a sigmoid
+            from -4 to 4, rescaled to [0, 1], which puts more distributions
+            near both ends, where the weights change fastest.
+
+    Returns:
+        A float64 tensor (num_betas,).
+
+    Raises:
+        ValueError: fewer than 2 betas or an unknown spacing.
+    """
+    if num_betas < 2:
+        raise ValueError(f"num_betas={num_betas} must be at least 2")
+    grid = tf.linspace(tf.constant(0.0, tf.float64), 1.0, num_betas)
+    if spacing == "linear":
+        return grid
+    if spacing == "sigmoid":
+        curve = tf.sigmoid(8.0 * grid - 4.0)
+        return (curve - curve[0]) / (curve[-1] - curve[0])
+    raise ValueError(f"spacing={spacing!r} is not 'linear' or 'sigmoid'")
+
+
+@tf.function(reduce_retracing=True)
+def _ais_log_weights(weights, visible_bias, hidden_bias, base_visible_bias,
+                     betas, num_chains, seed):
+    """One AIS run; returns the (num_chains,) log importance weights.
+
+    With the hiddens summed out, the annealed RBM's unnormalized log
+    probability is
+    log p*_beta(v) = ((1 - beta) c_A + beta c)'v
+                     + sum_j softplus(beta (v'W + b)_j)
+    (plus a constant H log 2 (1 - beta) that the base's log Z_A accounts for).
+    """
+    shape = tf.shape(weights, out_type=tf.int64)
+    num_visible, num_hidden = shape[0], shape[1]
+
+    def uniform(shape, step, draw):
+        # A stateless stream per (seed, step, draw): reproducible.
+        salt = 2 * tf.cast(step, tf.int64) + draw
+        return tf.random.stateless_uniform(
+            shape, seed=tf.stack([seed, salt]), dtype=tf.float64)
+
+    # Exact samples of the base RBM, whose visibles are independent.
+    visible = tf.cast(
+        uniform([num_chains, num_visible], 0, 0)
+        < tf.sigmoid(base_visible_bias), tf.float64)  # (N, V)
+    log_weights = tf.zeros([num_chains], tf.float64)
+    num_betas = tf.shape(betas, out_type=tf.int64)[0]
+
+    def body(step, visible, log_weights):
+        beta_prev, beta = betas[step - 1], betas[step]
+        logits = energy.hidden_logits(visible, weights, hidden_bias)  # (N, H)
+        # log p*_beta(v) - log p*_beta_prev(v) at the chain's current state.
+        log_weights += (
+            (beta - beta_prev) * tf.linalg.matvec(
+                visible, visible_bias - base_visible_bias)
+            + tf.reduce_sum(tf.nn.softplus(beta * logits)
+                            - tf.nn.softplus(beta_prev * logits), axis=-1))
+        # A Gibbs sweep that leaves p_beta invariant.
+        hidden = tf.cast(uniform([num_chains, num_hidden], step, 0)
+                         < tf.sigmoid(beta * logits), tf.float64)  # (N, H)
+        visible_logits = ((1.0 - beta) * base_visible_bias + beta * (
+            visible_bias + tf.matmul(hidden, weights, transpose_b=True)))
+        visible = tf.cast(uniform([num_chains, num_visible], step, 1)
+                          < tf.sigmoid(visible_logits), tf.float64)  # (N, V)
+        return step + 1, visible, log_weights
+
+    # (The sweep after the last update, at beta = 1, is not needed but
+    # costs one step of thousands.)
+    _, _, log_weights = tf.while_loop(
+        lambda step, *_: step < num_betas, body,
+        (tf.constant(1, tf.int64), visible, log_weights))
+    return log_weights
+
+
+def ais_log_partition(weights, visible_bias, hidden_bias, *, num_chains,
+                      num_betas, seed, base_visible_bias=None,
+                      spacing="sigmoid"):
+    """log Z of a Bernoulli-Bernoulli RBM by annealed importance sampling.
+
+    Salakhutdinov & Murray (2008): the base RBM has zero weights and visible
+    biases ``base_visible_bias`` (the data's log-odds make it close to the
+    target and the estimate precise) and zero hidden biases, so that
+    log Z_A = sum_i softplus(c_A,i) + H log 2. The whole run is one
+    ``tf.while_loop`` over the betas, in float64.
+
+    Args:
+        weights: (V, H).
+        visible_bias: (V,), c.
+        hidden_bias: (H,), b.
+        num_chains: number of independent AIS runs.
+        num_betas: number of distributions, both ends included.
+        seed: integer seed of the (stateless) chains.
+        base_visible_bias: (V,) visible biases of the base RBM; zeros (the
+            uniform distribution) if None.
+        spacing: of the betas, see ``annealing_schedule``.
+
+    Returns:
+        ``(log_z, log_z_stderr)``, scalars in the dtype of ``weights``: the
+        log of the mean importance weight plus log Z_A, and its standard
+        error by the delta method, std(w) / (mean(w) sqrt(num_chains)).
+
+    Raises:
+        ValueError: num_chains < 2 or num_betas < 2.
+    """
+    if num_chains < 2:
+        raise ValueError(f"num_chains={num_chains} must be at least 2 to "
+                         "give an error bar")
+    dtype = tf.as_dtype(weights.dtype)
+    weights = tf.cast(weights, tf.float64)
+    visible_bias = tf.cast(visible_bias, tf.float64)
+    hidden_bias = tf.cast(hidden_bias, tf.float64)
+    if base_visible_bias is None:
+        base_visible_bias = tf.zeros_like(visible_bias)
+    base_visible_bias = tf.cast(base_visible_bias, tf.float64)
+    log_weights = _ais_log_weights(
+        weights, visible_bias, hidden_bias, base_visible_bias,
+        annealing_schedule(int(num_betas), spacing),
+        tf.constant(int(num_chains), tf.int64), tf.constant(int(seed),
+                                                            tf.int64))
+    # Each of the base's H free hidden units contributes a factor of 2.
+    log_base_partition = (tf.reduce_sum(tf.nn.softplus(base_visible_bias))
+                          + weights.shape[1] * math.log(2.0))
+    log_mean_weight = (tf.reduce_logsumexp(log_weights)
+                       - math.log(int(num_chains)))
+    # Weights scaled by their mean: their spread is the relative error.
+    relative = tf.exp(log_weights - log_mean_weight)  # (N,)
+    stderr = tf.math.reduce_std(relative) / math.sqrt(int(num_chains))
+    return (tf.cast(log_base_partition + log_mean_weight, dtype),
+            tf.cast(stderr, dtype))
