@@ -55,6 +55,20 @@ def base_config(**model_fields):
     return config
 
 
+VARIANTS = (None, "tiny")
+
+
+def check_variant(model_name, variant):
+    """Checks a ``get_config`` variant: ``None`` (default) or ``"tiny"``.
+
+    Raises:
+        ValueError: any other variant.
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown {model_name} config variant {variant!r}; "
+                         "expected None or 'tiny'")
+
+
 def validate(config):
     """Checks the fields every config shares.
 

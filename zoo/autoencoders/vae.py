@@ -80,9 +80,7 @@ def get_config(variant=None):
     Raises:
         ValueError: the variant is not ``None`` or ``"tiny"``.
     """
-    if variant not in (None, "tiny"):
-        raise ValueError(f"unknown vae config variant {variant!r}; "
-                         "expected None or 'tiny'")
+    config_lib.check_variant("vae", variant)
     config = config_lib.base_config(
         latent_dim=8,  # 2 draws a latent manifold, at about 1 nat's cost
         hidden_units=(256, 128),  # encoder; the decoder mirrors them

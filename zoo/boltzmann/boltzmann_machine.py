@@ -83,9 +83,7 @@ def get_config(variant=None):
     Raises:
         ValueError: the variant is not ``None`` or ``"tiny"``.
     """
-    if variant not in (None, "tiny"):
-        raise ValueError(f"unknown boltzmann_machine config variant "
-                         f"{variant!r}; expected None or 'tiny'")
+    config_lib.check_variant("boltzmann_machine", variant)
     config = config_lib.base_config(
         num_hidden=16,  # <= 20: the hidden states are enumerated
         positive_gibbs_steps=3,  # sweeps of the hidden units, visibles clamped

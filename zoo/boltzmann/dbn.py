@@ -107,9 +107,7 @@ def get_config(variant=None):
     Raises:
         ValueError: the variant is not ``None`` or ``"tiny"``.
     """
-    if variant not in (None, "tiny"):
-        raise ValueError(f"unknown dbn config variant {variant!r}; "
-                         "expected None or 'tiny'")
+    config_lib.check_variant("dbn", variant)
     config = config_lib.base_config(
         # Hidden layer sizes, bottom to top; the last is the top RBM's hidden
         # layer. Hinton et al. (2006) used 500-500-2000 on MNIST.

@@ -82,12 +82,6 @@ def _shrink_to_tiny(config):
     config.num_grid_samples = 16
 
 
-def _check_variant(name, variant):
-    if variant not in (None, "tiny"):
-        raise ValueError(f"unknown {name} config variant {variant!r}; "
-                         "expected None or 'tiny'")
-
-
 def get_config(variant=None):
     """Returns the Bernoulli-Bernoulli RBM's locked config.
 
@@ -110,7 +104,7 @@ def get_config(variant=None):
     Raises:
         ValueError: the variant is not ``None`` or ``"tiny"``.
     """
-    _check_variant("rbm", variant)
+    config_lib.check_variant("rbm", variant)
     config = _common_config(ais_chains=200, ais_betas=5000)
     config.preprocessing = "binarize_dynamic"
     config.epochs = 60
@@ -134,7 +128,7 @@ def get_gaussian_config(variant=None):
 
     Args and Returns are as for ``get_config``.
     """
-    _check_variant("gaussian_rbm", variant)
+    config_lib.check_variant("gaussian_rbm", variant)
     config = _common_config()
     config.preprocessing = "unit"
     config.epochs = 60
