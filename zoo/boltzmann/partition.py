@@ -1,4 +1,4 @@
-"""The partition function of a Bernoulli-Bernoulli RBM: exact and by AIS.
+"""The partition function of an RBM: exact and by AIS.
 
 The likelihood of an RBM, p(v) = exp(-F(v)) / Z, needs the log-partition
 function log Z = log sum_v exp(-F(v)), a sum over 2^V visible vectors.
@@ -20,6 +20,17 @@ by Gibbs transitions that leave each p_k invariant. The product of the ratios
 p*_k(v_k-1) / p*_k-1(v_k-1) along a chain is an importance weight whose
 mean is Z_B / Z_A; the mean over chains estimates it without bias, and its
 logarithm is a slight underestimate of log Z_B in expectation.
+
+Both functions also take ``gaussian=True`` for the unit-variance
+Gaussian-Bernoulli RBM, E(v, h) = |v - c|^2 / 2 - v'Wh - b'h. Integrating
+the visibles out in closed form,
+
+    log Z = (V / 2) log(2 pi) + logsumexp_h [b'h + c'Wh + |Wh|^2 / 2],
+
+which enumerates the hidden layer. Its AIS anneals the interaction alone,
+p_beta(v, h) proportional to exp(-|v - c|^2 / 2 + beta v'Wh + b'h), from
+the base at beta = 0, where v ~ N(c, I) and h are independent, so that
+log Z_0 = (V / 2) log(2 pi) + sum_j softplus(b_j).
 """
 
 import math
@@ -42,27 +53,56 @@ def _binary_states(num_units, start, stop):
     return tf.cast(tf.bitwise.bitwise_and(bits, 1), tf.float64)  # (N, units)
 
 
-def exact_log_partition(weights, visible_bias, hidden_bias):
-    """log Z of a Bernoulli-Bernoulli RBM by enumerating its smaller layer.
+def _gaussian_exact_log_partition(weights, visible_bias, hidden_bias):
+    """log Z of a unit-variance Gaussian-Bernoulli RBM; float64 arguments."""
+    num_visible, num_hidden = weights.shape
+    if num_hidden > MAX_ENUMERATED_UNITS:
+        raise ValueError(
+            f"exact_log_partition with gaussian=True enumerates 2^H hidden "
+            f"states; H={num_hidden} exceeds {MAX_ENUMERATED_UNITS} units "
+            "(use ais_log_partition)")
+    chunks = []
+    for start in range(0, 2**num_hidden, _ENUMERATION_CHUNK):
+        hidden = _binary_states(num_hidden, start,
+                                min(start + _ENUMERATION_CHUNK, 2**num_hidden))
+        projected = tf.matmul(hidden, weights, transpose_b=True)  # (N, V), Wh
+        chunks.append(tf.linalg.matvec(hidden, hidden_bias)
+                      + tf.linalg.matvec(projected, visible_bias)
+                      + 0.5 * tf.reduce_sum(tf.square(projected), axis=-1))
+    return (0.5 * num_visible * math.log(2.0 * math.pi)
+            + tf.reduce_logsumexp(tf.concat(chunks, axis=0)))
 
-    Summing out the larger layer in closed form,
+
+def exact_log_partition(weights, visible_bias, hidden_bias, *,
+                        gaussian=False):
+    """log Z of an RBM by enumerating one of its layers.
+
+    Bernoulli visibles: summing out the larger layer in closed form,
     log Z = logsumexp_v [c'v + sum_j softplus((v'W + b)_j)], or symmetrically
-    over h when there are fewer hidden units. Computed in float64.
+    over h when there are fewer hidden units. Gaussian visibles: the
+    visibles are integrated out and the hidden layer enumerated (see the
+    module docstring). Computed in float64.
 
     Args:
         weights: (V, H).
         visible_bias: (V,), c.
         hidden_bias: (H,), b.
+        gaussian: unit-variance Gaussian visibles instead of Bernoullis.
 
     Returns:
         A float64 scalar tensor.
 
     Raises:
-        ValueError: both layers have more than ``MAX_ENUMERATED_UNITS`` units.
+        ValueError: the layer to enumerate (the smaller one, or the hidden
+            layer when ``gaussian``) has more than ``MAX_ENUMERATED_UNITS``
+            units.
     """
     weights = tf.cast(weights, tf.float64)
     visible_bias = tf.cast(visible_bias, tf.float64)
     hidden_bias = tf.cast(hidden_bias, tf.float64)
+    if gaussian:
+        return _gaussian_exact_log_partition(weights, visible_bias,
+                                             hidden_bias)
     num_visible, num_hidden = weights.shape
     if min(num_visible, num_hidden) > MAX_ENUMERATED_UNITS:
         raise ValueError(
@@ -164,16 +204,72 @@ def _ais_log_weights(weights, visible_bias, hidden_bias, base_visible_bias,
     return log_weights
 
 
+@tf.function(reduce_retracing=True)
+def _gaussian_ais_log_weights(weights, visible_bias, hidden_bias, betas,
+                              num_chains, seed):
+    """One AIS run of a Gaussian-Bernoulli RBM; (num_chains,) log weights.
+
+    With the hiddens summed out, the annealed model's unnormalized log
+    density is log p*_beta(v) = -|v - c|^2 / 2
+    + sum_j softplus(beta (W'v)_j + b_j); its Gibbs sweep draws
+    h ~ Bernoulli(sigmoid(beta W'v + b)), then v ~ N(c + beta W h, I).
+    """
+    shape = tf.shape(weights, out_type=tf.int64)
+    num_visible, num_hidden = shape[0], shape[1]
+
+    def stream(step, draw):
+        # A stateless stream per (seed, step, draw): reproducible.
+        return tf.stack([seed, 2 * tf.cast(step, tf.int64) + draw])
+
+    # Exact samples of the base, v ~ N(c, I).
+    visible = visible_bias + tf.random.stateless_normal(
+        [num_chains, num_visible], seed=stream(0, 0), dtype=tf.float64)
+    log_weights = tf.zeros([num_chains], tf.float64)
+    num_betas = tf.shape(betas, out_type=tf.int64)[0]
+
+    def body(step, visible, log_weights):
+        beta_prev, beta = betas[step - 1], betas[step]
+        interaction = tf.matmul(visible, weights)  # (N, H), W'v per row
+        logits = beta * interaction + hidden_bias
+        # log p*_beta(v) - log p*_beta_prev(v) at the chain's current state;
+        # the Gaussian term cancels.
+        log_weights += tf.reduce_sum(
+            tf.nn.softplus(logits)
+            - tf.nn.softplus(beta_prev * interaction + hidden_bias), axis=-1)
+        # A Gibbs sweep that leaves p_beta invariant.
+        hidden = tf.cast(
+            tf.random.stateless_uniform([num_chains, num_hidden],
+                                        seed=stream(step, 0),
+                                        dtype=tf.float64)
+            < tf.sigmoid(logits), tf.float64)  # (N, H)
+        visible = (visible_bias
+                   + beta * tf.matmul(hidden, weights, transpose_b=True)
+                   + tf.random.stateless_normal([num_chains, num_visible],
+                                               seed=stream(step, 1),
+                                               dtype=tf.float64))
+        return step + 1, visible, log_weights
+
+    _, _, log_weights = tf.while_loop(
+        lambda step, *_: step < num_betas, body,
+        (tf.constant(1, tf.int64), visible, log_weights))
+    return log_weights
+
+
 def ais_log_partition(weights, visible_bias, hidden_bias, *, num_chains,
                       num_betas, seed, base_visible_bias=None,
-                      spacing="sigmoid"):
-    """log Z of a Bernoulli-Bernoulli RBM by annealed importance sampling.
+                      spacing="sigmoid", gaussian=False):
+    """log Z of an RBM by annealed importance sampling.
 
     Salakhutdinov & Murray (2008): the base RBM has zero weights and visible
     biases ``base_visible_bias`` (the data's log-odds make it close to the
     target and the estimate precise) and zero hidden biases, so that
     log Z_A = sum_i softplus(c_A,i) + H log 2. The whole run is one
     ``tf.while_loop`` over the betas, in float64.
+
+    With ``gaussian=True`` (unit-variance Gaussian visibles) the base is
+    instead the model without its weights, N(c, I) times independent
+    hiddens of biases b, and ``base_visible_bias`` must be None; see the
+    module docstring.
 
     Args:
         weights: (V, H).
@@ -185,6 +281,7 @@ def ais_log_partition(weights, visible_bias, hidden_bias, *, num_chains,
         base_visible_bias: (V,) visible biases of the base RBM; zeros (the
             uniform distribution) if None.
         spacing: of the betas, see ``annealing_schedule``.
+        gaussian: unit-variance Gaussian visibles instead of Bernoullis.
 
     Returns:
         ``(log_z, log_z_stderr)``, scalars in the dtype of ``weights``: the
@@ -192,7 +289,8 @@ def ais_log_partition(weights, visible_bias, hidden_bias, *, num_chains,
         error by the delta method, std(w) / (mean(w) sqrt(num_chains)).
 
     Raises:
-        ValueError: num_chains < 2 or num_betas < 2.
+        ValueError: num_chains < 2 or num_betas < 2, or a
+            ``base_visible_bias`` with ``gaussian=True``.
     """
     if num_chains < 2:
         raise ValueError(f"num_chains={num_chains} must be at least 2 to "
@@ -201,17 +299,29 @@ def ais_log_partition(weights, visible_bias, hidden_bias, *, num_chains,
     weights = tf.cast(weights, tf.float64)
     visible_bias = tf.cast(visible_bias, tf.float64)
     hidden_bias = tf.cast(hidden_bias, tf.float64)
-    if base_visible_bias is None:
-        base_visible_bias = tf.zeros_like(visible_bias)
-    base_visible_bias = tf.cast(base_visible_bias, tf.float64)
-    log_weights = _ais_log_weights(
-        weights, visible_bias, hidden_bias, base_visible_bias,
-        annealing_schedule(int(num_betas), spacing),
-        tf.constant(int(num_chains), tf.int64), tf.constant(int(seed),
-                                                            tf.int64))
-    # Each of the base's H free hidden units contributes a factor of 2.
-    log_base_partition = (tf.reduce_sum(tf.nn.softplus(base_visible_bias))
-                          + weights.shape[1] * math.log(2.0))
+    betas = annealing_schedule(int(num_betas), spacing)
+    chains = tf.constant(int(num_chains), tf.int64)
+    seed = tf.constant(int(seed), tf.int64)
+    if gaussian:
+        if base_visible_bias is not None:
+            raise ValueError("base_visible_bias applies to Bernoulli "
+                             "visibles only; the Gaussian base is N(c, I)")
+        log_weights = _gaussian_ais_log_weights(
+            weights, visible_bias, hidden_bias, betas, chains, seed)
+        log_base_partition = (
+            0.5 * weights.shape[0] * math.log(2.0 * math.pi)
+            + tf.reduce_sum(tf.nn.softplus(hidden_bias)))
+    else:
+        if base_visible_bias is None:
+            base_visible_bias = tf.zeros_like(visible_bias)
+        base_visible_bias = tf.cast(base_visible_bias, tf.float64)
+        log_weights = _ais_log_weights(
+            weights, visible_bias, hidden_bias, base_visible_bias, betas,
+            chains, seed)
+        # Each of the base's H free hidden units contributes a factor of 2.
+        log_base_partition = (
+            tf.reduce_sum(tf.nn.softplus(base_visible_bias))
+            + weights.shape[1] * math.log(2.0))
     log_mean_weight = (tf.reduce_logsumexp(log_weights)
                        - math.log(int(num_chains)))
     # Weights scaled by their mean: their spread is the relative error.

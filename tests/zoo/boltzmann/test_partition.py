@@ -102,3 +102,71 @@ def test_ais_is_deterministic_given_its_seed_and_exact_at_zero_weights():
         log_z, np.logaddexp(0, visible_bias).sum() + 5 * np.log(2),
         rtol=1e-12)
     assert float(stderr) < 1e-12
+
+
+# --- Gaussian visibles. ---------------------------------------------------
+
+
+def _gaussian_free_energy(visible, weights, visible_bias, hidden_bias):
+    """F(v) = |v - c|^2 / 2 - sum_j softplus((v'W + b)_j), in numpy."""
+    return (0.5 * ((visible - visible_bias)**2).sum(axis=-1)
+            - np.logaddexp(0, visible @ weights + hidden_bias).sum(axis=-1))
+
+
+def test_zero_weight_gaussian_rbm_has_the_closed_form_partition_function():
+    _, visible_bias, hidden_bias = _rbm(5, 4, 1.0)
+    expected = (2.5 * np.log(2 * np.pi)
+                + np.logaddexp(0, hidden_bias).sum())
+    log_z = partition.exact_log_partition(np.zeros((5, 4)), visible_bias,
+                                          hidden_bias, gaussian=True)
+    np.testing.assert_allclose(log_z, expected, rtol=1e-12)
+
+
+def test_exact_gaussian_partition_function_is_the_integral_of_exp_minus_f():
+    # Two visible units: a Riemann sum on a fine grid wide enough that the
+    # tails are negligible.
+    weights, visible_bias, hidden_bias = _rbm(2, 3, 1.0, seed=5)
+    grid = np.linspace(-15.0, 15.0, 1201)
+    step = grid[1] - grid[0]
+    visible = np.stack(np.meshgrid(grid, grid), axis=-1).reshape(-1, 2)
+    numeric = (logsumexp(-_gaussian_free_energy(visible, weights,
+                                                visible_bias, hidden_bias))
+               + 2 * np.log(step))
+    np.testing.assert_allclose(
+        partition.exact_log_partition(weights, visible_bias, hidden_bias,
+                                      gaussian=True), numeric, rtol=1e-9)
+
+
+def test_exact_gaussian_enumeration_refuses_many_hidden_units():
+    with pytest.raises(ValueError, match="exceeds 20"):
+        partition.exact_log_partition(np.zeros((2, 21)), np.zeros(2),
+                                      np.zeros(21), gaussian=True)
+
+
+def test_gaussian_ais_agrees_with_exact_enumeration():
+    weights, visible_bias, hidden_bias = _rbm(6, 8, 1.0, seed=0)
+    exact = float(partition.exact_log_partition(
+        weights, visible_bias, hidden_bias, gaussian=True))
+    log_z, stderr = partition.ais_log_partition(
+        tf.constant(weights, tf.float32), visible_bias, hidden_bias,
+        num_chains=200, num_betas=1000, seed=1, gaussian=True)
+    assert log_z.dtype == tf.float32
+    assert 0.0 < float(stderr) < 0.1
+    assert abs(float(log_z) - exact) < 4 * float(stderr), (
+        float(log_z), exact, float(stderr))
+
+
+def test_gaussian_ais_is_exact_at_zero_weights_and_takes_no_base():
+    _, visible_bias, hidden_bias = _rbm(5, 4, 1.0)
+    log_z, stderr = partition.ais_log_partition(
+        np.zeros((5, 4)), visible_bias, hidden_bias, num_chains=10,
+        num_betas=3, seed=0, gaussian=True)
+    np.testing.assert_allclose(
+        log_z, 2.5 * np.log(2 * np.pi) + np.logaddexp(0, hidden_bias).sum(),
+        rtol=1e-12)
+    assert float(stderr) < 1e-12
+    with pytest.raises(ValueError, match="base_visible_bias"):
+        partition.ais_log_partition(
+            np.zeros((5, 4)), visible_bias, hidden_bias, num_chains=10,
+            num_betas=3, seed=0, base_visible_bias=visible_bias,
+            gaussian=True)

@@ -105,7 +105,8 @@ def test_registered_with_their_capabilities():
     spec = registry.get("gaussian_rbm")
     assert spec.model_class is rbm.GaussianRBM
     assert spec.get_config is rbm.get_gaussian_config
-    assert "log_prob" not in spec.capabilities
+    assert spec.capabilities == ("sample", "log_prob", "encode", "reconstruct",
+                                 "free_energy")
 
 
 @pytest.mark.parametrize("fields, field", [
@@ -415,7 +416,50 @@ def test_gaussian_train_step_samples_and_reconstructions_lie_in_unit_range():
         assert outputs.shape[1:] == (8, 8, 1)
         assert outputs.min() >= 0.0 and outputs.max() <= 1.0
     assert samples.std() > 0.0
-    assert model.report() == {}
+    assert set(model.report()) == {"log_partition", "log_partition_stderr"}
+
+
+def test_gaussian_log_prob_is_a_density_of_the_standardized_pixels():
+    # Two pixels: exp(log_prob) on a fine grid of standardized values
+    # integrates to one with the exact log Z.
+    info = DataInfo(name="pair", image_shape=(2, 1, 1), num_levels=256,
+                    num_classes=1)
+    model = _model(info, model_class=rbm.GaussianRBM, num_hidden=3)
+    draw = np.random.RandomState(2)
+    _set_parameters(model, draw.normal(size=(2, 3)), draw.normal(size=2),
+                    draw.normal(size=3))
+    mean, std = np.array([0.3, 0.6]), np.array([0.2, 0.1])
+    model.pixel_mean.assign(mean)
+    model.pixel_std.assign(std)
+    model.log_partition.assign(partition.exact_log_partition(
+        *model.parameters, gaussian=True))
+    grid = np.linspace(-12.0, 12.0, 801)
+    step = grid[1] - grid[0]
+    visible = np.stack(np.meshgrid(grid, grid), axis=-1).reshape(-1, 2)
+    images = (visible * std + mean).reshape(-1, 2, 1, 1).astype(np.float32)
+    log_probs = model.log_prob(images)["log_prob"].numpy()
+    assert log_probs.shape == (801 * 801,)
+    np.testing.assert_allclose(logsumexp(log_probs) + 2 * np.log(step), 0.0,
+                               atol=1e-3)
+
+
+def test_gaussian_after_training_estimates_log_z_by_ais():
+    info = DataInfo(name="six", image_shape=(2, 3, 1), num_levels=256,
+                    num_classes=1)
+    model = _model(info, model_class=rbm.GaussianRBM, num_hidden=8,
+                   ais_chains=200, ais_betas=1000)
+    draw = np.random.RandomState(3)
+    _set_parameters(model, draw.normal(size=(6, 8)), draw.normal(size=6),
+                    draw.normal(size=8))
+    model.after_training(None)
+    exact = float(partition.exact_log_partition(*model.parameters,
+                                                gaussian=True))
+    stderr = float(model.log_partition_stderr)
+    assert 0.0 < stderr < 0.1
+    assert abs(float(model.log_partition) - exact) < 4 * stderr
+    assert model.report() == {
+        "log_partition": pytest.approx(float(model.log_partition)),
+        "log_partition_stderr": pytest.approx(stderr)}
 
 
 @pytest.mark.parametrize("model_class", [rbm.RBM, rbm.GaussianRBM])
