@@ -51,6 +51,7 @@ from tfgen import errors
 from tfgen import registry
 from tfgen import rng
 from tfgen.model import GenerativeModel
+from zoo.boltzmann import energy as rbm_energy
 
 # Enumeration limits: 2^20 states is about a million rows per image.
 MAX_HIDDEN = 20
@@ -374,14 +375,10 @@ class BoltzmannMachine(GenerativeModel):
         training restricted Boltzmann machines"): with small couplings the
         model starts at the independent-pixel fit.
         """
-        total, count = 0.0, 0
-        for batch in train_batches:
-            images = tf.reshape(tf.cast(batch["image"], tf.float32),
-                                [-1, self.num_visible])
-            total += tf.reduce_sum(images, axis=0)
-            count += int(tf.shape(images)[0])
-        means = tf.clip_by_value(total / count, 0.01, 0.99)  # finite logits
-        visible_bias = tf.math.log(means) - tf.math.log1p(-means)
+        visible_bias = rbm_energy.mean_log_odds(
+            train_batches,
+            lambda batch: tf.reshape(batch["image"], [-1, self.num_visible]),
+            floor=0.01)
         self.bias.assign(tf.concat(
             [visible_bias, tf.zeros([self.num_hidden])], axis=0))
 

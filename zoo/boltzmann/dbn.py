@@ -570,14 +570,9 @@ class DBN(GenerativeModel):
 
     def adapt(self, train_batches):
         """Starts the pixels' biases at the data's log-odds (Hinton 2010)."""
-        total, count = 0.0, 0
-        for batch in train_batches:
-            pixels = self._flatten(batch["image"])
-            total += tf.reduce_sum(pixels, axis=0)
-            count += int(pixels.shape[0])
-        rate = tf.clip_by_value(total / count, _MIN_BASE_RATE,
-                                1 - _MIN_BASE_RATE)
-        log_odds = tf.math.log(rate) - tf.math.log1p(-rate)
+        log_odds = energy.mean_log_odds(
+            train_batches, lambda batch: self._flatten(batch["image"]),
+            floor=_MIN_BASE_RATE)
         (self.generative_biases[0] if self.top else
          self.top_visible_bias).assign(log_odds)
 
@@ -591,14 +586,9 @@ class DBN(GenerativeModel):
         RBM has the training data's mean h_{L-1} (Salakhutdinov & Murray
         2008).
         """
-        total, count = 0.0, 0
-        for batch in train_batches:
-            pen = self.penultimate(batch["image"])
-            total += tf.reduce_sum(pen, axis=0)
-            count += int(pen.shape[0])
-        rate = tf.clip_by_value(total / count, _MIN_BASE_RATE,
-                                1 - _MIN_BASE_RATE)
-        base_visible_bias = tf.math.log(rate) - tf.math.log1p(-rate)
+        base_visible_bias = energy.mean_log_odds(
+            train_batches, lambda batch: self.penultimate(batch["image"]),
+            floor=_MIN_BASE_RATE)
         enumerable = (min(self.sizes[-2], self.sizes[-1])
                       <= partition.MAX_ENUMERATED_UNITS)
         log_terms, variances = [], []

@@ -102,3 +102,27 @@ def contrastive_divergence_objective(data_visible, negative_visible, weights,
             - tf.reduce_mean(free_energy(negative_visible, weights,
                                          visible_bias, hidden_bias,
                                          gaussian=gaussian)))
+
+
+def mean_log_odds(batches, to_units, floor):
+    """Log-odds of each unit's mean activity over a dataset, (N,).
+
+    The usual initial bias of binary units (Hinton 2010, section 8): with
+    small weights the model then starts at the independent-unit fit.
+
+    Args:
+        batches: an iterable of dataset batches.
+        to_units: maps a batch to its (B, N) unit activities in [0, 1].
+        floor: means are clipped to [floor, 1 - floor] so that a unit that
+            is always off (or on) gets a finite bias.
+
+    Returns:
+        A float32 tensor (N,).
+    """
+    total, count = 0.0, 0
+    for batch in batches:
+        units = tf.cast(to_units(batch), tf.float32)  # (B, N)
+        total += tf.reduce_sum(units, axis=0)
+        count += int(units.shape[0])
+    rate = tf.clip_by_value(total / count, floor, 1 - floor)
+    return tf.math.log(rate) - tf.math.log1p(-rate)

@@ -120,3 +120,12 @@ def test_objective_is_the_free_energy_gap_with_constant_negatives():
     np.testing.assert_allclose(objective, gap[0], rtol=1e-12)
     # No gradient flows into the negative samples.
     assert tape.gradient(objective, negatives) is None
+
+
+def test_mean_log_odds_matches_hand_computation_and_clips():
+    # Unit means over two batches: 3/4, 0 (clipped to 0.1) and 1 (to 0.9).
+    batches = [np.array([[1, 0, 1], [1, 0, 1]], np.float32),
+               np.array([[1, 0, 1], [0, 0, 1]], np.float32)]
+    got = energy.mean_log_odds(batches, lambda batch: batch, floor=0.1)
+    expected = [np.log(3.0), np.log(0.1 / 0.9), np.log(9.0)]
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-5)
