@@ -64,6 +64,11 @@ def _common_config(**fields):
         training="cd",  # 'cd' (Hinton 2002) or 'pcd' (Tieleman 2008)
         cd_steps=1,  # k: Gibbs steps of each negative phase
         num_chains=100,  # PCD's persistent chains, whatever the batch size
+        # 0: one update per batch. n > 0: train_step splits each batch into
+        # minibatches of n images, one update each, in one compiled loop, so
+        # Keras's per-step cost falls on the batch rather than on each small
+        # update (see RBM.train_step).
+        minibatch_size=0,
         momentum=0.5,
         weight_decay=1e-4,  # L2 on the weights, not on the biases
         sample_gibbs_steps=1000,  # of the sample capability's chain
@@ -173,6 +178,10 @@ def _validate(config, preprocessings):
     if config.weight_decay < 0.0:
         raise errors.UsageError(
             f"config.weight_decay={config.weight_decay} must be non-negative")
+    if config.minibatch_size < 0:
+        raise errors.UsageError(
+            f"config.minibatch_size={config.minibatch_size} must be 0 (one "
+            "update per batch) or positive")
     for name in ("ais_chains", "ais_betas"):
         if name in config and config[name] < 2:
             raise errors.UsageError(
@@ -384,34 +393,100 @@ class RBM(GenerativeModel):
                 data, flip_indices, *self.parameters))
         return {metric.name: metric.result() for metric in self.metrics}
 
-    def train_step(self, batch):
-        data = self.to_visible(batch["image"])  # (B, V)
-        batch_size = tf.shape(data)[0]
+    def _draw(self, shape, index, visible):
+        """Training noise for ``negative_phase``, from ``noise_seed``."""
+        del index
+        if visible:
+            return self.visible_noise(shape, self.noise_seed)
+        return keras.random.uniform(shape, seed=self.noise_seed)
 
-        def draw(shape, index, visible):
-            del index
-            if visible:
-                return self.visible_noise(shape, self.noise_seed)
-            return keras.random.uniform(shape, seed=self.noise_seed)
+    def _negatives(self, data, draw=None):
+        """The negative phase of an update on ``data`` (N, V).
 
-        if self.persistent:
-            negatives = self.negative_phase(tf.convert_to_tensor(self.chains),
-                                            draw)  # (num_chains, V)
-            self.chains.assign(negatives)
-        else:
-            negatives = self.negative_phase(data, draw)  # (B, V)
-        hidden_noise = keras.random.uniform([batch_size, self.num_hidden],
-                                            seed=self.noise_seed)
-        flip_indices = keras.random.randint([batch_size], 0, self.num_visible,
-                                            seed=self.noise_seed)
-        logs = self._update_metrics(data, negatives, hidden_noise,
-                                    flip_indices)
+        Under PCD it advances the persistent chains and returns them
+        (num_chains, V); under CD it runs k steps from the data (N, V).
+        ``draw`` is ``negative_phase``'s noise source (default: fresh draws
+        from ``noise_seed``).
+        """
+        draw = draw or self._draw
+        if not self.persistent:
+            return self.negative_phase(data, draw)
+        negatives = self.negative_phase(tf.convert_to_tensor(self.chains),
+                                        draw)
+        self.chains.assign(negatives)
+        return negatives
+
+    def _apply_update(self, data, negatives):
+        """Descends the CD/PCD objective by the optimizer's step."""
         with tf.GradientTape() as tape:
             # Keras sums the replicas' gradients: each takes its share.
             loss = (self.objective(data, negatives)
                     / tf.distribute.get_strategy().num_replicas_in_sync)
         gradients = tape.gradient(loss, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
+
+    def train_step(self, batch):
+        """One update per batch, or one per minibatch of the batch.
+
+        With ``config.minibatch_size`` = n > 0 the batch's images are cut
+        into consecutive minibatches of n (the last may be smaller), each
+        making one update in a ``tf.while_loop``; the metrics are then
+        computed once, on the last minibatch after its update, with the
+        persistent chains (PCD) or a fresh negative phase from it (CD) as
+        negatives: the training metrics of an epoch then sample the data
+        thinly (the validation metrics do not). With n = 0 the metrics are
+        those of the batch's own update, taken before it is applied.
+        """
+        data = self.to_visible(batch["image"])  # (B, V)
+        batch_size = tf.shape(data)[0]
+        minibatch_size = int(self.config.minibatch_size)
+        if minibatch_size:
+            num_minibatches = (batch_size + minibatch_size - 1) // minibatch_size
+            num_chains = (int(self.config.num_chains) if self.persistent
+                          else minibatch_size)
+            # All the loop's noise in two draws, not two per update: the
+            # per-op cost, not arithmetic, bounds small updates on a CPU.
+            steps = int(self.config.cd_steps)
+            hidden_noise_all = keras.random.uniform(
+                [num_minibatches, steps, num_chains, self.num_hidden],
+                seed=self.noise_seed)
+            visible_noise_all = self.visible_noise(
+                [num_minibatches, steps, num_chains, self.num_visible],
+                self.noise_seed)
+
+            def body(index):
+                minibatch = data[index * minibatch_size:
+                                 (index + 1) * minibatch_size]  # (n, V)
+                rows = (num_chains if self.persistent
+                        else tf.shape(minibatch)[0])
+
+                def draw(shape, half_step, visible):
+                    del shape
+                    noise = visible_noise_all if visible else hidden_noise_all
+                    return noise[index, half_step // 2, :rows]
+
+                self._apply_update(minibatch,
+                                   self._negatives(minibatch, draw))
+                return (index + 1,)
+
+            tf.while_loop(lambda index: index < num_minibatches, body,
+                          (tf.constant(0),))
+            # Metrics on the last minibatch alone: on the whole batch they
+            # would cost as much as many updates.
+            data = data[(num_minibatches - 1) * minibatch_size:]
+            batch_size = tf.shape(data)[0]
+            negatives = (tf.convert_to_tensor(self.chains) if self.persistent
+                         else self.negative_phase(data, self._draw))
+        else:
+            negatives = self._negatives(data)
+        hidden_noise = keras.random.uniform([batch_size, self.num_hidden],
+                                            seed=self.noise_seed)
+        flip_indices = keras.random.randint([batch_size], 0, self.num_visible,
+                                            seed=self.noise_seed)
+        logs = self._update_metrics(data, negatives, hidden_noise,
+                                    flip_indices)
+        if not minibatch_size:
+            self._apply_update(data, negatives)
         return logs
 
     def test_step(self, batch):

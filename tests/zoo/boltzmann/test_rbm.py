@@ -117,6 +117,7 @@ def test_registered_with_their_capabilities():
     ({"momentum": 1.0}, "config.momentum"),
     ({"weight_decay": -1e-3}, "config.weight_decay"),
     ({"sample_gibbs_steps": 0}, "config.sample_gibbs_steps"),
+    ({"minibatch_size": -1}, "config.minibatch_size"),
     ({"ais_betas": 1}, "config.ais_betas"),
     ({"preprocessing": "unit"}, "config.preprocessing"),
     ({"optimizer": "adam"}, "config.optimizer"),
@@ -162,6 +163,41 @@ def test_train_step_moves_the_parameters_by_learning_rate_times_the_rule(
                                C + learning_rate * update_c, rtol=1e-5)
     np.testing.assert_allclose(model.hidden_bias,
                                B + learning_rate * update_b, rtol=1e-5)
+
+
+def test_minibatches_make_one_sequential_update_each(monkeypatch):
+    # config.minibatch_size = 4 on 10 images: updates on images 0-3, 4-7 and
+    # 8-9, each from the parameters the previous one left, as numpy does
+    # here with the closed-form rule (negatives: each image's complement).
+    learning_rate, minibatch_size = 0.3, 4
+    model = _model(MOCK, num_hidden=5, training="cd", momentum=0.0,
+                   weight_decay=0.0, learning_rate=learning_rate,
+                   minibatch_size=minibatch_size)
+    monkeypatch.setattr(model, "negative_phase",
+                        lambda start, draw: 1.0 - start)
+    weights, visible_bias, hidden_bias = (
+        np.array(variable, np.float64) for variable in model.parameters)
+    images = _binary(10)
+    model.train_step(_batch(images))
+    data = images.reshape(10, -1).astype(np.float64)
+    for start in range(0, 10, minibatch_size):
+        positive = data[start:start + minibatch_size]
+        negative = 1.0 - positive
+        hidden_positive = expit(positive @ weights + hidden_bias)
+        hidden_negative = expit(negative @ weights + hidden_bias)
+        weights = weights + learning_rate * (
+            positive.T @ hidden_positive - negative.T @ hidden_negative
+        ) / len(positive)
+        visible_bias = visible_bias + learning_rate * np.mean(
+            positive - negative, axis=0)
+        hidden_bias = hidden_bias + learning_rate * np.mean(
+            hidden_positive - hidden_negative, axis=0)
+    np.testing.assert_allclose(model.weights_vh, weights, rtol=1e-4,
+                               atol=1e-6)
+    np.testing.assert_allclose(model.visible_bias, visible_bias, rtol=1e-4,
+                               atol=1e-6)
+    np.testing.assert_allclose(model.hidden_bias, hidden_bias, rtol=1e-4,
+                               atol=1e-6)
 
 
 def _recording_negative_phase(model, monkeypatch):
