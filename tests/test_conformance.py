@@ -65,7 +65,16 @@ def _capability_request(model, capability, batch, seed=0):
         if name == "images":
             request[name] = np.asarray(batch["image"])
         elif spec.dtype.is_integer:
-            request[name] = np.arange(BATCH, dtype=spec.dtype.as_numpy_dtype) + seed
+            values = np.arange(BATCH) + seed
+            low, high = spec_input.minimum, spec_input.maximum
+            if low is not None and high is not None:
+                # Cycle through a declared range (a conditional model's
+                # labels), rounded inward as the signatures round it.
+                low, high = int(np.ceil(low)), int(np.floor(high))
+                values = low + values % (high - low + 1)
+            elif low is not None or high is not None:
+                values = np.clip(values, low, high)
+            request[name] = values.astype(spec.dtype.as_numpy_dtype)
         else:
             shape = [BATCH] + spec.shape.as_list()[1:]
             values = rng.standard_normal(shape)

@@ -177,6 +177,119 @@ def plot_latent_codes(codes, labels, path, *, title=None):
     return _save(figure, path)
 
 
+
+def plot_image_rows(rows, path, *, row_labels, title=None):
+    """Draws rows of images, each row named on its left.
+
+    For comparisons read across a row (an original and its reconstructions
+    by several models) or along it (a query and its nearest neighbours).
+
+    Args:
+        rows: a sequence of array-likes (N_i, H, W[, C]), all images of the
+            same size, values as for ``image_grid``; a row shorter than the
+            longest is padded with black tiles on its right.
+        path: the PNG to write.
+        row_labels: one string per row.
+        title: optional title.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        ValueError: no rows, an empty row, images of different sizes, or
+            labels that do not match the rows.
+    """
+    rows = [np.asarray(row, np.float32) for row in rows]
+    if not rows or any(row.shape[0] == 0 for row in rows):
+        raise ValueError("rows must be a non-empty list of non-empty batches")
+    if len(row_labels) != len(rows):
+        raise ValueError(f"{len(row_labels)} row_labels for {len(rows)} rows")
+    rows = [row[..., None] if row.ndim == 3 else row for row in rows]
+    if len({row.shape[1:] for row in rows}) != 1:
+        raise ValueError("every image must have the same (H, W, C), got "
+                         f"{sorted({row.shape[1:] for row in rows})}")
+    num_columns = max(row.shape[0] for row in rows)
+    padded = np.zeros((len(rows), num_columns) + rows[0].shape[1:],
+                      np.float32)  # (rows, cols, H, W, C)
+    symmetric = min(row.min() for row in rows) < 0
+    for index, row in enumerate(rows):
+        # Pad with the value image_grid maps to black.
+        padded[index] = -1.0 if symmetric else 0.0
+        padded[index, :row.shape[0]] = row
+    grid = image_grid(padded.reshape((-1,) + rows[0].shape[1:]),
+                      num_columns=num_columns)  # (rows*H, cols*W, C)
+    height = 0.6 * len(rows) + (0.4 if title else 0.1)
+    width = 0.6 * num_columns + 0.15 * max(len(label) for label in row_labels)
+    figure = _new_figure((width, height))
+    axes = figure.add_subplot()
+    # Axes in tile units, so that each row's label sits at its centre.
+    extent = (-0.5, num_columns - 0.5, len(rows) - 0.5, -0.5)
+    _show(axes, grid, (len(rows), num_columns), extent=extent)
+    axes.set_yticks(np.arange(len(rows)), list(row_labels), fontsize=8)
+    axes.set_xticks([])
+    axes.tick_params(length=0)
+    if title:
+        axes.set_title(title, fontsize=9)
+    figure.tight_layout(pad=0.2)
+    return _save(figure, path)
+
+
+def plot_latent_codes_side_by_side(panels, path, *, title=None):
+    """Scatters several models' 2-D codes, coloured by label, in one figure.
+
+    As ``plot_latent_codes`` for each model, one panel per model, sharing one
+    legend: the way Hinton & Salakhutdinov (2006), figure 3, set the codes
+    of PCA beside those of a deep autoencoder.
+
+    Args:
+        panels: a sequence of ``(name, codes, labels)``: the panel's title,
+            array-like codes (N, 2) and integer labels (N,). Up to 20
+            classes get distinct colours and a legend; more share colours.
+        path: the PNG to write.
+        title: optional title above the panels.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        ValueError: no panels, codes that are not (N, 2), or labels that do
+            not match them.
+    """
+    if not panels:
+        raise ValueError("panels must not be empty")
+    checked = []
+    for name, codes, labels in panels:
+        codes = np.asarray(codes, np.float32)
+        labels = np.asarray(labels).reshape(-1)
+        if codes.ndim != 2 or codes.shape[1] != 2:
+            raise ValueError(
+                f"{name}: codes must have shape (N, 2), got {codes.shape}")
+        if labels.shape[0] != codes.shape[0]:
+            raise ValueError(
+                f"{name}: {labels.shape[0]} labels for {codes.shape[0]} codes")
+        checked.append((name, codes, labels))
+    classes = np.unique(np.concatenate([labels for _, _, labels in checked]))
+    colours = {label: _CLASS_COLOURS[index % len(_CLASS_COLOURS)]
+               for index, label in enumerate(classes)}
+    figure = _new_figure((4.0 * len(checked) + 0.8, 4.2 if title else 3.9))
+    for index, (name, codes, labels) in enumerate(checked):
+        axes = figure.add_subplot(1, len(checked), index + 1)
+        for label in classes:
+            chosen = labels == label
+            axes.scatter(codes[chosen, 0], codes[chosen, 1], s=5,
+                         color=colours[label], label=str(label))
+        axes.set_title(name, fontsize=10)
+        axes.set_xlabel("code 1")
+        axes.set_ylabel("code 2")
+    if len(classes) <= 20:
+        figure.legend(*axes.get_legend_handles_labels(), title="label",
+                      markerscale=2, fontsize=8, loc="center right")
+    if title:
+        figure.suptitle(title, fontsize=11)
+    figure.tight_layout(rect=(0, 0, 1 - 0.7 / figure.get_figwidth(), 1))
+    return _save(figure, path)
+
+
 # matplotlib's tab20 colours: distinct for up to 20 classes.
 _CLASS_COLOURS = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",

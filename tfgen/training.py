@@ -283,22 +283,51 @@ def _likelihood_results(model, info, config, splits, test_batches):
 
 
 def _write_plots(model, workdir, config, test_batches):
-    """Writes the sample grid and, for 2-D codes, the latent-space plots."""
+    """Writes the sample grid, reconstructions and, for 2-D codes, the
+    latent-space plots."""
     written = {}
     if "sample" in model.capabilities:
         seeds = tf.range(config.num_grid_samples, dtype=tf.int64)
-        images = np.asarray(model.sample(seed=seeds)["images"])
+        arguments, columns, title = {"seed": seeds}, None, "samples"
+        if "labels" in model.capability_inputs("sample"):
+            # A conditional model: one class per column.
+            columns = model.data_info.num_classes
+            arguments["labels"] = seeds % columns
+            title = "samples, one class per column"
+        images = np.asarray(model.sample(**arguments)["images"])
         written["samples"] = str(plots.save_image_grid(
-            images, workdir / "samples.png", title=f"{model.name} samples"))
+            images, workdir / "samples.png", num_columns=columns,
+            title=f"{model.name} {title}"))
+    if "reconstruct" in model.capabilities:
+        batch = next(iter(test_batches.unbatch().batch(
+            min(config.num_grid_samples, 32))))
+        originals = np.asarray(batch["image"], np.float32)
+        if config.preprocessing == "levels":
+            originals /= model.data_info.num_levels - 1
+        reconstructions = np.asarray(model.reconstruct(
+            **evaluation.capability_arguments(model, "reconstruct", batch))[
+                "images"])
+        # Rows of 8: originals, then their reconstructions.
+        pairs = [grid for start in range(0, len(originals), 8)
+                 for grid in (originals[start:start + 8],
+                              reconstructions[start:start + 8])]
+        written["reconstructions"] = str(plots.save_image_grid(
+            np.concatenate(pairs), workdir / "reconstructions.png",
+            num_columns=8,
+            title=f"{model.name}: test images (odd rows), reconstructions"))
     if {"encode", "decode"} <= set(model.capabilities):
-        code_spec = model.capability_inputs("decode")["codes"].spec
-        if code_spec.shape[-1] == 2:
+        decode_inputs = model.capability_inputs("decode")
+        code_spec = decode_inputs["codes"].spec
+        if code_spec.shape[-1] == 2 and set(decode_inputs) == {"codes"}:
             written["latent_manifold"] = str(plots.plot_latent_manifold(
                 lambda codes: np.asarray(model.decode(codes=codes)["images"]),
                 workdir / "latent_manifold.png"))
+        if code_spec.shape[-1] == 2:
             codes, labels = [], []
             for batch in test_batches:
-                codes.append(np.asarray(model.encode(images=batch["image"])["codes"]))
+                codes.append(np.asarray(model.encode(
+                    **evaluation.capability_arguments(model, "encode", batch))[
+                        "codes"]))
                 labels.append(batch["label"].numpy())
             written["latent_codes"] = str(plots.plot_latent_codes(
                 np.concatenate(codes), np.concatenate(labels),

@@ -118,3 +118,75 @@ def test_a_failed_plot_leaves_no_file(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         plots.save_image_grid(np.zeros((2, 3, 3, 1)), tmp_path / "grid.png")
     assert os.listdir(tmp_path) == []  # neither the PNG nor a temporary
+
+
+def _capture_figures(monkeypatch):
+    """Keeps each figure a plot function saves, to inspect what it drew."""
+    captured = []
+    save = plots._save  # pylint: disable=protected-access
+
+    def keep(figure, path):
+        captured.append(figure)
+        return save(figure, path)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    return captured
+
+
+def test_plot_image_rows_draws_each_row_padded_and_labelled(tmp_path,
+                                                            monkeypatch):
+    captured = _capture_figures(monkeypatch)
+    images = _distinct_images(5)  # (5, 3, 2, 1)
+    path = plots.plot_image_rows([images[:3], images[3:]],
+                                 tmp_path / "rows.png",
+                                 row_labels=["first", "second"], title="t")
+    assert path == str(tmp_path / "rows.png")
+    _assert_only_png(tmp_path, "rows.png")
+    axes = captured[0].axes[0]
+    drawn = np.asarray(axes.images[0].get_array())  # (2*3, 3*2)
+    expected = np.zeros((6, 6), np.float32)
+    for k, (row, column) in enumerate([(0, 0), (0, 1), (0, 2), (1, 0),
+                                       (1, 1)]):
+        expected[row * 3:(row + 1) * 3, column * 2:(column + 1) * 2] = (
+            images[k, ..., 0])
+    np.testing.assert_allclose(drawn, expected)  # (1, 2) is a black pad
+    assert [label.get_text() for label in axes.get_yticklabels()] == [
+        "first", "second"]
+
+
+@pytest.mark.parametrize("rows, labels, match", [
+    ([], [], "non-empty"),
+    ([np.zeros((2, 3, 3))], ["a", "b"], "2 row_labels for 1 rows"),
+    ([np.zeros((2, 3, 3)), np.zeros((2, 4, 3))], ["a", "b"], "same"),
+])
+def test_plot_image_rows_rejects_bad_rows(tmp_path, rows, labels, match):
+    with pytest.raises(ValueError, match=match):
+        plots.plot_image_rows(rows, tmp_path / "rows.png", row_labels=labels)
+    assert os.listdir(tmp_path) == []
+
+
+def test_side_by_side_codes_draw_one_panel_per_model(tmp_path, monkeypatch):
+    captured = _capture_figures(monkeypatch)
+    rng = np.random.RandomState(0)
+    labels = np.arange(30) % 3
+    panels = [("pca", rng.normal(size=(30, 2)), labels),
+              ("deep_ae", rng.normal(size=(30, 2)), labels)]
+    plots.plot_latent_codes_side_by_side(panels, tmp_path / "codes.png",
+                                         title="codes")
+    _assert_only_png(tmp_path, "codes.png")
+    figure = captured[0]
+    assert [axes.get_title() for axes in figure.axes] == ["pca", "deep_ae"]
+    for axes, (_, codes, _) in zip(figure.axes, panels):
+        # One scatter per class, holding exactly that class's codes.
+        for label, points in zip(range(3), axes.collections):
+            np.testing.assert_allclose(points.get_offsets(),
+                                       codes[labels == label], rtol=1e-6)
+    # One legend for the figure, with the classes, same colours in both.
+    assert [text.get_text() for text in figure.legends[0].get_texts()] == [
+        "0", "1", "2"]
+    np.testing.assert_array_equal(
+        [c.get_facecolor() for c in figure.axes[0].collections],
+        [c.get_facecolor() for c in figure.axes[1].collections])
+    with pytest.raises(ValueError, match=r"vae: codes must have shape"):
+        plots.plot_latent_codes_side_by_side(
+            [("vae", np.zeros((3, 4)), [0, 1, 2])], tmp_path / "bad.png")

@@ -20,6 +20,14 @@ which is the ELBO at k = 1, does not decrease with k and tends to log p(x).
 
 Two likelihoods: ``bernoulli`` over binarized pixels (the papers' MNIST
 setting) and ``categorical`` over the dataset's ``num_levels`` gray levels.
+
+The variants in this package subclass ``VAE`` through a few hooks:
+``condition_size``/``condition_features`` (inputs both networks see besides
+the image or code: ``cvae``'s labels), ``encoder_output_size`` and
+``posterior`` (``iaf_vae``'s flow context), ``posterior_codes`` and
+``kl_term`` (a posterior without a closed-form KL) and ``training_loss``
+(``beta_vae``'s weighted KL). Every method that reads the networks takes an
+optional ``labels`` argument, which the unconditional models ignore.
 """
 
 import math
@@ -53,7 +61,7 @@ _EVAL_SALT = 3  # test_step's fixed noise
 
 # Floor on the posterior stddev: softplus underflows to 0 for very negative
 # inputs, which would make log q(z|x) infinite.
-_MIN_SCALE = 1e-4
+MIN_SCALE = 1e-4
 
 
 def get_config(variant=None):
@@ -154,13 +162,15 @@ class VAE(GenerativeModel):
                                       if self.categorical else ())
         hidden = [int(units) for units in config.hidden_units]
         dense = keras.layers.Dense
+        conditions = self.condition_size()
+        # Flat pixels, then the conditioning features (if any).
         self.encoder = keras.Sequential(
-            [keras.Input(image_shape), keras.layers.Flatten()]
+            [keras.Input((math.prod(image_shape) + conditions,))]
             + [dense(units, activation="relu") for units in hidden]
-            + [dense(2 * self.latent_dim)],  # mean and raw scale
+            + [dense(self.encoder_output_size())],  # mean and raw scale
             name="encoder")
         self.decoder = keras.Sequential(
-            [keras.Input((self.latent_dim,))]
+            [keras.Input((self.latent_dim + conditions,))]
             + [dense(units, activation="relu") for units in reversed(hidden)]
             + [dense(math.prod(logits_shape)),
                keras.layers.Reshape(logits_shape)],
@@ -183,17 +193,78 @@ class VAE(GenerativeModel):
         return [self.loss_tracker, self.elbo_tracker,
                 self.reconstruction_tracker, self.kl_tracker]
 
+    # --- Hooks of the variants. -----------------------------------------
+
+    def condition_size(self):
+        """Width of the features both networks get besides x or z: none."""
+        return 0
+
+    def condition_features(self, labels):
+        """Returns the (B, condition_size) conditioning features, or None.
+
+        Args:
+            labels: (B,) integer classes, or ``None``; the VAE ignores them.
+        """
+        del labels
+        return None
+
+    def encoder_output_size(self):
+        """Width of the encoder's output: a mean and a raw scale per code."""
+        return 2 * self.latent_dim
+
+    def training_loss(self, terms):
+        """Returns the (B,) quantity training minimizes: the negative ELBO.
+
+        Args:
+            terms: ``elbo_terms``'s dict.
+        """
+        return -terms["elbo"]
+
     # --- The three distributions. ---------------------------------------
 
-    def posterior(self, images):
-        """Returns q(z|x), a diagonal Gaussian with batch shape (B,)."""
+    def encoder_inputs(self, images, labels=None):
+        """Returns the encoder's (B, H*W*C + condition_size) input."""
         features = tf.cast(images, tf.float32)
         if self.categorical:
             features /= self.num_levels - 1  # levels to [0, 1]
-        params = self.encoder(features)  # (B, 2 * latent_dim)
+        features = tf.reshape(features, [tf.shape(features)[0], -1])
+        conditions = self.condition_features(labels)
+        if conditions is None:
+            return features
+        return tf.concat([features, conditions], axis=-1)
+
+    def posterior(self, images, labels=None):
+        """Returns q(z|x), a diagonal Gaussian with batch shape (B,)."""
+        params = self.encoder(self.encoder_inputs(images, labels))  # (B, 2D)
         loc, raw_scale = tf.split(params, 2, axis=-1)  # (B, latent_dim) each
-        scale = tf.nn.softplus(raw_scale) + _MIN_SCALE
+        scale = tf.nn.softplus(raw_scale) + MIN_SCALE
         return tfd.MultivariateNormalDiag(loc=loc, scale_diag=scale)
+
+    def posterior_codes(self, posterior, noise):
+        """Reparametrized codes and their log-density under the posterior.
+
+        Args:
+            posterior: ``posterior``'s result, batch shape (B,).
+            noise: (..., B, latent_dim) standard-normal draws.
+
+        Returns:
+            ``(codes, log_posterior)``: z = mu + s * noise, (..., B,
+            latent_dim), differentiable in the encoder's weights, and
+            log q(z|x), (..., B).
+        """
+        codes = posterior.mean() + posterior.stddev() * noise
+        return codes, posterior.log_prob(codes)
+
+    def kl_term(self, posterior, codes, log_posterior):
+        """Returns KL(q(z|x) || p(z)), (B,), in closed form.
+
+        Args:
+            posterior: ``posterior``'s result.
+            codes: (B, latent_dim), the ELBO's sample (unused here).
+            log_posterior: (B,), its log q(z|x) (unused here).
+        """
+        del codes, log_posterior
+        return tfd.kl_divergence(posterior, self.prior())
 
     def prior(self):
         """Returns p(z) = N(0, I) over (latent_dim,)."""
@@ -201,10 +272,22 @@ class VAE(GenerativeModel):
             loc=tf.zeros([self.latent_dim]),
             scale_diag=tf.ones([self.latent_dim]))
 
-    def likelihood(self, codes):
-        """Returns p(x|z) for codes (..., latent_dim); events are (H, W, C)."""
+    def likelihood(self, codes, labels=None):
+        """Returns p(x|z) for codes (..., latent_dim); events are (H, W, C).
+
+        Args:
+            codes: (..., B, latent_dim).
+            labels: (B,) classes, for a conditional variant's p(x|z, y).
+        """
         leading = tf.shape(codes)[:-1]
-        logits = self.decoder(tf.reshape(codes, [-1, self.latent_dim]))
+        inputs = codes
+        conditions = self.condition_features(labels)  # (B, K) or None
+        if conditions is not None:
+            conditions = tf.broadcast_to(conditions, tf.concat(
+                [leading, tf.shape(conditions)[-1:]], axis=0))
+            inputs = tf.concat([codes, conditions], axis=-1)
+        logits = self.decoder(tf.reshape(
+            inputs, [-1, self.latent_dim + self.condition_size()]))
         # (N, H, W, C[, levels]) -> (..., H, W, C[, levels])
         logits = tf.reshape(
             logits, tf.concat([leading, tf.shape(logits)[1:]], axis=0))
@@ -228,7 +311,7 @@ class VAE(GenerativeModel):
 
     # --- Training. ------------------------------------------------------
 
-    def elbo_terms(self, images, noise):
+    def elbo_terms(self, images, noise, labels=None):
         """Per-image ELBO for given posterior noise (Kingma & Welling 2014).
 
         Args:
@@ -236,21 +319,23 @@ class VAE(GenerativeModel):
             noise: (B, latent_dim) standard-normal draws; the code is the
                 reparametrized z = mu + s * noise, differentiable in the
                 encoder's weights.
+            labels: (B,) classes; read by conditional variants only.
 
         Returns:
             ``{"reconstruction": log p(x|z), "kl": KL(q(z|x) || p(z)),
-            "elbo": reconstruction - kl}``, each (B,) in nats.
+            "elbo": reconstruction - kl}``, each (B,) in nats; the KL is
+            ``kl_term``'s (closed form here).
         """
-        posterior = self.posterior(images)
-        codes = posterior.mean() + posterior.stddev() * noise  # (B, D)
-        reconstruction = self.likelihood(codes).log_prob(
+        posterior = self.posterior(images, labels)
+        codes, log_posterior = self.posterior_codes(posterior, noise)
+        reconstruction = self.likelihood(codes, labels).log_prob(
             self._targets(images))  # (B,)
-        kl = tfd.kl_divergence(posterior, self.prior())  # (B,), closed form
+        kl = self.kl_term(posterior, codes, log_posterior)  # (B,)
         return {"reconstruction": reconstruction, "kl": kl,
                 "elbo": reconstruction - kl}
 
     def _update_metrics(self, terms):
-        self.loss_tracker.update_state(-terms["elbo"])
+        self.loss_tracker.update_state(self.training_loss(terms))
         self.elbo_tracker.update_state(terms["elbo"])
         self.reconstruction_tracker.update_state(terms["reconstruction"])
         self.kl_tracker.update_state(terms["kl"])
@@ -261,10 +346,10 @@ class VAE(GenerativeModel):
         noise = keras.random.normal(
             (tf.shape(images)[0], self.latent_dim), seed=self.noise_seed)
         with tf.GradientTape() as tape:
-            terms = self.elbo_terms(images, noise)
+            terms = self.elbo_terms(images, noise, batch.get("label"))
             # Keras sums the replicas' gradients, so each replica's loss is
             # its share of the global mean.
-            loss = (-tf.reduce_mean(terms["elbo"])
+            loss = (tf.reduce_mean(self.training_loss(terms))
                     / tf.distribute.get_strategy().num_replicas_in_sync)
         gradients = tape.gradient(loss, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
@@ -277,7 +362,8 @@ class VAE(GenerativeModel):
         noise = tf.random.stateless_normal(
             [tf.shape(images)[0], self.latent_dim],
             seed=[self.instance_seed, _EVAL_SALT])
-        return self._update_metrics(self.elbo_terms(images, noise))
+        return self._update_metrics(
+            self.elbo_terms(images, noise, batch.get("label")))
 
     def call(self, images, training=False):
         """Returns the reconstruction (B, H, W, C) at the posterior mean."""
@@ -291,41 +377,42 @@ class VAE(GenerativeModel):
                 tf.TensorSpec([None, self.latent_dim], tf.float32))}
         return super().capability_inputs(capability)
 
-    def encode(self, images):
+    def encode(self, images, labels=None):
         """Returns q(z|x) as ``{"codes": mean, "scales": stddev}``, (B, D)."""
-        posterior = self.posterior(images)
+        posterior = self.posterior(images, labels)
         return {"codes": posterior.mean(), "scales": posterior.stddev()}
 
-    def decode(self, codes):
+    def decode(self, codes, labels=None):
         """Returns ``{"images": E[x|z]}``, float32 (B, H, W, C) in [0, 1]."""
-        return {"images": self._mean_image(self.likelihood(codes))}
+        return {"images": self._mean_image(self.likelihood(codes, labels))}
 
-    def sample(self, seed):
+    def sample(self, seed, labels=None):
         """Decodes z ~ p(z) drawn from ``seed[i]`` alone; as ``decode``."""
         codes = rng.normal(seed, [self.latent_dim],
                            instance_seed=self.instance_seed,
                            salt=_SAMPLE_SALT)  # (B, latent_dim)
-        return self.decode(codes)
+        return self.decode(codes, labels)
 
-    def reconstruct(self, images):
+    def reconstruct(self, images, labels=None):
         """Decodes the posterior mean; as ``decode``."""
-        return self.decode(self.encode(images)["codes"])
+        return self.decode(self.encode(images, labels)["codes"], labels)
 
-    def log_prob(self, images):
+    def log_prob(self, images, labels=None):
         """Returns ``{"log_prob": (B,)}``, a lower bound on log p(x) in nats.
 
         The bound is ``importance_weighted_bound`` with k =
         ``config.log_prob_samples``.
         """
         return {"log_prob": self.importance_weighted_bound(
-            images, self.config.log_prob_samples)}
+            images, self.config.log_prob_samples, labels=labels)}
 
     def posterior_noise(self, seeds, num_samples):
         """Returns the bound's noise (B, num_samples, latent_dim) for seeds."""
         return rng.normal(seeds, [num_samples, self.latent_dim],
                           instance_seed=self.instance_seed, salt=_BOUND_SALT)
 
-    def importance_weighted_bound(self, images, num_samples, seeds=None):
+    def importance_weighted_bound(self, images, num_samples, seeds=None,
+                                  labels=None):
         """The k-sample importance-weighted bound (Burda et al. 2016).
 
         log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x) with z_i ~ q(z|x): a
@@ -342,6 +429,8 @@ class VAE(GenerativeModel):
                 gives every row the same seed, so that an image's bound does
                 not depend on the rest of its batch; distinct seeds make the
                 rows' Monte-Carlo errors independent.
+            labels: (B,) classes; a conditional variant's bound is on
+                log p(x|y).
 
         Returns:
             (B,) float32 bounds in nats.
@@ -359,7 +448,7 @@ class VAE(GenerativeModel):
             tf.debugging.assert_equal(
                 targets * (1.0 - targets), tf.zeros_like(targets),
                 message="images must be 0 or 1 for a Bernoulli likelihood")
-        posterior = self.posterior(images)
+        posterior = self.posterior(images, labels)
         if seeds is None:
             noise = tf.broadcast_to(
                 self.posterior_noise(tf.zeros([1], tf.int64), num_samples),
@@ -367,9 +456,10 @@ class VAE(GenerativeModel):
         else:
             noise = self.posterior_noise(seeds, num_samples)
         noise = tf.transpose(noise, [1, 0, 2])  # (k, B, latent_dim)
-        codes = posterior.mean() + posterior.stddev() * noise  # (k, B, D)
-        log_weights = (self.likelihood(codes).log_prob(targets)
+        codes, log_posterior = self.posterior_codes(
+            posterior, noise)  # (k, B, D), (k, B)
+        log_weights = (self.likelihood(codes, labels).log_prob(targets)
                        + self.prior().log_prob(codes)
-                       - posterior.log_prob(codes))  # (k, B)
+                       - log_posterior)  # (k, B)
         return (tf.reduce_logsumexp(log_weights, axis=0)
                 - tf.math.log(float(num_samples)))  # (B,)

@@ -1,0 +1,525 @@
+"""Command line: the lecture's deep autoencoder against PCA, at one code size.
+
+    python -m tfgen.compare_autoencoders
+    python -m tfgen.compare_autoencoders --preset=science \\
+        --manual_dir=../shared/data/mnist --epochs=10
+    python -m tfgen.compare_autoencoders --config_variant=tiny
+
+Hinton & Salakhutdinov (2006), "Reducing the dimensionality of data with
+neural networks", Science 313: a deep autoencoder, pretrained and then
+fine-tuned, reconstructs test images far better than PCA with as many
+components (their figure 2), and its 2-D codes separate the classes where
+PCA's overlap (figure 3). This command reproduces both with the zoo's
+``deep_ae``, ``pca`` and ``vae``:
+
+1. ``deep_ae`` and ``pca`` with ``--code_dim`` numbers per code, each
+   trained by ``tfgen.training`` in its own folder ``<workdir>/<model>_code<k>``
+   (a re-run resumes it). It writes ``comparison.md`` and
+   ``comparison.json``: per model the average squared reconstruction error
+   per test (and training) image, summed over pixels in [0, 1] (the paper's
+   measure), and the precision of code-space retrieval (below); and
+   ``reconstructions.png``: a test image of each class (row "original") and
+   its reconstructions by each model.
+2. ``pca``, ``deep_ae`` and ``vae`` with 2-D codes (the VAE's posterior
+   means), their test codes coloured by label side by side in
+   ``codes_2d.png`` (skip with ``--nocodes_2d``).
+3. Retrieval: ``retrieval.png`` shows, for ``--num_queries`` test images,
+   the ``--num_neighbours`` other test images nearest to each in code space
+   (Euclidean), per model and in pixel space for reference; the tables give
+   each model's precision at that k, the fraction of the neighbours sharing
+   the query's label, averaged over every test image as query.
+
+``--preset=science`` is the paper's MNIST setting: ``--dataset=mnist``, a
+784-1000-500-250-30 ``deep_ae`` against 30-component PCA (flags given
+explicitly win). ``--epochs`` sets the epochs of ``deep_ae`` and ``vae``
+(PCA is fitted in closed form), ``--hidden_units`` and ``--pretraining``
+those fields of ``deep_ae``'s config, and ``--config.NAME=VALUE`` any other
+field of it (``--config.pretrain_epochs=N``: RBM epochs per layer).
+``--config_variant=tiny`` uses every model's tiny config: a test run of
+seconds.
+
+The flags ``--dataset``, ``--data_dir``, ``--manual_dir``, ``--workdir``
+(here by default ``runs/compare_autoencoders``), ``--epochs``,
+``--config_variant`` and ``--seed`` are those of ``tfgen.train``. Bad input
+prints one line on stderr and exits with status 2, having written nothing.
+"""
+
+import dataclasses
+import json
+import os
+import pathlib
+import time
+
+from absl import app
+from absl import flags
+from absl import logging
+import numpy as np
+
+from tfgen import config as config_lib
+from tfgen import errors
+from tfgen import train as train_cli
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_enum("preset", None, ["science"],
+                  "science: the paper's MNIST setting, --dataset=mnist "
+                  "--code_dim=30 --hidden_units=1000,500,250.")
+flags.DEFINE_integer("code_dim", None,
+                     "Code size of deep_ae and pca (default: deep_ae "
+                     "config's).", lower_bound=1)
+flags.DEFINE_list("hidden_units", None,
+                  "deep_ae's encoder widths, e.g. 1000,500,250 (default: "
+                  "its config's).")
+flags.DEFINE_string("pretraining", None,
+                    "deep_ae's pretraining (default: its config's).")
+flags.DEFINE_bool("codes_2d", True,
+                  "Also train pca, deep_ae and vae with 2-D codes and plot "
+                  "their test codes.")
+flags.DEFINE_integer("num_queries", 5, "Query images in retrieval.png.",
+                     lower_bound=1)
+flags.DEFINE_integer("num_neighbours", 10,
+                     "k: neighbours shown per query and counted by the "
+                     "retrieval precision.", lower_bound=1)
+for _name in ("dataset", "data_dir", "manual_dir", "workdir", "epochs",
+              "config_variant", "seed"):
+    flags.declare_key_flag(_name)
+
+DEFAULT_WORKDIR = pathlib.Path("runs") / "compare_autoencoders"
+MAIN_MODELS = ("deep_ae", "pca")
+CODES_2D_MODELS = ("pca", "deep_ae", "vae")
+# Models whose epochs --epochs sets; PCA is fitted in closed form.
+_EPOCH_MODELS = ("deep_ae", "vae")
+
+PRESETS = {
+    "science": {"dataset": "mnist", "code_dim": 30,
+                "hidden_units": (1000, 500, 250)},
+}
+
+# Hinton & Salakhutdinov (2006), figure 2B: average squared error per MNIST
+# test image of the 784-1000-500-250-30 autoencoder and of 30-component PCA.
+PAPER_MNIST_30 = {"deep_ae": 3.00, "pca": 13.87}
+_PAPER_SETTING = (
+    "Hinton & Salakhutdinov (2006) trained on all 60,000 MNIST training "
+    "images: RBM pretraining of 50 epochs per layer, then 200 epochs of "
+    "conjugate-gradient fine-tuning")
+
+
+def code_field(config):
+    """The config's code-size field: ``code_dim``, or the VAE's
+    ``latent_dim``."""
+    return "code_dim" if "code_dim" in config else "latent_dim"
+
+
+def make_configs(*, variant=None, dataset=None, code_dim=None,
+                 hidden_units=None, pretraining=None, epochs=None, seed=None,
+                 overrides=None, codes_2d=True):
+    """The configs of every run the comparison needs.
+
+    Args:
+        variant: config variant of every model (``"tiny"`` for tests).
+        dataset: the dataset of every model (default: their configs').
+        code_dim: code size of the main comparison (default: deep_ae's).
+        hidden_units: deep_ae's encoder widths, a sequence of ints.
+        pretraining: deep_ae's pretraining.
+        epochs: epochs of deep_ae and vae.
+        seed: seed of every model.
+        overrides: ``{field: text}`` overrides of deep_ae's config.
+        codes_2d: also the 2-D runs of ``CODES_2D_MODELS``.
+
+    Returns:
+        ``{(model_name, code_size): (spec, config)}``, main runs first; a
+        run needed by both parts (``code_dim`` = 2) appears once.
+
+    Raises:
+        UsageError: a bad variant, dataset or config value.
+    """
+    deep_overrides = dict(overrides or {})
+    if hidden_units is not None:
+        deep_overrides["hidden_units"] = repr(tuple(hidden_units))
+    if pretraining is not None:
+        deep_overrides["pretraining"] = pretraining
+    if code_dim is None:
+        _, deep_config = train_cli.make_config(
+            "deep_ae", variant=variant, overrides=deep_overrides,
+            dataset=dataset)
+        code_dim = int(deep_config.code_dim)
+    wanted = [(name, code_dim) for name in MAIN_MODELS]
+    if codes_2d:
+        wanted += [(name, 2) for name in CODES_2D_MODELS]
+    configs = {}
+    for name, size in wanted:
+        if (name, size) in configs:
+            continue
+        spec, config = train_cli.make_config(
+            name, variant=variant,
+            overrides=deep_overrides if name == "deep_ae" else {},
+            dataset=dataset,
+            epochs=epochs if name in _EPOCH_MODELS else None, seed=seed)
+        config_lib.apply_overrides(config, {code_field(config): str(size)})
+        configs[(name, size)] = (spec, config)
+    return configs
+
+
+@dataclasses.dataclass
+class Comparison:
+    """A comparison whose runs are all checked, loaded and built.
+
+    Attributes:
+        runs: ``{(model_name, code_size): tfgen.training.PreparedRun}``.
+        code_dim: code size of the main comparison.
+        codes_2d: whether the 2-D runs are part of it.
+        num_queries: query images shown in ``retrieval.png``.
+        num_neighbours: k of the retrieval.
+        workdir: the output folder.
+        test_images: (N, H, W, C) test images in [0, 1], for the figures.
+    """
+
+    runs: dict
+    code_dim: int
+    codes_2d: bool
+    num_queries: int
+    num_neighbours: int
+    workdir: pathlib.Path
+    test_images: np.ndarray
+
+
+def prepare(*, workdir=None, preset=None, dataset=None, code_dim=None,
+            hidden_units=None, pretraining=None, epochs=None, seed=None,
+            overrides=None, variant=None, codes_2d=True, num_queries=5,
+            num_neighbours=10, data_dir=None, manual_dir=None):
+    """Checks the request, loads the data and builds every model.
+
+    Writes nothing: whatever is wrong with the request fails here.
+
+    Args:
+        workdir: output folder (default ``runs/compare_autoencoders``).
+        preset: ``None`` or a name of ``PRESETS``, whose values fill the
+            arguments left ``None``.
+        dataset, code_dim, hidden_units, pretraining, epochs, seed,
+            overrides, variant, codes_2d: as for ``make_configs``.
+        num_queries: query images shown in ``retrieval.png``.
+        num_neighbours: k of the retrieval, less than the test set's size.
+        data_dir: TFDS folder of prepared datasets.
+        manual_dir: folder of the standard dataset files, for offline use.
+
+    Returns:
+        A ``Comparison`` for ``execute``.
+
+    Raises:
+        UsageError: anything wrong with the request.
+    """
+    from tfgen import data
+    from tfgen import evaluation
+    from tfgen import training
+
+    if preset is not None and preset not in PRESETS:
+        raise errors.UsageError(f"unknown preset {preset!r}; valid: "
+                                f"{', '.join(PRESETS)}")
+    defaults = PRESETS.get(preset, {})
+    dataset = dataset if dataset is not None else defaults.get("dataset")
+    code_dim = code_dim if code_dim is not None else defaults.get("code_dim")
+    if hidden_units is None:
+        hidden_units = defaults.get("hidden_units")
+    for name, value in (("num_queries", num_queries),
+                        ("num_neighbours", num_neighbours),
+                        ("code_dim", code_dim)):
+        if value is not None and value < 1:
+            raise errors.UsageError(f"--{name}={value} must be positive")
+    configs = make_configs(
+        variant=variant, dataset=dataset, code_dim=code_dim,
+        hidden_units=hidden_units, pretraining=pretraining, epochs=epochs,
+        seed=seed, overrides=overrides, codes_2d=codes_2d)
+    workdir = pathlib.Path(workdir or DEFAULT_WORKDIR)
+    runs = {}
+    for (name, size), (spec, config) in configs.items():
+        runs[(name, size)] = training.prepare(
+            spec, config, workdir / f"{name}_code{size}", data_dir=data_dir,
+            manual_dir=manual_dir)
+    first = next(iter(runs.values()))
+    num_test = first.info.split_sizes["test"]
+    if num_neighbours >= num_test:
+        raise errors.UsageError(
+            f"--num_neighbours={num_neighbours} must be less than the "
+            f"{num_test} test images")
+    test_images, _ = evaluation.dataset_arrays(data.load(
+        first.config.dataset, "test", preprocessing="unit", seed=0,
+        data_dir=data_dir, manual_dir=manual_dir).batch(1024))
+    return Comparison(runs=runs, code_dim=next(iter(configs))[1],
+                      codes_2d=codes_2d, num_queries=num_queries,
+                      num_neighbours=num_neighbours, workdir=workdir,
+                      test_images=test_images)
+
+
+def _pass_over(model, batches, *, keep_codes):
+    """Encodes and reconstructs a batched split with the model's capabilities.
+
+    Returns:
+        ``{"squared_errors": (N,), "labels": (N,)}`` and, with
+        ``keep_codes``, ``"codes"`` (N, code size) and ``"reconstructions"``
+        (N, H, W, C) as well.
+    """
+    from tfgen import evaluation
+
+    parts = {"squared_errors": [], "labels": [], "codes": [],
+             "reconstructions": []}
+    for batch in batches:
+        images = np.asarray(batch["image"], np.float32)
+        reconstructions = np.asarray(model.reconstruct(
+            **evaluation.capability_arguments(model, "reconstruct", batch))[
+                "images"])
+        parts["squared_errors"].append(
+            evaluation.squared_errors(images, reconstructions))
+        parts["labels"].append(np.asarray(batch["label"]))
+        if keep_codes:
+            parts["codes"].append(np.asarray(model.encode(
+                **evaluation.capability_arguments(model, "encode", batch))[
+                    "codes"]))
+            parts["reconstructions"].append(reconstructions)
+    return {key: np.concatenate(values)
+            for key, values in parts.items() if values}
+
+
+def _describe(name, config, info, size):
+    """The model's layer widths, e.g. ``784-1000-500-250-30``."""
+    widths = [info.num_pixels]
+    if "hidden_units" in config and name != "pca":
+        widths += [int(units) for units in config.hidden_units]
+    text = "-".join(str(width) for width in widths + [size])
+    if "pretraining" in config:
+        text += f", pretraining {config.pretraining}"
+    return text
+
+
+def _first_of_each_class(labels):
+    """Index of the first image of each class, by class."""
+    return np.array([np.flatnonzero(labels == label)[0]
+                     for label in np.unique(labels)], np.int64)
+
+
+def execute(comparison, *, verbose=1):
+    """Trains every run, then measures and writes the tables and figures.
+
+    Args:
+        comparison: a ``Comparison`` from ``prepare``.
+        verbose: Keras verbosity (1: progress bars).
+
+    Returns:
+        The table written to ``<workdir>/comparison.json``.
+
+    Raises:
+        TrainingDiverged: a model's metric became NaN or infinite.
+    """
+    from tfgen import evaluation
+    from tfgen import plots
+    from tfgen import training
+
+    start = time.time()
+    workdir, k = comparison.workdir, comparison.num_neighbours
+    measured = {}
+    for index, ((name, size), run) in enumerate(comparison.runs.items(), 1):
+        print(f"[{index}/{len(comparison.runs)}] Training {name} with "
+              f"{size}-D codes in {run.workdir}", flush=True)
+        model, results = training.execute(run, verbose=verbose)
+        batch_size = max(int(run.config.batch_size), 256)
+        test = _pass_over(model, run.splits["test"].batch(batch_size),
+                          keep_codes=True)
+        train = _pass_over(
+            model, run.splits["train_for_evaluation"].batch(batch_size),
+            keep_codes=False)
+        test_count = len(test["labels"])
+        neighbours, _ = evaluation.nearest_neighbours(
+            test["codes"], test["codes"], k,
+            query_indices=np.arange(test_count))
+        measured[(name, size)] = {
+            "test": test, "neighbours": neighbours,
+            "row": {
+                "model": name,
+                "code_dim": size,
+                "layers": _describe(name, run.config, run.info, size),
+                "preprocessing": run.config.preprocessing,
+                "epochs": results["epochs"],
+                "stages": [[stage, int(epochs)]
+                           for stage, epochs in model.training_stages()],
+                "train_seconds": results["train_seconds"],
+                "test_squared_error": float(test["squared_errors"].mean()),
+                "train_squared_error": float(train["squared_errors"].mean()),
+                "retrieval_precision": evaluation.retrieval_precision(
+                    test["labels"][neighbours], test["labels"]),
+                "workdir": str(run.workdir),
+            }}
+    print("Writing the tables and figures.", flush=True)
+    first = next(iter(comparison.runs.values()))
+    labels = measured[next(iter(measured))]["test"]["labels"]
+    images = comparison.test_images
+    pixels = images.reshape(len(images), -1)
+    pixel_neighbours, _ = evaluation.nearest_neighbours(
+        pixels, pixels, k, query_indices=np.arange(len(pixels)))
+    main_keys = [(name, comparison.code_dim) for name in MAIN_MODELS]
+    table = {
+        "dataset": first.config.dataset,
+        "num_train_images": first.info.split_sizes["train"],
+        "num_test_images": len(images),
+        "code_dim": comparison.code_dim,
+        "num_neighbours": k,
+        "models": [measured[key]["row"] for key in main_keys],
+        "pixels": {"retrieval_precision": evaluation.retrieval_precision(
+            labels[pixel_neighbours], labels), "num_pixels": pixels.shape[1]},
+    }
+    if table["dataset"] == "mnist" and comparison.code_dim == 30:
+        table["paper"] = {"test_squared_error": dict(PAPER_MNIST_30),
+                          "setting": _PAPER_SETTING}
+
+    shown = _first_of_each_class(labels)
+    figures = {}
+    # Clipped for display only: PCA's reconstructions leave [0, 1], which
+    # image_grid would read as [-1, 1] images.
+    rows = [images[shown]] + [
+        np.clip(measured[key]["test"]["reconstructions"][shown], 0.0, 1.0)
+        for key in main_keys]
+    row_labels = ["original"] + [
+        f"{name} ({measured[(name, size)]['row']['test_squared_error']:.2f})"
+        for name, size in main_keys]
+    figures["reconstructions"] = plots.plot_image_rows(
+        rows, workdir / "reconstructions.png", row_labels=row_labels,
+        title=(f"{table['dataset']} test images and their reconstructions "
+               f"from {comparison.code_dim}-D codes (squared error per "
+               "image)"))
+
+    queries = shown[:comparison.num_queries]
+    retrieval_rows, retrieval_labels = [], []
+    for number, query in enumerate(queries, 1):
+        for key in main_keys + ["pixels"]:
+            found = (pixel_neighbours if key == "pixels"
+                     else measured[key]["neighbours"])[query]
+            retrieval_rows.append(images[np.concatenate([[query], found])])
+            retrieval_labels.append(
+                f"query {number}: {key if key == 'pixels' else key[0]}")
+    figures["retrieval"] = plots.plot_image_rows(
+        retrieval_rows, workdir / "retrieval.png",
+        row_labels=retrieval_labels,
+        title=(f"first column: a test image; then its {k} nearest test "
+               f"images, {comparison.code_dim}-D codes or pixels"))
+
+    if comparison.codes_2d:
+        keys_2d = [(name, 2) for name in CODES_2D_MODELS]
+        table["codes_2d"] = [measured[key]["row"] for key in keys_2d]
+        figures["codes_2d"] = plots.plot_latent_codes_side_by_side(
+            [(name, measured[(name, size)]["test"]["codes"],
+              measured[(name, size)]["test"]["labels"])
+             for name, size in keys_2d],
+            workdir / "codes_2d.png",
+            title=f"2-D codes of the {table['dataset']} test images")
+    table["figures"] = {name: str(path) for name, path in figures.items()}
+    table["seconds"] = round(time.time() - start, 1)
+    _write_atomically(workdir / "comparison.json",
+                      json.dumps(table, indent=2, sort_keys=True) + "\n")
+    _write_atomically(workdir / "comparison.md", format_markdown(table))
+    return table
+
+
+def _write_atomically(path, text):
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def _model_table(rows, num_neighbours):
+    header = ("| model | layers | pixels | test squared error "
+              f"| train squared error | precision@{num_neighbours} "
+              "| epochs | train time |")
+    lines = [header, "|---|---|---|---:|---:|---:|---:|---:|"]
+    for row in rows:
+        lines.append(
+            f"| `{row['model']}` | {row['layers']} | {row['preprocessing']} "
+            f"| {row['test_squared_error']:.2f} "
+            f"| {row['train_squared_error']:.2f} "
+            f"| {row['retrieval_precision']:.3f} | {row['epochs']} "
+            f"| {row['train_seconds']:.0f} s |")
+    return lines
+
+
+def format_markdown(table):
+    """The comparison table of ``execute`` as markdown."""
+    k = table["num_neighbours"]
+    title = (f"# Deep autoencoder vs PCA on `{table['dataset']}`, "
+             f"{table['code_dim']}-D codes")
+    legend = (
+        "Average squared reconstruction error per image (sum over pixels "
+        f"in [0, 1]) on the {table['num_test_images']:,} test and "
+        f"{table['num_train_images']:,} training images; precision@{k}: the "
+        f"fraction of a test image's {k} nearest other test images in code "
+        "space (Euclidean) that share its label, averaged over every test "
+        "image. Figures: `reconstructions.png`, `retrieval.png`.")
+    pixels = (f"In pixel space ({table['pixels']['num_pixels']} numbers), "
+              f"precision@{k} is "
+              f"{table['pixels']['retrieval_precision']:.3f}.")
+    lines = [title, "", legend, "", *_model_table(table["models"], k), "",
+             pixels]
+    if "paper" in table:
+        paper = table["paper"]["test_squared_error"]
+        deep = next(row for row in table["models"]
+                    if row["model"] == "deep_ae")
+        stages = ", ".join(f"{name} {epochs}" for name, epochs in
+                           deep["stages"])
+        lines += ["", (
+            f"The paper reports {paper['deep_ae']:.2f} (deep autoencoder) "
+            f"and {paper['pca']:.2f} (PCA); {table['paper']['setting']}. "
+            f"Here: {table['num_train_images']:,} training images (the last "
+            "tenth of the training file is the validation split); "
+            f"deep_ae's epochs per stage: {stages}; fine-tuning with Adam.")]
+    if "codes_2d" in table:
+        note = ("The VAE's codes are its posterior means; it models "
+                "binarized pixels, so its errors are against binarized test "
+                "images.")
+        lines += ["", "## 2-D codes (`codes_2d.png`)", "",
+                  *_model_table(table["codes_2d"], k), "", note]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _hidden_units(texts):
+    try:
+        return tuple(int(text) for text in texts)
+    except ValueError:
+        raise errors.UsageError(
+            f"--hidden_units={','.join(texts)}: expected integers such as "
+            "1000,500,250") from None
+
+
+def main(argv):
+    del argv  # Checked by tfgen.train's flag parser.
+    logging.set_verbosity(logging.WARNING)
+    try:
+        with train_cli._native_stderr_held():  # pylint: disable=protected-access
+            for name in ("model", "list_models", "export_base"):
+                if FLAGS[name].present:
+                    raise errors.UsageError(
+                        f"--{name} is a flag of tfgen.train, not of "
+                        "tfgen.compare_autoencoders")
+            comparison = prepare(
+                workdir=FLAGS.workdir, preset=FLAGS.preset,
+                dataset=FLAGS.dataset, code_dim=FLAGS.code_dim,
+                hidden_units=(None if FLAGS.hidden_units is None
+                              else _hidden_units(FLAGS.hidden_units)),
+                pretraining=FLAGS.pretraining, epochs=FLAGS.epochs,
+                seed=FLAGS.seed,
+                overrides=train_cli._OVERRIDES,  # pylint: disable=protected-access
+                variant=FLAGS.config_variant, codes_2d=FLAGS.codes_2d,
+                num_queries=FLAGS.num_queries,
+                num_neighbours=FLAGS.num_neighbours,
+                data_dir=FLAGS.data_dir, manual_dir=FLAGS.manual_dir)
+    except errors.UsageError as error:
+        train_cli._fail(str(error), 2)  # pylint: disable=protected-access
+
+    from tfgen import training
+
+    try:
+        table = execute(comparison)
+    except training.TrainingDiverged as error:
+        train_cli._fail(str(error), 1)  # pylint: disable=protected-access
+    print(format_markdown(table))
+    print(f"Written to {comparison.workdir} in {table['seconds']:.0f} s.")
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=train_cli._parse_flags)  # pylint: disable=protected-access
