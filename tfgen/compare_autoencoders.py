@@ -2,7 +2,8 @@
 
     python -m tfgen.compare_autoencoders
     python -m tfgen.compare_autoencoders --preset=science \\
-        --manual_dir=../shared/data/mnist --epochs=10
+        --manual_dir=../shared/data/mnist --config.pretrain_epochs=5 \\
+        --epochs=20
     python -m tfgen.compare_autoencoders --config_variant=tiny
 
 Hinton & Salakhutdinov (2006), "Reducing the dimensionality of data with
@@ -75,7 +76,9 @@ flags.DEFINE_string("pretraining", None,
 flags.DEFINE_bool("codes_2d", True,
                   "Also train pca, deep_ae and vae with 2-D codes and plot "
                   "their test codes.")
-flags.DEFINE_integer("num_queries", 5, "Query images in retrieval.png.",
+flags.DEFINE_integer("num_queries", 5,
+                     "Query images in retrieval.png (one per class, so at "
+                     "most the number of classes).",
                      lower_bound=1)
 flags.DEFINE_integer("num_neighbours", 10,
                      "k: neighbours shown per query and counted by the "
@@ -490,7 +493,7 @@ def main(argv):
     del argv  # Checked by tfgen.train's flag parser.
     logging.set_verbosity(logging.WARNING)
     try:
-        with train_cli._native_stderr_held():  # pylint: disable=protected-access
+        with train_cli.native_stderr_held():
             for name in ("model", "list_models", "export_base"):
                 if FLAGS[name].present:
                     raise errors.UsageError(
@@ -503,23 +506,23 @@ def main(argv):
                               else _hidden_units(FLAGS.hidden_units)),
                 pretraining=FLAGS.pretraining, epochs=FLAGS.epochs,
                 seed=FLAGS.seed,
-                overrides=train_cli._OVERRIDES,  # pylint: disable=protected-access
+                overrides=train_cli.CONFIG_OVERRIDES,
                 variant=FLAGS.config_variant, codes_2d=FLAGS.codes_2d,
                 num_queries=FLAGS.num_queries,
                 num_neighbours=FLAGS.num_neighbours,
                 data_dir=FLAGS.data_dir, manual_dir=FLAGS.manual_dir)
     except errors.UsageError as error:
-        train_cli._fail(str(error), 2)  # pylint: disable=protected-access
+        train_cli.fail(str(error), 2)
 
     from tfgen import training
 
     try:
         table = execute(comparison)
     except training.TrainingDiverged as error:
-        train_cli._fail(str(error), 1)  # pylint: disable=protected-access
+        train_cli.fail(str(error), 1)
     print(format_markdown(table))
     print(f"Written to {comparison.workdir} in {table['seconds']:.0f} s.")
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=train_cli._parse_flags)  # pylint: disable=protected-access
+    app.run(main, flags_parser=train_cli.parse_flags)

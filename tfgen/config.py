@@ -79,6 +79,10 @@ def validate(config):
         raise errors.UsageError(
             f"config.preprocessing={config.preprocessing!r} is not one of "
             f"{', '.join(PREPROCESSINGS)}")
+    if config.num_grid_samples < 1:
+        raise errors.UsageError(
+            f"config.num_grid_samples={config.num_grid_samples} must be "
+            "positive")
     if config.batch_size < 1:
         raise errors.UsageError(
             f"config.batch_size={config.batch_size} must be positive")

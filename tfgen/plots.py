@@ -53,6 +53,37 @@ def image_grid(images, num_columns=None):
         num_rows * height, num_columns * width, channels)
 
 
+def interleave_rows(originals, reconstructions, num_columns):
+    """Rows of originals, each followed by the row of their reconstructions.
+
+    Args:
+        originals: (N, H, W, C), N a multiple of ``num_columns``.
+        reconstructions: (N, H, W, C), in the same order.
+        num_columns: images per row.
+
+    Returns:
+        (2N, H, W, C): ``num_columns`` originals, their reconstructions, the
+        next ``num_columns`` originals, and so on; ``image_grid(...,
+        num_columns)`` draws them as alternating rows.
+
+    Raises:
+        ValueError: the shapes differ, or N is not a multiple of
+            ``num_columns``.
+    """
+    originals = np.asarray(originals, np.float32)
+    reconstructions = np.asarray(reconstructions, np.float32)
+    if originals.shape != reconstructions.shape:
+        raise ValueError(f"originals {originals.shape} and reconstructions "
+                         f"{reconstructions.shape} differ in shape")
+    if num_columns < 1 or len(originals) % num_columns:
+        raise ValueError(f"{len(originals)} images do not fill rows of "
+                         f"{num_columns}")
+    shape = (-1, num_columns) + originals.shape[1:]
+    pairs = np.stack([originals.reshape(shape),
+                      reconstructions.reshape(shape)], axis=1)
+    return pairs.reshape((-1,) + originals.shape[1:])
+
+
 def save_image_grid(images, path, num_columns=None, title=None):
     """Writes ``image_grid(images, num_columns)`` as a PNG.
 

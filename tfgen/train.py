@@ -51,7 +51,8 @@ flags.DEFINE_integer("epochs", None, "Epochs (default: the model config's).",
                      lower_bound=0)
 flags.DEFINE_integer("seed", None, "Seed (default: the model config's).")
 
-_OVERRIDES = {}
+# The --config.NAME=VALUE arguments of this run, filled by parse_flags.
+CONFIG_OVERRIDES = {}
 
 
 def make_config(model_name, *, variant=None, overrides=None, dataset=None,
@@ -147,7 +148,7 @@ def run(model_name, *, export_base=None, verbose=1, **kwargs):
 
 
 @contextlib.contextmanager
-def _native_stderr_held():
+def native_stderr_held():
     """Holds back what native code writes to stderr while TensorFlow starts.
 
     TensorFlow's C++ start-up writes informational lines straight to file
@@ -189,32 +190,37 @@ def _report(results):
     print("\n".join(lines))
 
 
-def _fail(message, status):
+def fail(message, status):
+    """Prints ``error: message`` on stderr and exits with ``status``."""
     print(f"error: {message}", file=sys.stderr)
     sys.exit(status)
 
 
-def _parse_flags(argv):
-    """absl flag parsing that reports a bad flag in one line, exit status 2."""
+def parse_flags(argv):
+    """absl flag parsing that reports a bad flag in one line, exit status 2.
+
+    The ``--config.NAME=VALUE`` arguments are kept in ``CONFIG_OVERRIDES``.
+    Other entry points with these flags (``compare_autoencoders``) use it.
+    """
     from tfgen import config as config_lib
 
     try:
         rest, overrides = config_lib.split_override_args(argv)
         remaining = FLAGS(rest)
     except (flags.Error, errors.UsageError) as error:
-        _fail(str(error), 2)
+        fail(str(error), 2)
     if len(remaining) > 1:
-        _fail(f"unexpected arguments: {' '.join(remaining[1:])}", 2)
-    _OVERRIDES.update(overrides)
+        fail(f"unexpected arguments: {' '.join(remaining[1:])}", 2)
+    CONFIG_OVERRIDES.update(overrides)
     return remaining
 
 
 def main(argv):
-    del argv  # Checked by _parse_flags.
+    del argv  # Checked by parse_flags.
     # TensorFlow's Python side logs each saved function at INFO level.
     logging.set_verbosity(logging.WARNING)
     try:
-        with _native_stderr_held():
+        with native_stderr_held():
             if FLAGS.list_models:
                 from tfgen import registry
                 import zoo  # noqa: F401
@@ -227,20 +233,20 @@ def main(argv):
                 raise errors.UsageError("--model is required (see --list_models)")
             prepared = prepare(
                 FLAGS.model, variant=FLAGS.config_variant,
-                overrides=_OVERRIDES, dataset=FLAGS.dataset,
+                overrides=CONFIG_OVERRIDES, dataset=FLAGS.dataset,
                 epochs=FLAGS.epochs, seed=FLAGS.seed, workdir=FLAGS.workdir,
                 data_dir=FLAGS.data_dir, manual_dir=FLAGS.manual_dir)
     except errors.UsageError as error:
-        _fail(str(error), 2)
+        fail(str(error), 2)
 
     from tfgen import training
 
     try:
         results = execute(prepared, export_base=FLAGS.export_base)
     except training.TrainingDiverged as error:
-        _fail(str(error), 1)
+        fail(str(error), 1)
     _report(results)
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=_parse_flags)
+    app.run(main, flags_parser=parse_flags)

@@ -299,26 +299,27 @@ def _write_plots(model, workdir, config, test_batches):
             images, workdir / "samples.png", num_columns=columns,
             title=f"{model.name} {title}"))
     if "reconstruct" in model.capabilities:
+        count = min(config.num_grid_samples, 32)
+        columns = min(count, 8)
         batch = next(iter(test_batches.unbatch().batch(
-            min(config.num_grid_samples, 32))))
-        originals = np.asarray(batch["image"], np.float32)
-        if config.preprocessing == "levels":
-            originals /= model.data_info.num_levels - 1
-        reconstructions = np.asarray(model.reconstruct(
-            **evaluation.capability_arguments(model, "reconstruct", batch))[
-                "images"])
-        # Rows of 8: originals, then their reconstructions.
-        pairs = [grid for start in range(0, len(originals), 8)
-                 for grid in (originals[start:start + 8],
-                              reconstructions[start:start + 8])]
+            count // columns * columns)))
+        reconstructions = model.reconstruct(
+            **evaluation.capability_arguments(model, "reconstruct", batch))
+        rows = plots.interleave_rows(
+            _display_units(batch["image"], config.preprocessing,
+                           model.data_info.num_levels),
+            _display_units(reconstructions["images"], config.preprocessing),
+            columns)
         written["reconstructions"] = str(plots.save_image_grid(
-            np.concatenate(pairs), workdir / "reconstructions.png",
-            num_columns=8,
+            rows, workdir / "reconstructions.png", num_columns=columns,
             title=f"{model.name}: test images (odd rows), reconstructions"))
     if {"encode", "decode"} <= set(model.capabilities):
         decode_inputs = model.capability_inputs("decode")
         code_spec = decode_inputs["codes"].spec
-        if code_spec.shape[-1] == 2 and set(decode_inputs) == {"codes"}:
+        # The manifold spans the quantiles of a standard-normal prior:
+        # models that sample from one, not the deterministic autoencoders.
+        if (code_spec.shape[-1] == 2 and set(decode_inputs) == {"codes"}
+                and "sample" in model.capabilities):
             written["latent_manifold"] = str(plots.plot_latent_manifold(
                 lambda codes: np.asarray(model.decode(codes=codes)["images"]),
                 workdir / "latent_manifold.png"))
@@ -333,3 +334,22 @@ def _write_plots(model, workdir, config, test_batches):
                 np.concatenate(codes), np.concatenate(labels),
                 workdir / "latent_codes.png"))
     return written
+
+
+def _display_units(images, preprocessing, num_levels=None):
+    """Images as [0, 1] intensities for a picture, clipped.
+
+    Args:
+        images: as the dataset gives them (``num_levels`` given: integer
+            levels are divided by ``num_levels - 1``), or a capability's
+            output in [0, 1] (``num_levels`` None), both in [-1, 1] for the
+            ``symmetric`` preprocessing. Linear decoders may overshoot.
+        preprocessing: the config's preprocessing.
+        num_levels: the dataset's gray levels, for dataset images.
+    """
+    images = np.asarray(images, np.float32)
+    if preprocessing == "levels" and num_levels is not None:
+        images = images / (num_levels - 1)
+    elif preprocessing == "symmetric":
+        images = (images + 1.0) / 2.0
+    return np.clip(images, 0.0, 1.0)

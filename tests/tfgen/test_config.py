@@ -59,6 +59,7 @@ def test_split_override_args_keeps_other_flags_in_order():
 @pytest.mark.parametrize("field, value, message", [
     ("preprocessing", "blur", "config.preprocessing='blur' is not one of"),
     ("batch_size", 0, "config.batch_size=0 must be positive"),
+    ("num_grid_samples", 0, "config.num_grid_samples=0 must be positive"),
     ("epochs", -1, "config.epochs=-1 must be non-negative"),
     ("learning_rate", 0.0, "config.learning_rate=0.0 must be positive"),
 ])

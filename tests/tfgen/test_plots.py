@@ -63,6 +63,25 @@ def test_image_grid_rejects_bad_input(images, num_columns):
         plots.image_grid(images, num_columns)
 
 
+def test_interleave_rows_puts_each_row_of_reconstructions_under_its_originals():
+    originals = np.arange(6, dtype=np.float32).reshape(6, 1, 1, 1) / 10
+    reconstructions = originals + 0.5
+    rows = plots.interleave_rows(originals, reconstructions, 3)
+    np.testing.assert_allclose(
+        rows.ravel(), [0.0, 0.1, 0.2, 0.5, 0.6, 0.7,
+                       0.3, 0.4, 0.5, 0.8, 0.9, 1.0])
+    grid = plots.image_grid(rows, num_columns=3)  # (4 rows, 3 columns)
+    assert grid.shape[:2] == (4, 3)
+    np.testing.assert_allclose(grid[1, :, 0], [0.5, 0.6, 0.7])
+
+
+@pytest.mark.parametrize("count, columns", [(5, 3), (4, 0)])
+def test_interleave_rows_rejects_ragged_rows(count, columns):
+    images = np.zeros((count, 2, 2, 1), np.float32)
+    with pytest.raises(ValueError, match="rows of"):
+        plots.interleave_rows(images, images, columns)
+
+
 def test_save_image_grid_writes_a_png_atomically(tmp_path):
     path = tmp_path / "grid" / "samples.png"  # the folder is created
     returned = plots.save_image_grid(_distinct_images(5), path, title="five")

@@ -105,3 +105,20 @@ def test_resume_continues_inside_the_stage_where_it_stopped(tmp_path):
     np.testing.assert_array_equal(model.steps.numpy(),
                                   [2 * STEPS_PER_EPOCH, 3 * STEPS_PER_EPOCH])
     assert len(results["history"]["second"]) == 2
+
+
+def test_pictures_show_intensities_in_unit_range_whatever_the_preprocessing():
+    # Linear decoders overshoot [0, 1]; a picture clips them rather than
+    # letting one negative pixel rescale the whole grid.
+    overshoot = np.array([-0.2, 0.5, 1.3], np.float32)
+    np.testing.assert_allclose(
+        training._display_units(overshoot, "unit"), [0.0, 0.5, 1.0])
+    np.testing.assert_allclose(
+        training._display_units(np.array([0, 8, 16]), "levels", 17),
+        [0.0, 0.5, 1.0])
+    # A capability's output is already in [0, 1] for level data.
+    np.testing.assert_allclose(
+        training._display_units(np.array([0.25]), "levels"), [0.25])
+    np.testing.assert_allclose(
+        training._display_units(np.array([-1.0, 0.0, 1.0]), "symmetric"),
+        [0.0, 0.5, 1.0])

@@ -82,7 +82,7 @@ def get_config(variant=None):
     ``(len(hidden_units) + 1) * pretrain_epochs + epochs`` epochs in all.
 
     The Science paper's MNIST setting is ``--dataset=mnist --manual_dir=DIR
-    --config.hidden_units=(1000,500,250) --config.code_dim=30``: with the
+    --config.hidden_units=1000,500,250 --config.code_dim=30``: with the
     first 20,000 images of MNIST's training file (18,000 for training),
     an epoch takes about 7, 6, 3 and 3 s in the four RBM stages and 9 s in
     fine-tuning (batches of 64). With ``--config.pretrain_epochs=5

@@ -9,7 +9,8 @@ diagonal Gaussian N(mu(x), diag(s(x)^2)) and a context h(x); its sample
 goes through T invertible steps z_t = f_t(z_{t-1}; h), each an affine
 autoregressive map whose shift and log-scale at dimension i depend on
 z_{t-1, <i} (and on h) only. The Jacobian of a step is then triangular,
-its log-determinant the sum of its log-scales, and the posterior density of
+its log-determinant minus the sum of its log-scales (the paper's sigma_t
+is exp(-log_scale) here), and the posterior density of
 the sample is
 
     log q(z_T|x) = log N(z_0; mu, s^2) - sum_t log |det dz_t / dz_{t-1}|,
@@ -65,7 +66,10 @@ def get_config(variant=None):
     --config.preprocessing=levels --epochs=40``, under a minute), where
     that gap is 1.7 nats, the flow wins on both counts: negative ELBO
     93.8-93.9 nats against the VAE's 94.1-94.2, bound 92.2 against 92.5
-    (seeds 0 and 1).
+    (seeds 0 and 1). On binarized 28x28 MNIST (``--dataset=mnist
+    --manual_dir=../shared/data/mnist --epochs=30``, 5 min 20 s), where the
+    VAE's gap is 3.6 nats, it wins too: negative ELBO 109.09 against the
+    VAE's 109.93, bound 105.53 against 106.31.
 
     Args:
         variant: ``None`` for the default; ``"tiny"`` for the small, one-epoch
