@@ -86,7 +86,8 @@ def validate(config, model_name):
     """Checks the fields every autoencoder config shares.
 
     Args:
-        config: the model's config, holding ``code_dim`` and ``loss``.
+        config: the model's config, holding ``code_dim`` and ``loss`` (and
+            ``hidden_units``, widths of hidden layers, if it has them).
         model_name: named in the errors.
 
     Raises:
@@ -104,6 +105,10 @@ def validate(config, model_name):
     if config.code_dim < 1:
         raise errors.UsageError(
             f"config.code_dim={config.code_dim} must be positive")
+    if "hidden_units" in config and any(
+            units < 1 for units in config.hidden_units):
+        raise errors.UsageError(
+            f"config.hidden_units={config.hidden_units} must be positive")
 
 
 class Autoencoder(GenerativeModel):

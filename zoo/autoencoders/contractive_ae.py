@@ -89,9 +89,6 @@ def get_config(variant=None):
 def validate(config):
     """Raises ``UsageError`` naming the field of a bad config."""
     autoencoder.validate(config, "contractive_ae")
-    if any(units < 1 for units in config.hidden_units):
-        raise errors.UsageError(
-            f"config.hidden_units={config.hidden_units} must be positive")
     if not config.contraction >= 0.0:
         raise errors.UsageError(
             f"config.contraction={config.contraction} must be non-negative")

@@ -96,9 +96,6 @@ def get_config(variant=None):
 def validate(config):
     """Raises ``UsageError`` naming the field of a bad config."""
     autoencoder.validate(config, "denoising_ae")
-    if any(units < 1 for units in config.hidden_units):
-        raise errors.UsageError(
-            f"config.hidden_units={config.hidden_units} must be positive")
     if config.noise not in NOISES:
         raise errors.UsageError(
             f"config.noise={config.noise!r} is not one of {', '.join(NOISES)}")

@@ -116,9 +116,6 @@ def validate_stack(config, model_name):
         UsageError: naming the field that is out of range.
     """
     autoencoder.validate(config, model_name)
-    if any(units < 1 for units in config.hidden_units):
-        raise errors.UsageError(
-            f"config.hidden_units={config.hidden_units} must be positive")
     if config.pretrain_epochs < 0:
         raise errors.UsageError(
             f"config.pretrain_epochs={config.pretrain_epochs} must be "
