@@ -1,6 +1,7 @@
 """tfgen's ``rbm`` against scikit-learn's ``BernoulliRBM``, side by side.
 
-Both train on the same statically binarized ``digits`` training images with
+Both train on the same statically binarized training images (``digits``, or
+MNIST from its IDX files with ``--dataset=mnist --manual_dir=DIR``) with
 the same number of hidden units, learning rate, batch size and epochs, by
 persistent contrastive divergence (scikit-learn's only algorithm; tfgen's
 ``--config.training=pcd`` with as many chains as the batch has images), no
@@ -25,7 +26,8 @@ and the script prints a JSON line per batch size and a markdown table:
   scikit-learn's RBM example, beside the same on raw pixels.
 
 Run: ``python benchmarks/rbm_vs_sklearn.py [--batch_sizes=10,100,500]
-[--epochs=20] [--repeats=3] [--tf_threads=1]``.
+[--epochs=20] [--repeats=3] [--tf_threads=1] [--dataset=mnist
+--manual_dir=../shared/data/mnist]``.
 """
 
 import json
