@@ -88,8 +88,10 @@ def test_gaussian_hidden_free_energy_integrates_the_energy():
             # The energy separates over hidden units: one 1-D integral each.
             log_integral = 0.0
             for j in range(2):
-                integrand = (lambda h, v=v, j=j: np.exp(
-                    v @ weights[:, j] * h - 0.5 * (h - hidden_bias[j]) ** 2))
+                def integrand(h, v=v, j=j):
+                    return np.exp(v @ weights[:, j] * h
+                                  - 0.5 * (h - hidden_bias[j]) ** 2)
+
                 value, _ = integrate.quad(integrand, -np.inf, np.inf)
                 log_integral += np.log(value)
             expected.append(visible_term[row] - log_integral)

@@ -54,8 +54,8 @@ def _sigmoid(x):
 
 def _numpy_layer_loss(model, images, layer, loss):
     """Stage ``layer``'s objective, written out in numpy, (B,)."""
-    params = [[np.array(v, np.float64) for v in model.layer_variables(l)]
-              for l in range(model.num_layers)]
+    params = [[np.array(v, np.float64) for v in model.layer_variables(index)]
+              for index in range(model.num_layers)]
     codes = images.reshape(len(images), -1).astype(np.float64)
     for below in range(layer):  # the codes of stage layer - 1
         kernel, bias, _, _ = params[below]
