@@ -137,6 +137,12 @@ def make_configs(*, variant=None, dataset=None, code_dim=None,
         UsageError: a bad variant, dataset or config value.
     """
     deep_overrides = dict(overrides or {})
+    if "preprocessing" in deep_overrides:
+        # PCA and the figures' originals are [0, 1] intensities: a binarized
+        # deep_ae would be scored against other images.
+        raise errors.UsageError(
+            "compare_autoencoders compares every model on the same [0, 1] "
+            "pixels: --config.preprocessing cannot be overridden")
     if hidden_units is not None:
         deep_overrides["hidden_units"] = repr(tuple(hidden_units))
     if pretraining is not None:

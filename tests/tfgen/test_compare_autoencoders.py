@@ -217,6 +217,8 @@ def test_a_rerun_resumes_every_model_and_gives_the_same_table(outputs):
     (["--hidden_units=a,b"], "--hidden_units=a,b: expected integers"),
     (["--num_queries=0"], "num_queries"),
     (["--config.nope=1"], "unknown config field 'nope'"),
+    (["--config.preprocessing=binarize_static"],
+     "--config.preprocessing cannot be overridden"),
 ])
 def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, data_dir,
                                                       args, expected):
