@@ -69,6 +69,36 @@ def check_variant(model_name, variant):
                          "expected None or 'tiny'")
 
 
+def validate_greedy_pretraining(config, learning_rates):
+    """Checks the fields of a model pretrained layer by layer with momentum.
+
+    ``pretrain_epochs`` >= 0, each named learning rate > 0, ``momentum`` in
+    [0, 1) and ``weight_decay`` >= 0: the fields that the deep belief net
+    and the stacked and deep autoencoders share.
+
+    Args:
+        config: the model's config.
+        learning_rates: names of its learning-rate fields.
+
+    Raises:
+        UsageError: naming the field that is out of range.
+    """
+    if config.pretrain_epochs < 0:
+        raise errors.UsageError(
+            f"config.pretrain_epochs={config.pretrain_epochs} must be "
+            "non-negative")
+    for name in learning_rates:
+        if not config[name] > 0:
+            raise errors.UsageError(
+                f"config.{name}={config[name]} must be positive")
+    if not 0 <= config.momentum < 1:
+        raise errors.UsageError(
+            f"config.momentum={config.momentum} must be in [0, 1)")
+    if config.weight_decay < 0:
+        raise errors.UsageError(
+            f"config.weight_decay={config.weight_decay} must be non-negative")
+
+
 def validate(config):
     """Checks the fields every config shares.
 

@@ -78,3 +78,20 @@ def test_json_round_trip_restores_tuples_and_lock():
     assert restored == config
     assert restored.hidden_units == (3, 4)
     assert restored.is_locked
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("pretrain_epochs", -1, "config.pretrain_epochs=-1 must be non-negative"),
+    ("rate_a", 0.0, "config.rate_a=0.0 must be positive"),
+    ("rate_b", float("nan"), "config.rate_b=nan must be positive"),
+    ("momentum", 1.0, "config.momentum=1.0 must be in [0, 1)"),
+    ("weight_decay", -0.1, "config.weight_decay=-0.1 must be non-negative"),
+])
+def test_greedy_pretraining_fields_are_checked_by_name(field, value, message):
+    config = config_lib.base_config(pretrain_epochs=2, rate_a=0.1, rate_b=0.1,
+                                    momentum=0.5, weight_decay=0.0)
+    config_lib.validate_greedy_pretraining(config, ("rate_a", "rate_b"))
+    config[field] = value
+    with pytest.raises(errors.UsageError) as raised:
+        config_lib.validate_greedy_pretraining(config, ("rate_a", "rate_b"))
+    assert message in str(raised.value)

@@ -32,7 +32,6 @@ import keras
 import tensorflow as tf
 
 from tfgen import config as config_lib
-from tfgen import errors
 from tfgen import registry
 from zoo.autoencoders import autoencoder
 
@@ -116,20 +115,8 @@ def validate_stack(config, model_name):
         UsageError: naming the field that is out of range.
     """
     autoencoder.validate(config, model_name)
-    if config.pretrain_epochs < 0:
-        raise errors.UsageError(
-            f"config.pretrain_epochs={config.pretrain_epochs} must be "
-            "non-negative")
-    for name in ("pretrain_learning_rate", "code_learning_rate"):
-        if not config[name] > 0:
-            raise errors.UsageError(
-                f"config.{name}={config[name]} must be positive")
-    if not 0 <= config.momentum < 1:
-        raise errors.UsageError(
-            f"config.momentum={config.momentum} must be in [0, 1)")
-    if config.weight_decay < 0:
-        raise errors.UsageError(
-            f"config.weight_decay={config.weight_decay} must be non-negative")
+    config_lib.validate_greedy_pretraining(
+        config, ("pretrain_learning_rate", "code_learning_rate"))
 
 
 @registry.register("stacked_ae", family="autoencoders", get_config=get_config)

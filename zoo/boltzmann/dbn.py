@@ -169,20 +169,8 @@ def _validate(config):
         if config[name] < 2:
             raise errors.UsageError(
                 f"config.{name}={config[name]} must be at least 2")
-    if config.pretrain_epochs < 0:
-        raise errors.UsageError(
-            f"config.pretrain_epochs={config.pretrain_epochs} must be "
-            "non-negative")
-    for name in ("pretrain_learning_rate", "updown_learning_rate"):
-        if not config[name] > 0:
-            raise errors.UsageError(
-                f"config.{name}={config[name]} must be positive")
-    if not 0 <= config.momentum < 1:
-        raise errors.UsageError(
-            f"config.momentum={config.momentum} must be in [0, 1)")
-    if config.weight_decay < 0:
-        raise errors.UsageError(
-            f"config.weight_decay={config.weight_decay} must be non-negative")
+    config_lib.validate_greedy_pretraining(
+        config, ("pretrain_learning_rate", "updown_learning_rate"))
 
 
 @registry.register("dbn", family="boltzmann", get_config=get_config)
