@@ -26,6 +26,34 @@ _IMAGE_INPUT_CAPABILITIES = ("log_prob", "encode", "reconstruct",
                              "free_energy", "classify", "discriminate")
 
 
+# Stage names of greedy layer-wise training: pretrain_layer_0, 1, ...
+_PRETRAIN_STAGE = "pretrain_layer_"
+
+
+def layerwise_stages(num_layers, pretrain_epochs, finetune_epochs):
+    """Stages of greedy layer-wise pretraining, then fine-tuning.
+
+    Args:
+        num_layers: layers pretrained one after the other.
+        pretrain_epochs: epochs of each layer's stage.
+        finetune_epochs: epochs of the last stage.
+
+    Returns:
+        ``[("pretrain_layer_0", pretrain_epochs), ...,
+        ("finetune", finetune_epochs)]``, for ``training_stages``.
+    """
+    return ([(f"{_PRETRAIN_STAGE}{layer}", int(pretrain_epochs))
+             for layer in range(num_layers)]
+            + [("finetune", int(finetune_epochs))])
+
+
+def pretrained_layer(stage):
+    """The layer a ``layerwise_stages`` stage pretrains, or None (finetune)."""
+    if stage.startswith(_PRETRAIN_STAGE):
+        return int(stage[len(_PRETRAIN_STAGE):])
+    return None
+
+
 @dataclasses.dataclass(frozen=True)
 class CapabilityInput:
     """One named input of a capability, as the export layer sees it.
@@ -129,12 +157,23 @@ class GenerativeModel(keras.Model):
         return [("train", int(self.config.epochs))]
 
     def begin_stage(self, name):
-        """Called before a stage's epochs run (or resume); default: nothing.
+        """Called before a stage's epochs run (or resume).
+
+        Records the stage in ``current_stage``, which a staged model's
+        ``train_step`` reads when it is traced (the loop traces anew at each
+        stage). Models that need more override this and call it.
 
         Args:
             name: a stage name from ``training_stages``.
+
+        Raises:
+            ValueError: ``name`` is not one of the model's stages.
         """
-        del name
+        names = [stage for stage, _ in self.training_stages()]
+        if name not in names:
+            raise ValueError(f"unknown {type(self).__name__} stage {name!r}; "
+                             f"stages: {names}")
+        self.current_stage = name
 
     def after_training(self, train_batches):
         """Called once after the last epoch, before evaluation and export.

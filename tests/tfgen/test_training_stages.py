@@ -4,6 +4,7 @@ import pathlib
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import tfgen  # noqa: F401
@@ -122,3 +123,29 @@ def test_pictures_show_intensities_in_unit_range_whatever_the_preprocessing():
     np.testing.assert_allclose(
         training._display_units(np.array([-1.0, 0.0, 1.0]), "symmetric"),
         [0.0, 0.5, 1.0])
+
+
+def test_layerwise_stage_names_round_trip_to_their_layers():
+    from tfgen import model as model_lib
+
+    stages = model_lib.layerwise_stages(3, 2, 5)
+    assert stages == [("pretrain_layer_0", 2), ("pretrain_layer_1", 2),
+                      ("pretrain_layer_2", 2), ("finetune", 5)]
+    assert [model_lib.pretrained_layer(name) for name, _ in stages] == [
+        0, 1, 2, None]
+
+
+def test_default_begin_stage_records_known_stages_and_rejects_others():
+    class Staged(GenerativeModel):
+        def training_stages(self):
+            return [("warm", 1), ("train", 2)]
+
+    config = config_lib.base_config()
+    config.lock()
+    model = Staged(config, DataInfo(name="mock", image_shape=(2, 2, 1),
+                                    num_levels=2, num_classes=2))
+    model.begin_stage("train")
+    assert model.current_stage == "train"
+    with pytest.raises(ValueError, match="unknown Staged stage 'cool'"):
+        model.begin_stage("cool")
+    assert model.current_stage == "train"

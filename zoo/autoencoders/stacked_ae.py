@@ -33,9 +33,9 @@ import tensorflow as tf
 
 from tfgen import config as config_lib
 from tfgen import registry
+from tfgen.model import layerwise_stages
+from tfgen.model import pretrained_layer
 from zoo.autoencoders import autoencoder
-
-PRETRAIN_STAGE = "pretrain_layer_"
 
 # Keeps the log-odds of the mean pixel, the initial output bias, finite for
 # pixels that are always off (the corners of the digits) or always on.
@@ -175,7 +175,7 @@ class StackedAutoencoder(autoencoder.Autoencoder):
              for index, variable in enumerate(self.layer_variables(layer))]
             for layer in range(self.num_layers)]
         self.layer_tracker = keras.metrics.Mean(name="layer_loss")
-        self._stage = self.training_stages()[0][0]
+        self.current_stage = self.training_stages()[0][0]
 
     @classmethod
     def validate_config(cls, config):
@@ -210,29 +210,14 @@ class StackedAutoencoder(autoencoder.Autoencoder):
     # --- Training. ------------------------------------------------------
 
     def training_stages(self):
-        """Greedy pretraining, one stage per layer, then fine-tuning.
-
-        Returns:
-            ``[("pretrain_layer_0", pretrain_epochs), ...,
-            ("finetune", config.epochs)]``.
-        """
-        pretrain = int(self.config.pretrain_epochs)
-        return ([(f"{PRETRAIN_STAGE}{layer}", pretrain)
-                 for layer in range(self.num_layers)]
-                + [("finetune", int(self.config.epochs))])
-
-    def begin_stage(self, name):
-        """Selects what ``train_step`` updates (read when it is traced)."""
-        names = [stage for stage, _ in self.training_stages()]
-        if name not in names:
-            raise ValueError(f"unknown {type(self).__name__} stage {name!r}; "
-                             f"stages: {names}")
-        self._stage = name
+        """Greedy pretraining, one stage per layer, then fine-tuning."""
+        return layerwise_stages(self.num_layers, self.config.pretrain_epochs,
+                                self.config.epochs)
 
     def train_step(self, batch):
-        if self._stage == "finetune":
+        layer = pretrained_layer(self.current_stage)
+        if layer is None:
             return super().train_step(batch)
-        layer = int(self._stage[len(PRETRAIN_STAGE):])
         images = tf.cast(batch["image"], tf.float32)  # (B, H, W, C)
         loss = self.pretrain_step(images, layer)
         self.layer_tracker.update_state(loss)

@@ -50,6 +50,8 @@ from tfgen import errors
 from tfgen import registry
 from tfgen import rng
 from tfgen.model import GenerativeModel
+from tfgen.model import layerwise_stages
+from tfgen.model import pretrained_layer
 from zoo.boltzmann import energy
 from zoo.boltzmann import partition
 
@@ -244,7 +246,7 @@ class DBN(GenerativeModel):
         self.built = True
 
         self.noise_seed = keras.random.SeedGenerator(int(config.seed))
-        self._stage = self.training_stages()[0][0]
+        self.current_stage = self.training_stages()[0][0]
         self.trackers = {name: keras.metrics.Mean(name=name) for name in (
             "reconstruction_error", "free_energy_gap", "wake_nll",
             "sleep_nll", "cross_entropy", "classification_error",
@@ -403,30 +405,17 @@ class DBN(GenerativeModel):
     # --- Training. ------------------------------------------------------
 
     def training_stages(self):
-        """Greedy pretraining, one stage per layer, then fine-tuning.
-
-        Returns:
-            ``[("pretrain_layer_0", pretrain_epochs), ...,
-            ("finetune", config.epochs)]``.
-        """
-        pretrain = int(self.config.pretrain_epochs)
-        return ([(f"pretrain_layer_{layer}", pretrain)
-                 for layer in range(self.num_layers)]
-                + [("finetune", int(self.config.epochs))])
-
-    def begin_stage(self, name):
-        """Selects what ``train_step`` updates (read when it is traced)."""
-        names = [stage for stage, _ in self.training_stages()]
-        if name not in names:
-            raise ValueError(f"unknown DBN stage {name!r}; stages: {names}")
-        self._stage = name
+        """Greedy pretraining, one stage per layer, then fine-tuning."""
+        return layerwise_stages(self.num_layers, self.config.pretrain_epochs,
+                                self.config.epochs)
 
     def train_step(self, batch):
-        if self._stage == "finetune":
-            if self.config.finetune == "discriminative":
-                return self._discriminative_step(batch)
-            return self._up_down_step(batch)
-        return self._pretrain_step(batch, int(self._stage.rsplit("_", 1)[1]))
+        layer = pretrained_layer(self.current_stage)
+        if layer is not None:
+            return self._pretrain_step(batch, layer)
+        if self.config.finetune == "discriminative":
+            return self._discriminative_step(batch)
+        return self._up_down_step(batch)
 
     def _momentum_update(self, phase, variables, gradients, learning_rate):
         """SGD with momentum and weight decay on the weights (not biases)."""
