@@ -104,6 +104,51 @@ def contrastive_divergence_objective(data_visible, negative_visible, weights,
                                          gaussian=gaussian)))
 
 
+def _rows(tensor):
+    """The first dimension: a Python int when static (fewer graph ops)."""
+    return tensor.shape[0] if tensor.shape[0] is not None else tf.shape(
+        tensor)[0]
+
+
+def contrastive_divergence_gradients(data_visible, data_hidden,
+                                     negative_visible, negative_hidden):
+    """The gradient of ``contrastive_divergence_objective``, in closed form.
+
+    With p(h|v) of both phases given, it costs two matrix products, where
+    automatic differentiation of the free energies recomputes both phases'
+    hidden activations:
+
+        dW = <v p(h|v)'>_negative - <v p(h|v)'>_data
+        dc = <v>_negative - <v>_data
+        db = <p(h|v)>_negative - <p(h|v)>_data
+
+    The same for Gaussian visibles: the c of (v - c) cancels between the
+    two means.
+
+    Args:
+        data_visible: (N, V) data.
+        data_hidden: (N, H) p(h = 1 | data).
+        negative_visible: (M, V) negative samples.
+        negative_hidden: (M, H) p(h = 1 | negatives).
+
+    Returns:
+        The gradients with respect to the weights (V, H), the visible biases
+        (V,) and the hidden biases (H,).
+    """
+    data_count, negative_count = (
+        tf.cast(_rows(visible), visible.dtype)
+        for visible in (data_visible, negative_visible))
+    weights = (tf.matmul(negative_visible, negative_hidden / negative_count,
+                         transpose_a=True)
+               - tf.matmul(data_visible, data_hidden / data_count,
+                           transpose_a=True))
+    visible_bias = (tf.reduce_mean(negative_visible, axis=0)
+                    - tf.reduce_mean(data_visible, axis=0))
+    hidden_bias = (tf.reduce_mean(negative_hidden, axis=0)
+                   - tf.reduce_mean(data_hidden, axis=0))
+    return weights, visible_bias, hidden_bias
+
+
 def mean_log_odds(batches, to_units, floor):
     """Log-odds of each unit's mean activity over a dataset, (N,).
 

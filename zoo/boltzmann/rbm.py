@@ -342,10 +342,9 @@ class RBM(GenerativeModel):
         """Noise of ``sample_visible`` drawn by ``keras.random``."""
         return keras.random.uniform(shape, seed=seed)
 
-    def gibbs_step(self, visible, hidden_noise, visible_noise):
-        """One sweep v -> h -> v', with the noise given (B, H) and (B, V)."""
-        hidden = tf.cast(hidden_noise < self.hidden_probs(visible), tf.float32)
-        return self.sample_visible(self.visible_mean(hidden), visible_noise)
+    def sample_hidden(self, probs, noise):
+        """h ~ p(h|v) from its probabilities (B, H) and uniform noise."""
+        return tf.cast(noise < probs, tf.float32)
 
     def free_energy_of(self, visible):
         """F(v), (B,)."""
@@ -354,26 +353,38 @@ class RBM(GenerativeModel):
 
     # --- Training. ----------------------------------------------------------
 
-    def negative_phase(self, start, draw):
-        """k Gibbs steps from ``start`` (N, V), returning sampled visibles.
+    def negative_phase(self, hidden_probs, draw):
+        """k Gibbs sweeps h -> v -> h, from hiddens drawn from ``hidden_probs``.
 
         Args:
-            start: the data (CD) or the persistent chains (PCD).
+            hidden_probs: (N, H), p(h|data) under CD, p(h|chains) under PCD.
             draw: ``draw(shape, index, visible)`` returns the noise of
-                half-step ``index``; ``visible`` says whether it feeds
-                ``sample_visible`` (uniform or normal) or the hiddens
-                (uniform).
+                half-step ``index``: 2s draws sweep s's hiddens (uniform),
+                2s + 1 its visibles (uniform, or normal for
+                ``sample_visible`` when ``visible`` and the visibles are
+                Gaussian).
+
+        Returns:
+            The last sweep's sampled visibles (N, V) and their hidden
+            probabilities p(h|v) (N, H), which the update uses as they are.
         """
-        visible = start
+        rows = (hidden_probs.shape[0] if hidden_probs.shape[0] is not None
+                else tf.shape(hidden_probs)[0])
+        probs = hidden_probs
         for step in range(int(self.config.cd_steps)):
-            batch = tf.shape(visible)[0]
-            visible = self.gibbs_step(
-                visible, draw([batch, self.num_hidden], 2 * step, False),
-                draw([batch, self.num_visible], 2 * step + 1, True))
-        return visible
+            hidden = self.sample_hidden(
+                probs, draw([rows, self.num_hidden], 2 * step, False))
+            visible = self.sample_visible(
+                self.visible_mean(hidden),
+                draw([rows, self.num_visible], 2 * step + 1, True))
+            probs = self.hidden_probs(visible)
+        return visible, probs
 
     def objective(self, data, negatives):
-        """The CD/PCD objective plus weight decay (wd/2)|W|^2, a scalar."""
+        """The CD/PCD objective plus weight decay (wd/2)|W|^2, a scalar.
+
+        ``_update`` follows its gradient, computed in closed form.
+        """
         return (energy.contrastive_divergence_objective(
             data, negatives, *self.parameters, gaussian=self.gaussian)
             + 0.5 * self.config.weight_decay
@@ -384,7 +395,7 @@ class RBM(GenerativeModel):
             data, negatives, *self.parameters, gaussian=self.gaussian)
         self.loss_tracker.update_state(loss)
         # One Gibbs step: sampled hiddens, then the visible means.
-        hidden = tf.cast(hidden_noise < self.hidden_probs(data), tf.float32)
+        hidden = self.sample_hidden(self.hidden_probs(data), hidden_noise)
         squared_error = tf.square(data - self.visible_mean(hidden))  # (B, V)
         self.reconstruction_tracker.update_state(
             tf.reduce_mean(squared_error, axis=-1))
@@ -400,30 +411,46 @@ class RBM(GenerativeModel):
             return self.visible_noise(shape, self.noise_seed)
         return keras.random.uniform(shape, seed=self.noise_seed)
 
-    def _negatives(self, data, draw=None):
-        """The negative phase of an update on ``data`` (N, V).
+    def _negatives(self, data_probs, draw):
+        """The negative phase of an update: negatives and p(h|negatives).
 
-        Under PCD it advances the persistent chains and returns them
-        (num_chains, V); under CD it runs k steps from the data (N, V).
-        ``draw`` is ``negative_phase``'s noise source (default: fresh draws
-        from ``noise_seed``).
+        Under CD, k sweeps from the data, whose hidden probabilities
+        ``data_probs`` (N, H) the positive phase has computed; under PCD,
+        from the persistent chains, which then keep where they stopped.
         """
-        draw = draw or self._draw
         if not self.persistent:
-            return self.negative_phase(data, draw)
-        negatives = self.negative_phase(tf.convert_to_tensor(self.chains),
-                                        draw)
+            return self.negative_phase(data_probs, draw)
+        negatives, negative_probs = self.negative_phase(
+            self.hidden_probs(tf.convert_to_tensor(self.chains)), draw)
         self.chains.assign(negatives)
-        return negatives
+        return negatives, negative_probs
 
-    def _apply_update(self, data, negatives):
-        """Descends the CD/PCD objective by the optimizer's step."""
-        with tf.GradientTape() as tape:
+    def _phases(self, data, draw):
+        """The positive and negative phases of an update on ``data`` (N, V).
+
+        Returns p(h|data) (N, H), the negatives and p(h|negatives).
+        """
+        data_probs = self.hidden_probs(data)
+        return (data_probs,) + self._negatives(data_probs, draw)
+
+    def _apply_update(self, data, data_probs, negatives, negative_probs):
+        """Descends ``objective`` by the optimizer's step (SGD, momentum).
+
+        Its gradient in closed form (``energy.
+        contrastive_divergence_gradients``, which reuses both phases'
+        hidden probabilities) plus the weight decay's.
+        """
+        weights, visible_bias, hidden_bias = (
+            energy.contrastive_divergence_gradients(
+                data, data_probs, negatives, negative_probs))
+        if self.config.weight_decay:
+            weights += self.config.weight_decay * self.weights_vh
+        gradients = [weights, visible_bias, hidden_bias]
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if replicas > 1:
             # Keras sums the replicas' gradients: each takes its share.
-            loss = (self.objective(data, negatives)
-                    / tf.distribute.get_strategy().num_replicas_in_sync)
-        gradients = tape.gradient(loss, self.trainable_variables)
-        self.optimizer.apply(gradients, self.trainable_variables)
+            gradients = [gradient / replicas for gradient in gradients]
+        self.optimizer.apply(gradients, list(self.parameters))
 
     def train_step(self, batch):
         """One update per batch, or one per minibatch of the batch.
@@ -444,7 +471,7 @@ class RBM(GenerativeModel):
             num_minibatches = (batch_size + minibatch_size - 1) // minibatch_size
             num_chains = (int(self.config.num_chains) if self.persistent
                           else minibatch_size)
-            # All the loop's noise in two draws, not two per update: the
+            # All the loop's noise in two draws, not a few per update: the
             # per-op cost, not arithmetic, bounds small updates on a CPU.
             steps = int(self.config.cd_steps)
             hidden_noise_all = keras.random.uniform(
@@ -455,18 +482,17 @@ class RBM(GenerativeModel):
                 self.noise_seed)
 
             def body(index):
+                def draw(shape, half_step, visible):
+                    noise = visible_noise_all if visible else hidden_noise_all
+                    noise = noise[index, half_step // 2]
+                    # PCD's chains: every row, a static shape.
+                    return (noise if (isinstance(shape[0], int)
+                                      and shape[0] == num_chains)
+                            else noise[:shape[0]])
+
                 minibatch = data[index * minibatch_size:
                                  (index + 1) * minibatch_size]  # (n, V)
-                rows = (num_chains if self.persistent
-                        else tf.shape(minibatch)[0])
-
-                def draw(shape, half_step, visible):
-                    del shape
-                    noise = visible_noise_all if visible else hidden_noise_all
-                    return noise[index, half_step // 2, :rows]
-
-                self._apply_update(minibatch,
-                                   self._negatives(minibatch, draw))
+                self._apply_update(minibatch, *self._phases(minibatch, draw))
                 return (index + 1,)
 
             tf.while_loop(lambda index: index < num_minibatches, body,
@@ -476,9 +502,11 @@ class RBM(GenerativeModel):
             data = data[(num_minibatches - 1) * minibatch_size:]
             batch_size = tf.shape(data)[0]
             negatives = (tf.convert_to_tensor(self.chains) if self.persistent
-                         else self.negative_phase(data, self._draw))
+                         else self.negative_phase(self.hidden_probs(data),
+                                                  self._draw)[0])
         else:
-            negatives = self._negatives(data)
+            data_probs, negatives, negative_probs = self._phases(data,
+                                                                 self._draw)
         hidden_noise = keras.random.uniform([batch_size, self.num_hidden],
                                             seed=self.noise_seed)
         flip_indices = keras.random.randint([batch_size], 0, self.num_visible,
@@ -486,7 +514,7 @@ class RBM(GenerativeModel):
         logs = self._update_metrics(data, negatives, hidden_noise,
                                     flip_indices)
         if not minibatch_size:
-            self._apply_update(data, negatives)
+            self._apply_update(data, data_probs, negatives, negative_probs)
         return logs
 
     def test_step(self, batch):
@@ -502,7 +530,7 @@ class RBM(GenerativeModel):
                 return tf.random.stateless_normal(shape, seed=seed)
             return tf.random.stateless_uniform(shape, seed=seed)
 
-        negatives = self.negative_phase(data, draw)
+        negatives, _ = self.negative_phase(self.hidden_probs(data), draw)
         hidden_noise = tf.random.stateless_uniform(
             [batch_size, self.num_hidden],
             seed=[self.instance_seed, _TEST_NEGATIVE_SALT - 1])

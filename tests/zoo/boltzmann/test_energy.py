@@ -122,6 +122,32 @@ def test_objective_is_the_free_energy_gap_with_constant_negatives():
     assert tape.gradient(objective, negatives) is None
 
 
+@pytest.mark.parametrize("gaussian", [False, True])
+def test_closed_form_gradients_are_the_objectives_gradients(gaussian):
+    # 4 data rows, 7 negative rows: the two means weigh rows differently.
+    random_state = np.random.RandomState(5)
+    parameters = [tf.Variable(random_state.normal(size=shape))
+                  for shape in ((NUM_VISIBLE, 3), (NUM_VISIBLE,), (3,))]
+    if gaussian:
+        data, negatives = (random_state.normal(size=(rows, NUM_VISIBLE))
+                           for rows in (4, 7))
+    else:
+        data, negatives = ((random_state.uniform(size=(rows, NUM_VISIBLE))
+                            < 0.5).astype(np.float64) for rows in (4, 7))
+    with tf.GradientTape() as tape:
+        objective = energy.contrastive_divergence_objective(
+            data, negatives, *parameters, gaussian=gaussian)
+    expected = tape.gradient(objective, parameters)
+    weights, _, hidden_bias = parameters
+    got = energy.contrastive_divergence_gradients(
+        tf.constant(data), expit(data @ weights.numpy() + hidden_bias.numpy()),
+        tf.constant(negatives),
+        expit(negatives @ weights.numpy() + hidden_bias.numpy()))
+    for name, value, reference in zip(("W", "c", "b"), got, expected):
+        np.testing.assert_allclose(value, reference, rtol=1e-10, atol=1e-12,
+                                   err_msg=name)
+
+
 def test_mean_log_odds_matches_hand_computation_and_clips():
     # Unit means over two batches: 3/4, 0 (clipped to 0.1) and 1 (to 0.9).
     batches = [np.array([[1, 0, 1], [1, 0, 1]], np.float32),

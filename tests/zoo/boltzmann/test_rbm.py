@@ -150,9 +150,10 @@ def test_train_step_moves_the_parameters_by_learning_rate_times_the_rule(
     model = _model(TRIPLE, num_hidden=2, training="cd", momentum=0.0,
                    weight_decay=weight_decay, learning_rate=learning_rate)
     _set_parameters(model, W, C, B)
-    # Fixed negatives in place of the Gibbs chain.
-    monkeypatch.setattr(model, "negative_phase",
-                        lambda start, draw: tf.constant(NEGATIVE))
+    # Fixed negative visibles in place of the Gibbs chain's draw; the model
+    # computes their hidden probabilities itself.
+    monkeypatch.setattr(model, "sample_visible",
+                        lambda mean, noise: tf.constant(NEGATIVE))
     model.train_step(_batch(DATA.reshape(1, 3, 1, 1)))
     update_w, update_c, update_b = _closed_form_update()
     np.testing.assert_allclose(
@@ -168,13 +169,17 @@ def test_train_step_moves_the_parameters_by_learning_rate_times_the_rule(
 def test_minibatches_make_one_sequential_update_each(monkeypatch):
     # config.minibatch_size = 4 on 10 images: updates on images 0-3, 4-7 and
     # 8-9, each from the parameters the previous one left, as numpy does
-    # here with the closed-form rule (negatives: each image's complement).
+    # here with the closed-form rule (negatives: fixed binary rows drawn in
+    # place of the chain's visibles, as many as the minibatch has images).
     learning_rate, minibatch_size = 0.3, 4
     model = _model(MOCK, num_hidden=5, training="cd", momentum=0.0,
                    weight_decay=0.0, learning_rate=learning_rate,
                    minibatch_size=minibatch_size)
-    monkeypatch.setattr(model, "negative_phase",
-                        lambda start, draw: 1.0 - start)
+    fixed_negatives = _binary(minibatch_size, seed=7).reshape(
+        minibatch_size, -1)
+    monkeypatch.setattr(
+        model, "sample_visible",
+        lambda mean, noise: tf.constant(fixed_negatives)[:tf.shape(mean)[0]])
     weights, visible_bias, hidden_bias = (
         np.array(variable, np.float64) for variable in model.parameters)
     images = _binary(10)
@@ -182,7 +187,7 @@ def test_minibatches_make_one_sequential_update_each(monkeypatch):
     data = images.reshape(10, -1).astype(np.float64)
     for start in range(0, 10, minibatch_size):
         positive = data[start:start + minibatch_size]
-        negative = 1.0 - positive
+        negative = fixed_negatives[:len(positive)].astype(np.float64)
         hidden_positive = expit(positive @ weights + hidden_bias)
         hidden_negative = expit(negative @ weights + hidden_bias)
         weights = weights + learning_rate * (
@@ -201,15 +206,20 @@ def test_minibatches_make_one_sequential_update_each(monkeypatch):
 
 
 def _recording_negative_phase(model, monkeypatch):
-    """Records the start of every negative phase of ``model``."""
+    """Records the hidden probabilities every negative phase starts from."""
     starts, original = [], model.negative_phase
 
-    def record(start, draw):
-        starts.append(np.asarray(start))
-        return original(start, draw)
+    def record(hidden_probs, draw):
+        starts.append(np.asarray(hidden_probs))
+        return original(hidden_probs, draw)
 
     monkeypatch.setattr(model, "negative_phase", record)
     return starts
+
+
+def _hidden_probs(model, visible):
+    weights, _, hidden_bias = (v.numpy() for v in model.parameters)
+    return expit(visible @ weights + hidden_bias)
 
 
 def test_cd_starts_at_the_data_and_pcd_at_its_persistent_chains(
@@ -219,20 +229,22 @@ def test_cd_starts_at_the_data_and_pcd_at_its_persistent_chains(
 
     cd = _model(training="cd")
     cd_starts = _recording_negative_phase(cd, monkeypatch)
+    expected = _hidden_probs(cd, data)
     cd.train_step(batch)
-    np.testing.assert_array_equal(cd_starts[0], data)
+    np.testing.assert_allclose(cd_starts[0], expected, rtol=1e-5)
 
     pcd = _model(training="pcd", num_chains=6, cd_steps=2)
     pcd_starts = _recording_negative_phase(pcd, monkeypatch)
     states = [pcd.chains.numpy()]
     assert states[0].shape == (6, 64)  # num_chains, whatever the batch
     for _ in range(3):
+        # Each step continues where the last one stopped, under the
+        # weights of its own update.
+        expected = _hidden_probs(pcd, states[-1])
         pcd.train_step(batch)
+        np.testing.assert_allclose(pcd_starts[-1], expected, rtol=1e-5)
         states.append(pcd.chains.numpy())
-    # Each step continues where the last one stopped, and the chains move.
-    for step in range(3):
-        np.testing.assert_array_equal(pcd_starts[step], states[step])
-        assert not np.array_equal(states[step + 1], states[step])
+        assert not np.array_equal(states[-1], states[-2])  # they move
     chains = states[-1]
     assert set(np.unique(chains)) <= {0.0, 1.0}
 

@@ -1,0 +1,114 @@
+"""GenerativeModel resets and reads its metrics in compiled calls.
+
+Keras's own ``reset_metrics`` and ``get_metrics_result`` (one eager call per
+metric) are the reference; the compiled versions must agree with them, see
+every metric (dict results included), and follow metrics added later.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import tfgen  # noqa: F401
+from tfgen import config as config_lib
+from tfgen.data import DataInfo
+from tfgen.model import GenerativeModel
+
+INFO = DataInfo(name="mock", image_shape=(2, 2, 1), num_levels=2,
+                num_classes=1)
+
+
+class PairMetric(keras.metrics.Metric):
+    """A metric whose result is a dict of two entries."""
+
+    def __init__(self):
+        super().__init__(name="pair")
+        self.total = self.add_variable(shape=(2,), initializer="zeros",
+                                       name="total")
+
+    def update_state(self, values):
+        self.total.assign_add(values)
+
+    def result(self):
+        return {"first": self.total[0], "second": self.total[1]}
+
+
+class Tracked(GenerativeModel):
+    """Tracks the pixel mean, the pixel maximum and a pair of sums."""
+
+    def __init__(self, config, data_info, **kwargs):
+        super().__init__(config, data_info, **kwargs)
+        self.trackers = [keras.metrics.Mean(name="mean"),
+                         keras.metrics.Mean(name="maximum"), PairMetric()]
+
+    @property
+    def metrics(self):
+        return list(self.trackers)
+
+    def call(self, images):
+        return images
+
+    def train_step(self, batch):
+        images = tf.reshape(batch["image"], [-1])
+        self.trackers[0].update_state(images)
+        self.trackers[1].update_state(tf.reduce_max(images))
+        self.trackers[2].update_state(tf.stack([tf.reduce_sum(images), 1.0]))
+        return self.get_metrics_result()
+
+
+def _model():
+    model = Tracked(config_lib.base_config(), INFO)
+    model.compile(optimizer=None)
+    return model
+
+
+def _update(model, values):
+    model.train_step({"image": tf.constant(values, tf.float32)})
+
+
+def test_results_match_keras_and_reset_zeroes_every_variable():
+    model = _model()
+    _update(model, [[1.0, 2.0], [3.0, 6.0]])
+    _update(model, [[0.0, 0.0], [0.0, 4.0]])
+    expected = keras.Model.get_metrics_result(model)
+    got = model.get_metrics_result()
+    assert sorted(got) == ["first", "maximum", "mean", "second"]
+    for name, value in expected.items():
+        np.testing.assert_allclose(got[name], value, rtol=1e-6)
+    np.testing.assert_allclose(got["mean"], 2.0)  # 16 / 8
+    np.testing.assert_allclose(got["maximum"], 5.0)  # (6 + 4) / 2
+    np.testing.assert_allclose(got["first"], 16.0)
+    np.testing.assert_allclose(got["second"], 2.0)
+
+    model.reset_metrics()
+    for metric in model.metrics:
+        for variable in metric.variables:
+            np.testing.assert_array_equal(variable.numpy(), 0.0)
+    # The same traced functions serve the next epoch.
+    _update(model, [[7.0, 7.0], [7.0, 7.0]])
+    np.testing.assert_allclose(model.get_metrics_result()["mean"], 7.0)
+
+
+def test_a_metric_added_later_is_reset_and_read():
+    model = _model()
+    _update(model, [[1.0, 1.0], [1.0, 1.0]])
+    model.get_metrics_result()
+    model.reset_metrics()
+    late = keras.metrics.Sum(name="late")
+    late.update_state(5.0)
+    model.trackers.append(late)
+    assert model.get_metrics_result()["late"] == 5.0
+    model.reset_metrics()
+    assert late.result() == 0.0
+
+
+def test_fit_reports_each_epochs_own_metrics():
+    # The pair's first entry sums the epoch's pixels: 16 + 48 each epoch,
+    # 128 at epoch 2 had the reset missed.
+    model = _model()
+    first = np.ones((4, 2, 2, 1), np.float32)
+    history = model.fit(tf.data.Dataset.from_tensor_slices(
+        {"image": np.concatenate([first, 3 * first])}).batch(4),
+        epochs=2, verbose=0, shuffle=False)
+    np.testing.assert_allclose(history.history["first"], [64.0, 64.0])
+    np.testing.assert_allclose(history.history["mean"], [2.0, 2.0])
