@@ -10,14 +10,17 @@ process (this machine is noisy: only ratios measured side by side count),
 and the script prints a JSON line per batch size and a markdown table:
 
 - seconds per epoch of each and their ratio (tfgen / scikit-learn; below 1
-  means tfgen is faster). tfgen's ``rbm`` makes its updates on minibatches
-  of the batch size inside each ``train_step`` (``config.minibatch_size``):
-  by default one step holds a whole epoch's updates in one compiled loop,
-  so Keras's per-step cost is paid once per epoch rather than once per
-  update of 10 images. ``--minibatches_per_step=N`` holds N updates per
-  step instead, run ``steps_per_execution`` steps per compiled call;
-  ``--jit_compile`` adds XLA; ``--tf_threads=1`` runs TensorFlow on one
-  thread (scikit-learn keeps numpy's default);
+  means tfgen is faster): the wall time of ``BernoulliRBM.fit`` and of
+  ``model.fit`` (the repeated dataset, ``steps_per_epoch`` set, so one
+  iterator serves every epoch), each after a pause that lets the other
+  library's idle threads stop polling (``--settle_seconds``), divided by
+  the epochs. tfgen's ``rbm`` makes its updates on minibatches of the batch
+  size inside each ``train_step`` (``config.minibatch_size``): by default
+  one step holds a whole epoch's updates in one compiled loop, so Keras's
+  per-step cost is paid once per epoch rather than once per update of 10
+  images. ``--minibatches_per_step=N`` holds N updates per step instead;
+  ``--jit_compile`` adds XLA (slower on this CPU); ``--tf_threads=1`` runs
+  TensorFlow on one thread (scikit-learn keeps numpy's default);
 - the test pseudo-log-likelihood of each (Besag 1975, computed for both
   from their parameters by the same function, exactly: every pixel flipped,
   not one at random), in nats per image;
@@ -26,7 +29,7 @@ and the script prints a JSON line per batch size and a markdown table:
   scikit-learn's RBM example, beside the same on raw pixels.
 
 Run: ``python benchmarks/rbm_vs_sklearn.py [--batch_sizes=10,100,500]
-[--epochs=20] [--repeats=3] [--tf_threads=1] [--dataset=mnist
+[--epochs=N] [--repeats=3] [--tf_threads=1] [--dataset=mnist
 --manual_dir=../shared/data/mnist]``.
 """
 
@@ -64,21 +67,27 @@ flags.DEFINE_integer("pll_images", 1000,
                      "Test images scored by the exact pseudo-likelihood "
                      "(it costs one free energy per pixel).")
 flags.DEFINE_list("batch_sizes", ["10", "100", "500"], "Batch sizes to time.")
-flags.DEFINE_integer("epochs", 20, "Epochs of each timed training.")
+flags.DEFINE_integer("epochs", 0,
+                     "Epochs of each timed training; 0: 100 on digits (an "
+                     "epoch takes a few ms: shorter runs time noise), 10 on "
+                     "MNIST.")
 flags.DEFINE_integer("repeats", 3, "Timed trainings of each, alternating.")
 flags.DEFINE_integer("num_hidden", 100, "Hidden units of both RBMs.")
 flags.DEFINE_float("learning_rate", 0.05, "Learning rate of both RBMs.")
 flags.DEFINE_integer("minibatches_per_step", 0,
                      "Updates of tfgen's rbm per train_step (its "
                      "config.minibatch_size option); 0: a whole epoch's.")
-flags.DEFINE_integer("steps_per_execution", 50,
-                     "tfgen's training steps per compiled call.")
+flags.DEFINE_integer("steps_per_execution", 0,
+                     "tfgen's training steps per compiled call; 0: an "
+                     "epoch's steps, at most 50.")
 flags.DEFINE_integer("tf_threads", 0,
                      "TensorFlow's intra- and inter-op threads; 0 keeps its "
                      "default (all cores). 1 runs each small op without "
                      "cross-thread hand-offs, faster for batches of 10.")
+flags.DEFINE_float("settle_seconds", 1.0,
+                   "Pause before each timed training (see _settle).")
 flags.DEFINE_bool("jit_compile", False,
-                  "Compile tfgen's train_step with XLA (slower here on CPU).")
+                  "Compile tfgen's train_step with XLA (slower on this CPU).")
 FLAGS = flags.FLAGS
 
 
@@ -114,42 +123,63 @@ def _logistic_accuracy(train_features, train_labels, test_features,
     return float(classifier.score(test_features, test_labels))
 
 
+def _epochs():
+    return FLAGS.epochs or {"digits": 100, "mnist": 10}[FLAGS.dataset]
+
+
+def _settle():
+    """Waits for the other library's idle threads to stop spinning.
+
+    OpenBLAS's threads (numpy's) and TensorFlow's keep polling for work for
+    a while after a call; on 2 cores the run timed next would share them.
+    """
+    time.sleep(FLAGS.settle_seconds)
+
+
 def _train_sklearn(images, batch_size):
     rbm = BernoulliRBM(n_components=FLAGS.num_hidden,
                        learning_rate=FLAGS.learning_rate,
-                       batch_size=batch_size, n_iter=FLAGS.epochs,
+                       batch_size=batch_size, n_iter=_epochs(),
                        random_state=0)
+    _settle()
     start = time.perf_counter()
     rbm.fit(images)
     seconds = time.perf_counter() - start
     parameters = (rbm.components_.T, rbm.intercept_visible_,
                   rbm.intercept_hidden_)
-    return seconds / FLAGS.epochs, parameters, rbm.transform
+    return seconds / _epochs(), parameters, rbm.transform
 
 
 def _train_tfgen(images, batch_size, info):
     spec = registry.get("rbm")
     config = spec.get_config()
     per_step = FLAGS.minibatches_per_step or -(-len(images) // batch_size)
+    steps_per_epoch = -(-len(images) // (batch_size * per_step))
     with config.unlocked():
         config.update(num_hidden=FLAGS.num_hidden, training="pcd",
                       num_chains=batch_size, cd_steps=1, momentum=0.0,
                       weight_decay=0.0, learning_rate=FLAGS.learning_rate,
                       batch_size=batch_size * per_step,
-                      minibatch_size=batch_size, epochs=FLAGS.epochs,
-                      steps_per_execution=FLAGS.steps_per_execution,
+                      minibatch_size=batch_size, epochs=_epochs(),
+                      steps_per_execution=(FLAGS.steps_per_execution
+                                           or min(steps_per_epoch, 50)),
                       jit_compile=FLAGS.jit_compile)
     model = training.build_model(spec, config, info)
+    # Repeated, with steps_per_epoch: fit then makes one iterator, not one
+    # per epoch (about 0.4 ms each).
     batches = tf.data.Dataset.from_tensor_slices(
         {"image": images.reshape((-1,) + info.image_shape),
          "label": np.zeros(len(images), np.int64)}
-    ).shuffle(len(images), seed=0).batch(config.batch_size).cache()
+    ).shuffle(len(images), seed=0).batch(config.batch_size).cache().repeat()
     model.build_for_training(next(iter(batches)))
     initial = model.get_weights()
-    model.fit(batches.take(1), epochs=1, verbose=0)  # Traces and compiles.
+    model.fit(batches, epochs=1, steps_per_epoch=1,
+              verbose=0)  # Traces and compiles.
     model.set_weights(initial)  # The timed run starts from scratch.
+    _settle()
     start = time.perf_counter()
-    model.fit(batches, epochs=FLAGS.epochs, verbose=0)
+    model.fit(batches, epochs=_epochs(), steps_per_epoch=steps_per_epoch,
+              verbose=0)
     seconds = time.perf_counter() - start
     weights, visible_bias, hidden_bias = model.parameters
     parameters = (weights.numpy(), visible_bias.numpy(), hidden_bias.numpy())
@@ -158,7 +188,7 @@ def _train_tfgen(images, batch_size, info):
         reshaped = features.reshape((-1,) + info.image_shape)
         return np.asarray(model.encode(images=reshaped)["codes"])
 
-    return seconds / FLAGS.epochs, parameters, transform
+    return seconds / _epochs(), parameters, transform
 
 
 def main(argv):
@@ -186,7 +216,7 @@ def main(argv):
         row = {
             "benchmark": "rbm_vs_sklearn", "dataset": FLAGS.dataset,
             "batch_size": batch_size,
-            "epochs": FLAGS.epochs, "num_hidden": FLAGS.num_hidden,
+            "epochs": _epochs(), "num_hidden": FLAGS.num_hidden,
             "learning_rate": FLAGS.learning_rate, "repeats": FLAGS.repeats,
             "tf_threads": FLAGS.tf_threads or "default",
             "minibatches_per_step": FLAGS.minibatches_per_step or "epoch",
