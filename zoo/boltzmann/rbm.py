@@ -12,7 +12,11 @@ closer to the true one.
 
 Both are the gradient of ``energy.contrastive_divergence_objective``,
 mean F(data) - mean F(negatives) with the negatives held fixed, which an SGD
-optimizer with momentum descends; weight decay on the weights alone and the
+optimizer with momentum descends. The gradient is computed in closed form
+(``energy.contrastive_divergence_gradients``, tested against automatic
+differentiation of the objective) from the hidden probabilities the two
+phases computed anyway: two matrix products where autodiff would redo both
+phases' hidden activations; weight decay on the weights alone and the
 other settings follow Hinton (2010), "A practical guide to training
 restricted Boltzmann machines".
 
@@ -211,6 +215,36 @@ def pseudo_log_likelihood(visible, flip_indices, weights, visible_bias,
     return tf.cast(num_visible, visible.dtype) * tf.math.log_sigmoid(gap)
 
 
+def exact_pseudo_log_likelihood(visible, weights, visible_bias, hidden_bias):
+    """Pseudo-log-likelihood of binary vectors, every coordinate flipped.
+
+    sum_i log p(v_i | v_-i) = sum_i log sigmoid(F(v with v_i flipped) - F(v))
+    (Besag 1975), exactly: one free energy per coordinate, so for scoring
+    models, not for training (``pseudo_log_likelihood`` estimates it from
+    one coordinate).
+
+    Args:
+        visible: (B, V) binary.
+        weights, visible_bias, hidden_bias: a Bernoulli RBM's parameters.
+
+    Returns:
+        (B,) in nats.
+    """
+    visible = tf.convert_to_tensor(visible, tf.float32)
+    weights, visible_bias, hidden_bias = (
+        tf.cast(parameter, tf.float32)
+        for parameter in (weights, visible_bias, hidden_bias))
+    base = energy.free_energy(visible, weights, visible_bias, hidden_bias)
+    total = tf.zeros_like(base)
+    for pixel in range(visible.shape[1]):
+        flipped = tf.concat([visible[:, :pixel],
+                             1.0 - visible[:, pixel:pixel + 1],
+                             visible[:, pixel + 1:]], axis=1)
+        gap = energy.free_energy(flipped, weights, visible_bias, hidden_bias)
+        total += tf.math.log_sigmoid(gap - base)
+    return total
+
+
 def _rowwise_matmul(rows, matrix):
     """rows @ matrix, (B, K) x (K, N) -> (B, N), each row a product alone.
 
@@ -383,7 +417,7 @@ class RBM(GenerativeModel):
     def objective(self, data, negatives):
         """The CD/PCD objective plus weight decay (wd/2)|W|^2, a scalar.
 
-        ``_update`` follows its gradient, computed in closed form.
+        ``_apply_update`` follows its gradient, computed in closed form.
         """
         return (energy.contrastive_divergence_objective(
             data, negatives, *self.parameters, gaussian=self.gaussian)

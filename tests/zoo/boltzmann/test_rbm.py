@@ -308,6 +308,26 @@ def test_pseudo_log_likelihood_is_its_definition():
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
 
+def test_exact_pseudo_log_likelihood_sums_every_conditional():
+    visible = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]], np.float32)
+    got = rbm.exact_pseudo_log_likelihood(visible, W, C, B)
+    expected = np.zeros(2)
+    for row_index, row in enumerate(visible):
+        for index in range(3):
+            both = np.repeat(row[None], 2, axis=0)
+            both[:, index] = [0.0, 1.0]
+            log_conditional = (-_numpy_free_energy(both)
+                               - logsumexp(-_numpy_free_energy(both)))
+            expected[row_index] += log_conditional[int(row[index])]
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    # The one-coordinate estimate averages to it over the coordinates.
+    estimates = [rbm.pseudo_log_likelihood(tf.constant(visible),
+                                           np.full(2, index), W, C, B)
+                 for index in range(3)]
+    np.testing.assert_allclose(np.mean(estimates, axis=0), expected,
+                               rtol=1e-5)
+
+
 def test_test_step_is_deterministic_and_reports_the_metrics():
     model = _model()
     batch = _batch(_binary(8))
