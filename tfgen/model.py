@@ -212,45 +212,61 @@ class GenerativeModel(keras.Model):
     # --- Metric bookkeeping, compiled. -------------------------------------
 
     def reset_metrics(self):
-        """Zeroes every metric in one compiled call.
+        """Zeroes every metric, in one compiled call when called eagerly.
 
         ``fit`` and ``evaluate`` call it at each epoch's start. Keras makes
         one eager assignment per metric variable, about 0.25 ms per
         ``keras.metrics.Mean`` on 2 CPU cores: as much as a whole epoch of
         a small model that makes many updates per step (``rbm``'s
-        ``config.minibatch_size``).
+        ``config.minibatch_size``). Inside a traced function or under a
+        distribution strategy (whose replicas each hold their own metric
+        variables) Keras's own version runs.
         """
-        self._compiled_metric_function("reset")()
+        function = self._compiled_metric_function("reset")
+        if function is None:
+            super().reset_metrics()
+        else:
+            function()
 
     def get_metrics_result(self):
-        """Returns ``{name: value}`` of every metric, in one compiled call.
+        """Returns ``{name: value}`` of every metric (see ``reset_metrics``).
 
-        Keras's own version (one eager ``result()`` per metric) is the
-        reference; a metric whose result is a dict adds its entries.
+        Keras's own version (one ``result()`` per metric) is the reference;
+        a metric whose result is a dict adds its entries.
         """
-        return self._compiled_metric_function("result")()
+        function = self._compiled_metric_function("result")
+        if function is None:
+            return super().get_metrics_result()
+        return function()
 
     def _compiled_metric_function(self, kind):
         """The traced reset or result function of the current metrics.
 
-        Traced again whenever the metrics or their variables change (Keras
-        builds some lazily).
+        None where Keras's own eager methods must run: inside a traced
+        function (the ops then join that graph) or under a distribution
+        strategy. Traced again whenever the metrics or their variables
+        change (Keras builds some lazily); only the latest of each kind is
+        kept.
         """
+        if not tf.executing_eagerly() or tf.distribute.has_strategy():
+            return None
         metrics = list(self.metrics)
-        key = (kind,) + tuple(id(variable) for metric in metrics
-                              for variable in metric.variables)
+        key = tuple((id(metric), tuple(id(variable)
+                                       for variable in metric.variables))
+                    for metric in metrics)
         # Not a tracked attribute: Keras tracks what is set on a layer.
         cache = self.__dict__.get("_metric_functions")
         if cache is None:
             cache = {}
             object.__setattr__(self, "_metric_functions", cache)
-        if key not in cache:
+        cached_key, function = cache.get(kind, (None, None))
+        if cached_key != key:
             if kind == "reset":
-                def function():
+                def run():
                     for metric in metrics:
                         metric.reset_state()
             else:
-                def function():
+                def run():
                     results = {}
                     for metric in metrics:
                         result = metric.result()
@@ -260,9 +276,9 @@ class GenerativeModel(keras.Model):
                             results[metric.name] = result
                     return results
             # A concrete function: a call skips tf.function's dispatch.
-            cache[key] = tf.function(
-                function, autograph=False).get_concrete_function()
-        return cache[key]
+            function = tf.function(run, autograph=False).get_concrete_function()
+            cache[kind] = (key, function)
+        return function
 
     # --- What the export layer reads. -----------------------------------
 

@@ -17,14 +17,19 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "benchmarks" / "rbm_vs_sklearn.py"
 
 
-def test_short_run_reports_one_consistent_row_per_batch_size(tmp_path):
+def _run(tmp_path, *flags):
     completed = subprocess.run(
-        [sys.executable, str(SCRIPT), "--batch_sizes=50,200", "--epochs=1",
-         "--repeats=1", "--pll_images=20", "--settle_seconds=0"],
+        [sys.executable, str(SCRIPT), "--epochs=1", "--repeats=1",
+         "--pll_images=20", "--settle_seconds=0", *flags],
         capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert completed.returncode == 0, completed.stderr[-3000:]
     rows = [json.loads(line) for line in completed.stdout.splitlines()
             if line.startswith("{")]
+    return completed, rows
+
+
+def test_short_run_reports_one_consistent_row_per_batch_size(tmp_path):
+    completed, rows = _run(tmp_path, "--batch_sizes=50,200")
     assert [row["batch_size"] for row in rows] == [50, 200]
     for row in rows:
         assert row["dataset"] == "digits" and row["epochs"] == 1
@@ -38,3 +43,10 @@ def test_short_run_reports_one_consistent_row_per_batch_size(tmp_path):
         # Logistic regression on binarized digits' raw pixels.
         assert row["raw_pixels_logistic_accuracy"] > 0.8
     assert "| 50 |" in completed.stdout and "| 200 |" in completed.stdout
+
+
+def test_several_steps_per_epoch_run(tmp_path):
+    # 3 updates of 50 images per train_step: 9 steps make the epoch.
+    _, rows = _run(tmp_path, "--batch_sizes=50", "--minibatches_per_step=3")
+    assert len(rows) == 1 and rows[0]["minibatches_per_step"] == 3
+    assert rows[0]["tfgen_seconds_per_epoch"] > 0

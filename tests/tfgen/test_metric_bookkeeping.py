@@ -5,6 +5,10 @@ metric) are the reference; the compiled versions must agree with them, see
 every metric (dict results included), and follow metrics added later.
 """
 
+import pathlib
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -112,3 +116,41 @@ def test_fit_reports_each_epochs_own_metrics():
         epochs=2, verbose=0, shuffle=False)
     np.testing.assert_allclose(history.history["first"], [64.0, 64.0])
     np.testing.assert_allclose(history.history["mean"], [2.0, 2.0])
+
+
+# Two logical CPUs must be set before TensorFlow starts: a fresh process.
+_MIRRORED = """
+import sys
+sys.path[:0] = [{repo!r}, {tests!r}]
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+import numpy as np
+import test_metric_bookkeeping as bookkeeping
+from tfgen import config as config_lib
+
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+with strategy.scope():
+    model = bookkeeping.Tracked(config_lib.base_config(), bookkeeping.INFO)
+    model.compile(optimizer=None)
+images = np.concatenate([np.zeros((4, 2, 2, 1)), 10 * np.ones((4, 2, 2, 1))])
+history = model.fit(tf.data.Dataset.from_tensor_slices(
+    {{"image": images.astype(np.float32)}}).batch(8), epochs=2, verbose=0)
+print(history.history["mean"], history.history["second"])
+"""
+
+
+def test_metrics_under_a_mirrored_strategy_sum_the_replicas():
+    # Each replica sees 4 of the 8 images (zeros, tens) and counts its own
+    # update in the pair's second entry: a read of one replica's variables
+    # would report a mean of 0 or 10, not 5, and a count of 1, not 2.
+    here = pathlib.Path(__file__).resolve()
+    script = _MIRRORED.format(repo=str(here.parents[2]),
+                              tests=str(here.parent))
+    completed = subprocess.run([sys.executable, "-c", script],
+                               capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stdout.strip().splitlines()[-1] == (
+        "[5.0, 5.0] [2.0, 2.0]")

@@ -127,9 +127,10 @@ def contrastive_divergence_gradients(data_visible, data_hidden,
 
     Args:
         data_visible: (N, V) data.
-        data_hidden: (N, H) p(h = 1 | data).
+        data_hidden: (N, H) p(h = 1 | data) under the current parameters
+            (under others this is not the objective's gradient).
         negative_visible: (M, V) negative samples.
-        negative_hidden: (M, H) p(h = 1 | negatives).
+        negative_hidden: (M, H) p(h = 1 | negatives), likewise.
 
     Returns:
         The gradients with respect to the weights (V, H), the visible biases

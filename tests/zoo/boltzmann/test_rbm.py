@@ -205,6 +205,61 @@ def test_minibatches_make_one_sequential_update_each(monkeypatch):
                                atol=1e-6)
 
 
+@pytest.mark.parametrize("training", ["cd", "pcd"])
+def test_two_sweep_minibatch_updates_replay_in_numpy(training, monkeypatch):
+    # CD-2 or PCD-2 (4 chains) on minibatches of 4 of 10 images, the last of
+    # 2, with every uniform draw recorded: numpy replays the three updates
+    # with the same noise, which pins which noise each half-step reads.
+    learning_rate, minibatch_size = 0.3, 4
+    model = _model(MOCK, num_hidden=5, training=training, cd_steps=2,
+                   num_chains=4, momentum=0.0, weight_decay=0.0,
+                   learning_rate=learning_rate, minibatch_size=minibatch_size)
+    recorded, random_state = [], np.random.RandomState(3)
+
+    def uniform(shape, seed=None, **kwargs):
+        del seed, kwargs
+        value = random_state.uniform(size=[int(d) for d in shape])
+        recorded.append(value.astype(np.float32))
+        return tf.constant(recorded[-1])
+
+    monkeypatch.setattr(keras.random, "uniform", uniform)
+    weights, visible_bias, hidden_bias = (
+        np.array(variable, np.float64) for variable in model.parameters)
+    chains = model.chains.numpy().astype(np.float64)
+    images = _binary(10)
+    model.train_step(_batch(images))
+    # The loop's noise: (minibatch, sweep, row, unit), hiddens then visibles.
+    hidden_noise, visible_noise = recorded[0], recorded[1]
+    assert hidden_noise.shape == (3, 2, 4, 5)
+    assert visible_noise.shape == (3, 2, 4, 64)
+    data = images.reshape(10, -1).astype(np.float64)
+    for index, start in enumerate(range(0, 10, minibatch_size)):
+        positive = data[start:start + minibatch_size]
+        positive_probs = expit(positive @ weights + hidden_bias)
+        if training == "cd":
+            probs, rows = positive_probs, len(positive)
+        else:
+            probs, rows = expit(chains @ weights + hidden_bias), 4
+        for sweep in range(2):
+            hidden = hidden_noise[index, sweep, :rows] < probs
+            visible = (visible_noise[index, sweep, :rows]
+                       < expit(hidden @ weights.T + visible_bias)) * 1.0
+            probs = expit(visible @ weights + hidden_bias)
+        chains = visible
+        weights = weights + learning_rate * (
+            positive.T @ positive_probs / len(positive)
+            - visible.T @ probs / rows)
+        visible_bias = visible_bias + learning_rate * (
+            positive.mean(axis=0) - visible.mean(axis=0))
+        hidden_bias = hidden_bias + learning_rate * (
+            positive_probs.mean(axis=0) - probs.mean(axis=0))
+    for got, expected in zip(model.parameters,
+                             (weights, visible_bias, hidden_bias)):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+    if training == "pcd":
+        np.testing.assert_array_equal(model.chains.numpy(), chains)
+
+
 def _recording_negative_phase(model, monkeypatch):
     """Records the hidden probabilities every negative phase starts from."""
     starts, original = [], model.negative_phase
