@@ -83,7 +83,8 @@ flags.DEFINE_integer("steps_per_execution", 0,
 flags.DEFINE_integer("tf_threads", 0,
                      "TensorFlow's intra- and inter-op threads; 0 keeps its "
                      "default (all cores). 1 runs each small op without "
-                     "cross-thread hand-offs, faster for batches of 10.")
+                     "cross-thread hand-offs (sometimes faster on digits "
+                     "at batch 10).")
 flags.DEFINE_float("settle_seconds", 1.0,
                    "Pause before each timed training (see _settle).")
 flags.DEFINE_bool("jit_compile", False,
@@ -127,17 +128,17 @@ def _settle():
 
 
 def _train_sklearn(images, batch_size):
-    rbm = BernoulliRBM(n_components=FLAGS.num_hidden,
-                       learning_rate=FLAGS.learning_rate,
-                       batch_size=batch_size, n_iter=_epochs(),
-                       random_state=0)
+    sklearn_rbm = BernoulliRBM(n_components=FLAGS.num_hidden,
+                               learning_rate=FLAGS.learning_rate,
+                               batch_size=batch_size, n_iter=_epochs(),
+                               random_state=0)
     _settle()
     start = time.perf_counter()
-    rbm.fit(images)
+    sklearn_rbm.fit(images)
     seconds = time.perf_counter() - start
-    parameters = (rbm.components_.T, rbm.intercept_visible_,
-                  rbm.intercept_hidden_)
-    return seconds / _epochs(), parameters, rbm.transform
+    parameters = (sklearn_rbm.components_.T, sklearn_rbm.intercept_visible_,
+                  sklearn_rbm.intercept_hidden_)
+    return seconds / _epochs(), parameters, sklearn_rbm.transform
 
 
 def _train_tfgen(images, batch_size, info):
