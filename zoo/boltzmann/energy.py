@@ -104,7 +104,7 @@ def contrastive_divergence_objective(data_visible, negative_visible, weights,
                                          gaussian=gaussian)))
 
 
-def _rows(tensor):
+def num_rows(tensor):
     """The first dimension: a Python int when static (fewer graph ops)."""
     return tensor.shape[0] if tensor.shape[0] is not None else tf.shape(
         tensor)[0]
@@ -137,7 +137,7 @@ def contrastive_divergence_gradients(data_visible, data_hidden,
         (V,) and the hidden biases (H,).
     """
     data_count, negative_count = (
-        tf.cast(_rows(visible), visible.dtype)
+        tf.cast(num_rows(visible), visible.dtype)
         for visible in (data_visible, negative_visible))
     weights = (tf.matmul(negative_visible, negative_hidden / negative_count,
                          transpose_a=True)

@@ -402,8 +402,7 @@ class RBM(GenerativeModel):
             The last sweep's sampled visibles (N, V) and their hidden
             probabilities p(h|v) (N, H), which the update uses as they are.
         """
-        rows = (hidden_probs.shape[0] if hidden_probs.shape[0] is not None
-                else tf.shape(hidden_probs)[0])
+        rows = energy.num_rows(hidden_probs)
         probs = hidden_probs
         for step in range(int(self.config.cd_steps)):
             hidden = self.sample_hidden(
