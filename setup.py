@@ -9,7 +9,7 @@ setuptools.setup(
                  "models, with SavedModel export for TensorFlow Serving."),
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    python_requires=">=3.10,<3.13",
+    python_requires=">=3.10,<3.14",
     packages=setuptools.find_packages(include=["tfgen", "tfgen.*", "zoo",
                                                "zoo.*", "export", "export.*"]),
     install_requires=[

@@ -28,7 +28,7 @@ EXCUSED = {}
 
 MODEL_NAMES = registry.names()
 BATCH = 4
-DATA_INFO = DataInfo(name="mock", image_shape=(8, 8, 1), num_levels=17,
+DATA_INFO = DataInfo(name="mock", event_shape=(8, 8, 1), num_levels=17,
                      num_classes=10,
                      split_sizes={"train": 32, "validation": 8, "test": 8})
 

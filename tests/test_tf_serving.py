@@ -66,7 +66,7 @@ def _wait_until_available(rest_port, server):
 def served(tmp_path_factory):
     """(model, rest_port, grpc_port): the tiny VAE behind a live server."""
     spec = registry.get("vae")
-    info = DataInfo(name="mock", image_shape=(8, 8, 1), num_levels=17,
+    info = DataInfo(name="mock", event_shape=(8, 8, 1), num_levels=17,
                     num_classes=10)
     model = training.build_model(spec, spec.get_config("tiny"), info)
     base = tmp_path_factory.mktemp("serving")

@@ -64,31 +64,48 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
 
 class SampleGridSummary(keras.callbacks.Callback):
-    """Writes a grid of the model's samples to TensorBoard after each epoch.
+    """Writes a grid of the model's samples to TensorBoard every few epochs.
 
-    The samples come from the model's ``sample`` capability with fixed seeds,
-    so the grids of successive epochs show the same latent draws evolving.
+    The samples come from the model's ``sample`` capability with fixed seeds
+    (``plots.grid_sample_arguments``: one class per column for a model that
+    samples given labels), so successive grids show the same draws evolving.
 
     Args:
         log_dir: TensorBoard folder for the image summaries.
         num_samples: number of images in the grid.
+        every_epochs: a grid after every this many epochs; 0: none but the
+            last. Sequential samplers are slow, so they sample less often.
+        last_epoch: the run's last epoch (1-based), which always gets a grid.
     """
 
-    def __init__(self, log_dir, num_samples=64):
+    def __init__(self, log_dir, num_samples=64, every_epochs=1,
+                 last_epoch=None):
         super().__init__()
         self._log_dir = os.fspath(log_dir)
-        self._seeds = tf.range(num_samples, dtype=tf.int64)
+        self._num_samples = int(num_samples)
+        self._every = int(every_epochs)
+        self._last_epoch = last_epoch
         self._writer = None
         self._sample = None
 
+    def _due(self, completed):
+        if completed == self._last_epoch:
+            return True
+        return self._every > 0 and completed % self._every == 0
+
     def on_epoch_end(self, epoch, logs=None):
+        if not self._due(epoch + 1):
+            return
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(self._log_dir)
             # Traced once: eager sampling would cost more than the epoch of
             # a small model.
             self._sample = tf.function(self.model.sample)
-        images = self._sample(seed=self._seeds)["images"]
-        grid = plots.image_grid(np.asarray(images, dtype=np.float32))
+        arguments, columns = plots.grid_sample_arguments(self.model,
+                                                         self._num_samples)
+        images = self._sample(**arguments)["images"]
+        grid = plots.image_grid(np.asarray(images, dtype=np.float32),
+                                num_columns=columns)
         with self._writer.as_default():
             tf.summary.image("samples", grid[np.newaxis], step=epoch + 1)
         self._writer.flush()

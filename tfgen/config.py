@@ -1,9 +1,10 @@
 """Model configs: locked ``ml_collections.ConfigDict``s and their overrides.
 
-Every model's config starts from ``base_config()``, which holds the fields the
-training loop reads (dataset, preprocessing, batch size, epochs, optimizer,
-seed); the model adds its own hyperparameters and the config is locked, so a
-misspelt override is an error rather than a silently ignored value.
+Every model's config starts from ``base_config()``, which holds the fields
+the training loop reads (dataset, preprocessing, batch size, epochs, named
+optimizers, seed); the model adds its own hyperparameters and the config is
+locked, so a misspelt override is an error rather than a silently ignored
+value.
 
 On the command line a config value is overridden with ``--config.NAME=VALUE``
 (dotted names reach nested fields), in the manner of Flax and big_vision.
@@ -15,6 +16,7 @@ import json
 import ml_collections
 
 from tfgen import errors
+from tfgen import optimizers
 
 PREPROCESSINGS = (
     "binarize_static",   # Bernoulli(pixel intensity), drawn once per image.
@@ -39,12 +41,18 @@ def base_config(**model_fields):
     config.preprocessing = "binarize_dynamic"
     config.batch_size = 64
     config.epochs = 50
-    config.optimizer = "adam"
-    config.learning_rate = 1e-3
+    # Named optimizers (tfgen.optimizers): a model with one optimizer uses
+    # "model"; models with several (pretraining and fine-tuning, a
+    # generator and a discriminator) replace this dict with theirs.
+    config.optimizers = ml_collections.ConfigDict(
+        {optimizers.DEFAULT: optimizers.optimizer_config("adam", 1e-3)})
     # Seeds the data pipeline, the weights and every stateless sampler.
     config.seed = 0
     # Number of images in the sample grid written at the end of training.
     config.num_grid_samples = 64
+    # A sample grid goes to TensorBoard every this many epochs (and after
+    # the last); 0: only at the end. Sequential samplers are slow.
+    config.sample_every_epochs = 1
     # Training steps per call of the compiled train function: more amortize
     # the per-call cost of small batches.
     config.steps_per_execution = 1
@@ -69,16 +77,13 @@ def check_variant(model_name, variant):
                          "expected None or 'tiny'")
 
 
-def validate_greedy_pretraining(config, learning_rates):
-    """Checks the fields of a model pretrained layer by layer with momentum.
+def validate_greedy_pretraining(config):
+    """Checks the fields of a model pretrained layer by layer.
 
-    ``pretrain_epochs`` >= 0, each named learning rate > 0, ``momentum`` in
-    [0, 1) and ``weight_decay`` >= 0: the fields that the deep belief net
-    and the stacked and deep autoencoders share.
-
-    Args:
-        config: the model's config.
-        learning_rates: names of its learning-rate fields.
+    ``pretrain_epochs`` >= 0 and ``weight_decay`` >= 0: the fields that the
+    deep belief net and the stacked and deep autoencoders share (their
+    learning rates and momentum are their optimizers', checked with every
+    optimizer).
 
     Raises:
         UsageError: naming the field that is out of range.
@@ -87,13 +92,6 @@ def validate_greedy_pretraining(config, learning_rates):
         raise errors.UsageError(
             f"config.pretrain_epochs={config.pretrain_epochs} must be "
             "non-negative")
-    for name in learning_rates:
-        if not config[name] > 0:
-            raise errors.UsageError(
-                f"config.{name}={config[name]} must be positive")
-    if not 0 <= config.momentum < 1:
-        raise errors.UsageError(
-            f"config.momentum={config.momentum} must be in [0, 1)")
     if config.weight_decay < 0:
         raise errors.UsageError(
             f"config.weight_decay={config.weight_decay} must be non-negative")
@@ -123,9 +121,11 @@ def validate(config):
         raise errors.UsageError(
             f"config.steps_per_execution={config.steps_per_execution} must be "
             "positive")
-    if not config.learning_rate > 0:
+    if config.sample_every_epochs < 0:
         raise errors.UsageError(
-            f"config.learning_rate={config.learning_rate} must be positive")
+            f"config.sample_every_epochs={config.sample_every_epochs} must be "
+            "non-negative")
+    optimizers.validate(config)
 
 
 def _parse_value(key, text, current):

@@ -16,6 +16,24 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 
+def grid_sample_arguments(model, num_samples):
+    """The ``sample`` arguments of a model's sample grid.
+
+    Seeds 0 .. num_samples - 1, so the grids of successive epochs show the
+    same draws evolving. A model whose ``sample`` takes labels gets one
+    class per column (label = seed mod number of classes).
+
+    Returns:
+        ``(arguments, num_columns)``: the keyword arguments of
+        ``model.sample`` and the grid's columns (None: square grid).
+    """
+    seeds = np.arange(num_samples, dtype=np.int64)
+    if "labels" not in model.capability_inputs("sample"):
+        return {"seed": seeds}, None
+    classes = int(model.data_info.num_classes)
+    return {"seed": seeds, "labels": seeds % classes}, classes
+
+
 def image_grid(images, num_columns=None):
     """Tiles a batch of images into one image, row by row.
 

@@ -166,7 +166,7 @@ def execute(run, *, verbose=1):
                      .batch(batch_size).prefetch(tf.data.AUTOTUNE))
     validation_batches = splits["validation"].batch(batch_size).cache()
     test_batches = splits["test"].batch(batch_size).cache()
-    model.build_for_training(next(iter(train_batches)))
+    model.build_for_training()
 
     workdir.mkdir(parents=True, exist_ok=True)
     _write_json_atomically(workdir / "config.json",
@@ -186,7 +186,9 @@ def execute(run, *, verbose=1):
     ]
     if "sample" in model.capabilities:
         fit_callbacks.append(callbacks_lib.SampleGridSummary(
-            workdir / "logs" / "samples", config.num_grid_samples))
+            workdir / "logs" / "samples", config.num_grid_samples,
+            every_epochs=config.sample_every_epochs,
+            last_epoch=sum(int(e) for _, e in model.training_stages())))
     start = time.time()
     history = _fit_stages(model, train_batches, validation_batches,
                           initial_epoch, fit_callbacks, guard, verbose)
@@ -278,7 +280,7 @@ def _likelihood_results(model, info, config, splits, test_batches):
         results["test_nll"] = nll
         if config.preprocessing == "levels":
             results["test_bits_per_dim"] = evaluation.bits_per_dim(
-                nll, info.num_pixels)
+                nll, info.event_size)
     return results
 
 
@@ -287,13 +289,9 @@ def _write_plots(model, workdir, config, test_batches):
     latent-space plots."""
     written = {}
     if "sample" in model.capabilities:
-        seeds = tf.range(config.num_grid_samples, dtype=tf.int64)
-        arguments, columns, title = {"seed": seeds}, None, "samples"
-        if "labels" in model.capability_inputs("sample"):
-            # A conditional model: one class per column.
-            columns = model.data_info.num_classes
-            arguments["labels"] = seeds % columns
-            title = "samples, one class per column"
+        arguments, columns = plots.grid_sample_arguments(
+            model, config.num_grid_samples)
+        title = ("samples, one class per column" if columns else "samples")
         images = np.asarray(model.sample(**arguments)["images"])
         written["samples"] = str(plots.save_image_grid(
             images, workdir / "samples.png", num_columns=columns,
@@ -313,26 +311,24 @@ def _write_plots(model, workdir, config, test_batches):
         written["reconstructions"] = str(plots.save_image_grid(
             rows, workdir / "reconstructions.png", num_columns=columns,
             title=f"{model.name}: test images (odd rows), reconstructions"))
-    if {"encode", "decode"} <= set(model.capabilities):
-        decode_inputs = model.capability_inputs("decode")
-        code_spec = decode_inputs["codes"].spec
-        # The manifold spans the quantiles of a standard-normal prior:
-        # models that sample from one, not the deterministic autoencoders.
-        if (code_spec.shape[-1] == 2 and set(decode_inputs) == {"codes"}
-                and "sample" in model.capabilities):
+    if "encode" in model.capabilities and model.code_size == 2:
+        # What the model declares decides: a 2-D code is drawn; a prior over
+        # it adds the decoder's manifold over the prior's quantiles.
+        prior = model.code_prior()
+        if (prior is not None and "decode" in model.capabilities
+                and set(model.capability_inputs("decode")) == {"codes"}):
             written["latent_manifold"] = str(plots.plot_latent_manifold(
                 lambda codes: np.asarray(model.decode(codes=codes)["images"]),
                 workdir / "latent_manifold.png"))
-        if code_spec.shape[-1] == 2:
-            codes, labels = [], []
-            for batch in test_batches:
-                codes.append(np.asarray(model.encode(
-                    **evaluation.capability_arguments(model, "encode", batch))[
-                        "codes"]))
-                labels.append(batch["label"].numpy())
-            written["latent_codes"] = str(plots.plot_latent_codes(
-                np.concatenate(codes), np.concatenate(labels),
-                workdir / "latent_codes.png"))
+        codes, labels = [], []
+        for batch in test_batches:
+            codes.append(np.asarray(model.encode(
+                **evaluation.capability_arguments(model, "encode", batch))[
+                    "codes"]))
+            labels.append(batch["label"].numpy())
+        written["latent_codes"] = str(plots.plot_latent_codes(
+            np.concatenate(codes), np.concatenate(labels),
+            workdir / "latent_codes.png"))
     return written
 
 

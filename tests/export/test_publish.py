@@ -46,7 +46,7 @@ class Inert(Reconstructor):
 def make_model(model_class=Reconstructor):
     config = config_lib.base_config()
     config.preprocessing = "unit"
-    data_info = info.DataInfo(name="toy", image_shape=IMAGE_SHAPE,
+    data_info = info.DataInfo(name="toy", event_shape=IMAGE_SHAPE,
                               num_levels=2, num_classes=2)
     model = model_class(config, data_info)
     model(tf.zeros((1,) + IMAGE_SHAPE))

@@ -97,7 +97,7 @@ class IntegerRanges(ToyModel):
 def make_model(model_class=ToyModel, build=True):
     config = config_lib.base_config()
     config.preprocessing = "unit"
-    data_info = info.DataInfo(name="toy", image_shape=IMAGE_SHAPE,
+    data_info = info.DataInfo(name="toy", event_shape=IMAGE_SHAPE,
                               num_levels=2, num_classes=2)
     model = model_class(config, data_info)
     if build:

@@ -90,7 +90,7 @@ def make_toy_model(preprocessing="unit", seed=7):
     config = config_lib.base_config()
     config.preprocessing = preprocessing
     config.seed = seed
-    data_info = info.DataInfo(name="toy", image_shape=IMAGE_SHAPE,
+    data_info = info.DataInfo(name="toy", event_shape=IMAGE_SHAPE,
                               num_levels=17, num_classes=10)
     model = ToyModel(config, data_info)
     model(tf.zeros((1,) + IMAGE_SHAPE))

@@ -18,7 +18,7 @@ from tfgen import config as config_lib
 from tfgen.data import DataInfo
 from tfgen.model import GenerativeModel
 
-INFO = DataInfo(name="mock", image_shape=(2, 2, 1), num_levels=2,
+INFO = DataInfo(name="mock", event_shape=(2, 2, 1), num_levels=2,
                 num_classes=1)
 
 

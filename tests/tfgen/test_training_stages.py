@@ -142,7 +142,7 @@ def test_default_begin_stage_records_known_stages_and_rejects_others():
 
     config = config_lib.base_config()
     config.lock()
-    model = Staged(config, DataInfo(name="mock", image_shape=(2, 2, 1),
+    model = Staged(config, DataInfo(name="mock", event_shape=(2, 2, 1),
                                     num_levels=2, num_classes=2))
     model.begin_stage("train")
     assert model.current_stage == "train"

@@ -143,7 +143,7 @@ def _data_info(name, prepared):
     features = prepared.builder.info.features
     return DataInfo(
         name=name,
-        image_shape=tuple(int(size) for size in features["image"].shape),
+        event_shape=tuple(int(size) for size in features["image"].shape),
         num_levels=_num_levels(prepared.builder.info),
         num_classes=int(features["label"].num_classes),
         split_sizes=dict(prepared.split_sizes))

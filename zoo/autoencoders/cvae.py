@@ -29,16 +29,8 @@ p(y) p(x|y) with the uniform p(y).
 import tensorflow as tf
 
 from tfgen import config as config_lib
-from tfgen import errors
 from tfgen import registry
-from tfgen import rng
-from tfgen.model import CapabilityInput
 from zoo.autoencoders import vae
-
-# Salt of the label drawn by ``sample`` without labels, distinct from the
-# VAE's salts (its prior sample's is 1), so label and code are independent.
-_LABEL_SALT = 11
-
 
 def get_config(variant=None):
     """Returns the conditional VAE's locked config (the VAE's fields).
@@ -70,6 +62,11 @@ def get_config(variant=None):
 class ConditionalVAE(vae.VAE):
     """VAE whose encoder and decoder are conditioned on the class label.
 
+    Every capability is labelled (``labelled_capabilities``): the base
+    class gives each one a ``labels`` input, checked against the dataset's
+    classes, and ``sample`` without labels draws them uniformly from each
+    row's seed.
+
     Args:
         config: locked config from ``get_config``.
         data_info: ``tfgen.data.DataInfo``; its ``num_classes`` sets the
@@ -80,16 +77,12 @@ class ConditionalVAE(vae.VAE):
         UsageError: the dataset has no classes, or a VAE field is bad.
     """
 
+    labelled_capabilities = vae.VAE.capabilities
+
     def __init__(self, config, data_info, **kwargs):
-        if not data_info.num_classes or data_info.num_classes < 1:
-            raise errors.UsageError(
-                f"config.dataset={config.dataset!r} has no class labels to "
-                "condition on")
         kwargs.setdefault("name", "cvae")  # plots are titled by it
         super().__init__(config, data_info, **kwargs)
         self.num_classes = self.condition_size()
-
-    # --- Conditioning. ----------------------------------------------------
 
     def condition_size(self):
         """Width of the one-hot label both networks get."""
@@ -99,77 +92,9 @@ class ConditionalVAE(vae.VAE):
         """Returns one_hot(labels), float32 (B, num_classes).
 
         Raises:
-            ValueError: ``labels`` is ``None``.
-            InvalidArgumentError: a label lies outside [0, num_classes - 1].
+            ValueError: ``labels`` is ``None`` (the capabilities check the
+                labels' range; training reads them from the dataset).
         """
         if labels is None:
             raise ValueError("the conditional VAE needs the images' labels")
-        labels = tf.cast(labels, tf.int64)
-        # one_hot would silently give a zero vector for such a label.
-        tf.debugging.assert_non_negative(
-            labels, message="labels must lie in [0, num_classes - 1]")
-        tf.debugging.assert_less(
-            labels, tf.constant(self.num_classes, tf.int64),
-            message="labels must lie in [0, num_classes - 1]")
-        return tf.one_hot(labels, self.num_classes)
-
-    def build_for_training(self, batch):
-        """Creates the weights and optimizer slots from a labelled batch."""
-        self.reconstruct(batch["image"], batch["label"])
-        optimizer = getattr(self, "optimizer", None)
-        if optimizer is not None and not optimizer.built:
-            optimizer.build(self.trainable_variables)
-
-    def call(self, images, labels=None, training=False):
-        """Returns the reconstruction (B, H, W, C) of labelled images."""
-        return self.reconstruct(images, labels)["images"]
-
-    # --- Capabilities. --------------------------------------------------
-
-    @property
-    def label_input(self):
-        """The ``CapabilityInput`` of the labels: int64 (B,) in range."""
-        return CapabilityInput(tf.TensorSpec([None], tf.int64), 0,
-                               self.num_classes - 1)
-
-    def capability_inputs(self, capability):
-        return {**super().capability_inputs(capability),
-                "labels": self.label_input}
-
-    def encode(self, images, labels):
-        """Returns q(z|x, y) as ``{"codes": mean, "scales": stddev}``."""
-        return super().encode(images, labels)
-
-    def decode(self, codes, labels):
-        """Returns ``{"images": E[x|z, y]}``, (B, H, W, C) in [0, 1]."""
-        return super().decode(codes, labels)
-
-    def reconstruct(self, images, labels):
-        """Decodes the posterior mean of q(z|x, y) with the same labels."""
-        return super().reconstruct(images, labels)
-
-    def log_prob(self, images, labels):
-        """Returns ``{"log_prob": (B,)}``, a lower bound on log p(x|y).
-
-        The importance-weighted bound with k = ``config.log_prob_samples``.
-        """
-        return super().log_prob(images, labels)
-
-    def sample(self, seed, labels=None):
-        """Decodes z ~ p(z), drawn from ``seed[i]`` alone, with label i.
-
-        Args:
-            seed: int64 (B,), one seed per image.
-            labels: int64 (B,), the class of each image; ``None`` draws it
-                uniformly from the row's seed.
-
-        Returns:
-            ``{"images": E[x|z, y]}``, float32 (B, H, W, C) in [0, 1].
-        """
-        if labels is None:
-            uniform = rng.uniform(seed, [], instance_seed=self.instance_seed,
-                                  salt=_LABEL_SALT)  # (B,)
-            labels = tf.minimum(
-                tf.cast(tf.floor(uniform * self.num_classes), tf.int64),
-                self.num_classes - 1)
-        return super().sample(seed, labels)
+        return tf.one_hot(tf.cast(labels, tf.int64), self.num_classes)

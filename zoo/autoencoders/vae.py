@@ -39,8 +39,6 @@ import tensorflow_probability as tfp
 from tfgen import config as config_lib
 from tfgen import errors
 from tfgen import registry
-from tfgen import rng
-from tfgen.model import CapabilityInput
 from tfgen.model import GenerativeModel
 
 tfd = tfp.distributions
@@ -52,12 +50,6 @@ _PREPROCESSINGS = {
     "bernoulli": ("binarize_dynamic", "binarize_static"),
     "categorical": ("levels",),
 }
-
-# Salts of the stateless draws (tfgen.rng): a prior sample and the bound's
-# posterior noise drawn from the same seed must be independent.
-_SAMPLE_SALT = 1
-_BOUND_SALT = 2
-_EVAL_SALT = 3  # test_step's fixed noise
 
 # Floor on the posterior stddev: softplus underflows to 0 for very negative
 # inputs, which would make log q(z|x) infinite.
@@ -100,7 +92,6 @@ def get_config(variant=None):
     config.preprocessing = "binarize_dynamic"
     config.batch_size = 64
     config.epochs = 200
-    config.learning_rate = 1e-3
     if variant == "tiny":
         config.latent_dim = 2
         config.hidden_units = (16,)
@@ -149,11 +140,14 @@ class VAE(GenerativeModel):
     """
 
     capabilities = ("sample", "log_prob", "encode", "decode", "reconstruct")
+    metric_names = ("loss", "elbo", "reconstruction", "kl")
+    log_prob_kind = "lower_bound"
 
     def __init__(self, config, data_info, **kwargs):
         _validate(config)
         super().__init__(config, data_info, **kwargs)
         self.latent_dim = int(config.latent_dim)
+        self.code_size = self.latent_dim
         self.num_levels = int(data_info.num_levels)
         self.categorical = config.likelihood == "categorical"
         image_shape = tuple(data_info.image_shape)
@@ -178,20 +172,6 @@ class VAE(GenerativeModel):
         # Both networks are built from their Inputs, so the model needs no
         # data to build (fit under tf.distribute insists on a built model).
         self.built = True
-
-        # Training noise, reproducible from config.seed; its state is one of
-        # the model's variables, so a resumed run continues its stream.
-        self.noise_seed = keras.random.SeedGenerator(int(config.seed))
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.elbo_tracker = keras.metrics.Mean(name="elbo")
-        self.reconstruction_tracker = keras.metrics.Mean(
-            name="reconstruction")
-        self.kl_tracker = keras.metrics.Mean(name="kl")
-
-    @property
-    def metrics(self):
-        return [self.loss_tracker, self.elbo_tracker,
-                self.reconstruction_tracker, self.kl_tracker]
 
     # --- Hooks of the variants. -----------------------------------------
 
@@ -266,6 +246,10 @@ class VAE(GenerativeModel):
         del codes, log_posterior
         return tfd.kl_divergence(posterior, self.prior())
 
+    def code_prior(self):
+        """The prior p(z) over the codes: the plots draw its quantiles."""
+        return self.prior()
+
     def prior(self):
         """Returns p(z) = N(0, I) over (latent_dim,)."""
         return tfd.MultivariateNormalDiag(
@@ -334,12 +318,8 @@ class VAE(GenerativeModel):
         return {"reconstruction": reconstruction, "kl": kl,
                 "elbo": reconstruction - kl}
 
-    def _update_metrics(self, terms):
-        self.loss_tracker.update_state(self.training_loss(terms))
-        self.elbo_tracker.update_state(terms["elbo"])
-        self.reconstruction_tracker.update_state(terms["reconstruction"])
-        self.kl_tracker.update_state(terms["kl"])
-        return {metric.name: metric.result() for metric in self.metrics}
+    def _metric_values(self, terms):
+        return {"loss": self.training_loss(terms), **terms}
 
     def train_step(self, batch):
         images = batch["image"]  # (B, H, W, C)
@@ -347,57 +327,43 @@ class VAE(GenerativeModel):
             (tf.shape(images)[0], self.latent_dim), seed=self.noise_seed)
         with tf.GradientTape() as tape:
             terms = self.elbo_terms(images, noise, batch.get("label"))
-            # Keras sums the replicas' gradients, so each replica's loss is
-            # its share of the global mean.
-            loss = (tf.reduce_mean(self.training_loss(terms))
-                    / tf.distribute.get_strategy().num_replicas_in_sync)
-        gradients = tape.gradient(loss, self.trainable_variables)
-        self.optimizer.apply(gradients, self.trainable_variables)
-        return self._update_metrics(terms)
+            loss = tf.reduce_mean(self.training_loss(terms))
+        self.minimize(tape, loss)
+        return self.update_metrics(self._metric_values(terms))
 
     def test_step(self, batch):
         images = batch["image"]
         # Fixed noise: two evaluations of the same weights give the same
         # loss, so epochs and runs compare models rather than draws.
-        noise = tf.random.stateless_normal(
-            [tf.shape(images)[0], self.latent_dim],
-            seed=[self.instance_seed, _EVAL_SALT])
-        return self._update_metrics(
-            self.elbo_terms(images, noise, batch.get("label")))
-
-    def call(self, images, training=False):
-        """Returns the reconstruction (B, H, W, C) at the posterior mean."""
-        return self.reconstruct(images)["images"]
+        noise = self.stream("evaluation").normal(
+            [tf.shape(images)[0], self.latent_dim])
+        return self.update_metrics(self._metric_values(
+            self.elbo_terms(images, noise, batch.get("label"))))
 
     # --- Capabilities. --------------------------------------------------
+    # A conditional variant declares them labelled; the unconditional VAE
+    # is called without labels.
 
-    def capability_inputs(self, capability):
-        if capability == "decode":
-            return {"codes": CapabilityInput(
-                tf.TensorSpec([None, self.latent_dim], tf.float32))}
-        return super().capability_inputs(capability)
-
-    def encode(self, images, labels=None):
+    def _encode(self, images, labels=None):
         """Returns q(z|x) as ``{"codes": mean, "scales": stddev}``, (B, D)."""
         posterior = self.posterior(images, labels)
         return {"codes": posterior.mean(), "scales": posterior.stddev()}
 
-    def decode(self, codes, labels=None):
+    def _decode(self, codes, labels=None):
         """Returns ``{"images": E[x|z]}``, float32 (B, H, W, C) in [0, 1]."""
         return {"images": self._mean_image(self.likelihood(codes, labels))}
 
-    def sample(self, seed, labels=None):
+    def _sample(self, seed, labels=None):
         """Decodes z ~ p(z) drawn from ``seed[i]`` alone; as ``decode``."""
-        codes = rng.normal(seed, [self.latent_dim],
-                           instance_seed=self.instance_seed,
-                           salt=_SAMPLE_SALT)  # (B, latent_dim)
-        return self.decode(codes, labels)
+        codes = self.stream("sample").normal_rows(
+            seed, [self.latent_dim])  # (B, latent_dim)
+        return self._decode(codes, labels)
 
-    def reconstruct(self, images, labels=None):
+    def _reconstruct(self, images, labels=None):
         """Decodes the posterior mean; as ``decode``."""
-        return self.decode(self.encode(images, labels)["codes"], labels)
+        return self._decode(self._encode(images, labels)["codes"], labels)
 
-    def log_prob(self, images, labels=None):
+    def _log_prob(self, images, labels=None):
         """Returns ``{"log_prob": (B,)}``, a lower bound on log p(x) in nats.
 
         The bound is ``importance_weighted_bound`` with k =
@@ -408,8 +374,8 @@ class VAE(GenerativeModel):
 
     def posterior_noise(self, seeds, num_samples):
         """Returns the bound's noise (B, num_samples, latent_dim) for seeds."""
-        return rng.normal(seeds, [num_samples, self.latent_dim],
-                          instance_seed=self.instance_seed, salt=_BOUND_SALT)
+        return self.stream("bound").normal_rows(
+            seeds, [num_samples, self.latent_dim])
 
     def importance_weighted_bound(self, images, num_samples, seeds=None,
                                   labels=None):

@@ -36,7 +36,7 @@ def test_info_reads_shape_levels_classes_and_sizes(data_dir):
     info = data.get_info("digits", data_dir=data_dir)
 
     assert info == data.DataInfo(
-        name="digits", image_shape=(8, 8, 1), num_levels=17, num_classes=10,
+        name="digits", event_shape=(8, 8, 1), num_levels=17, num_classes=10,
         split_sizes=SIZES)
     assert sum(info.split_sizes.values()) == 1797
     assert info.num_pixels == 64

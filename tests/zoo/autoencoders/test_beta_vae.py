@@ -18,7 +18,7 @@ from tfgen.data.info import DataInfo
 from zoo.autoencoders import beta_vae
 from zoo.autoencoders import vae
 
-MOCK = DataInfo(name="mock", image_shape=(8, 8, 1), num_levels=17,
+MOCK = DataInfo(name="mock", event_shape=(8, 8, 1), num_levels=17,
                 num_classes=10)
 
 
@@ -164,7 +164,7 @@ def test_larger_beta_gives_a_smaller_kl_after_training():
     train, test = binary[:1000], binary[1437:]
     dataset = tf.data.Dataset.from_tensor_slices(
         {"image": train, "label": np.zeros(len(train), np.int64)})
-    info = DataInfo(name="digits", image_shape=(8, 8, 1), num_levels=17,
+    info = DataInfo(name="digits", event_shape=(8, 8, 1), num_levels=17,
                     num_classes=10)
     results = {}
     for beta in (1.0, 8.0):

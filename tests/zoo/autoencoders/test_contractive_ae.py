@@ -19,7 +19,7 @@ from tfgen import registry
 from tfgen.data.info import DataInfo
 from zoo.autoencoders import contractive_ae
 
-MOCK = DataInfo(name="mock", image_shape=(8, 8, 1), num_levels=17,
+MOCK = DataInfo(name="mock", event_shape=(8, 8, 1), num_levels=17,
                 num_classes=10)
 
 
@@ -122,7 +122,7 @@ def test_penalty_is_the_squared_frobenius_norm_of_the_batch_jacobian(
 
 def test_one_layer_closed_form_by_hand():
     # Two pixels, two code units: h = s(x W + b), J_ji = h_j (1 - h_j) W_ij.
-    info = DataInfo(name="toy", image_shape=(2, 1, 1), num_levels=2,
+    info = DataInfo(name="toy", event_shape=(2, 1, 1), num_levels=2,
                     num_classes=1)
     model = _model(info, hidden_units=(), code_dim=2)
     kernel = np.array([[1.0, -2.0], [0.5, 3.0]], np.float32)
@@ -229,7 +229,7 @@ def test_test_step_is_deterministic_and_reports_the_penalty():
 
 
 def test_builds_and_trains_on_28x28():
-    info = DataInfo(name="mnist", image_shape=(28, 28, 1), num_levels=256,
+    info = DataInfo(name="mnist", event_shape=(28, 28, 1), num_levels=256,
                     num_classes=10)
     model = _model(info, hidden_units=(32,))
     images = np.random.RandomState(0).uniform(

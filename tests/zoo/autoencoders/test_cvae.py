@@ -23,9 +23,9 @@ from tfgen import registry
 from tfgen.data.info import DataInfo
 from zoo.autoencoders import cvae
 
-MOCK = DataInfo(name="mock", image_shape=(8, 8, 1), num_levels=17,
+MOCK = DataInfo(name="mock", event_shape=(8, 8, 1), num_levels=17,
                 num_classes=10)
-DIGITS = DataInfo(name="digits", image_shape=(8, 8, 1), num_levels=17,
+DIGITS = DataInfo(name="digits", event_shape=(8, 8, 1), num_levels=17,
                   num_classes=10)
 
 
@@ -95,7 +95,7 @@ def test_registered_with_the_vae_config():
 
 
 def test_dataset_without_classes_raises_usage_error():
-    unlabelled = DataInfo(name="toy", image_shape=(8, 8, 1), num_levels=17,
+    unlabelled = DataInfo(name="toy", event_shape=(8, 8, 1), num_levels=17,
                           num_classes=0)
     with pytest.raises(errors.UsageError, match="config.dataset"):
         cvae.ConditionalVAE(_config(), unlabelled)

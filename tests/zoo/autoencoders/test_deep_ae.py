@@ -20,7 +20,7 @@ from tfgen import registry
 from tfgen.data.info import DataInfo
 from zoo.autoencoders import deep_ae
 
-MOCK = DataInfo(name="mock", image_shape=(8, 8, 1), num_levels=17,
+MOCK = DataInfo(name="mock", event_shape=(8, 8, 1), num_levels=17,
                 num_classes=10)
 
 
@@ -106,7 +106,7 @@ def test_gaussian_hidden_free_energy_integrates_the_energy():
 
 def test_code_rbm_cd1_update_is_the_closed_form_rule():
     # One RBM, pixels -> a 2-unit Gaussian code: layer 0 is the code layer.
-    info = DataInfo(name="mock", image_shape=(1, 3, 1), num_levels=2,
+    info = DataInfo(name="mock", event_shape=(1, 3, 1), num_levels=2,
                     num_classes=2)
     model = _model(info, hidden_units=(), code_dim=2, momentum=0.5,
                    weight_decay=0.01, code_learning_rate=0.05)

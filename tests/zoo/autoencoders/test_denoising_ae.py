@@ -19,7 +19,7 @@ from tfgen import registry
 from tfgen.data.info import DataInfo
 from zoo.autoencoders import denoising_ae
 
-MOCK = DataInfo(name="mock", image_shape=(8, 8, 1), num_levels=17,
+MOCK = DataInfo(name="mock", event_shape=(8, 8, 1), num_levels=17,
                 num_classes=10)
 
 
@@ -271,7 +271,7 @@ def test_trained_model_removes_noise_from_test_digits():
 
 
 def test_builds_and_trains_on_28x28():
-    info = DataInfo(name="mnist", image_shape=(28, 28, 1), num_levels=256,
+    info = DataInfo(name="mnist", event_shape=(28, 28, 1), num_levels=256,
                     num_classes=10)
     model = _model(info, noise="masking", preprocessing="binarize_static")
     images = (np.random.RandomState(0).uniform(size=(4, 28, 28, 1))

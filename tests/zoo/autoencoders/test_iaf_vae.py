@@ -23,7 +23,7 @@ from zoo.autoencoders import iaf_vae
 
 tfb = tfp.bijectors
 
-MOCK = DataInfo(name="mock", image_shape=(8, 8, 1), num_levels=17,
+MOCK = DataInfo(name="mock", event_shape=(8, 8, 1), num_levels=17,
                 num_classes=10)
 
 

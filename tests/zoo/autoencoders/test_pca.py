@@ -25,7 +25,7 @@ from tfgen import training
 from tfgen.data.info import DataInfo
 from zoo.autoencoders import pca
 
-MOCK = DataInfo(name="mock", image_shape=(8, 8, 1), num_levels=17,
+MOCK = DataInfo(name="mock", event_shape=(8, 8, 1), num_levels=17,
                 num_classes=10)
 DIGITS = load_digits().images[..., None].astype(np.float32) / 16.0  # (N,8,8,1)
 

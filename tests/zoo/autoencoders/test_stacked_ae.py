@@ -19,7 +19,7 @@ from tfgen import registry
 from tfgen.data.info import DataInfo
 from zoo.autoencoders import stacked_ae
 
-MOCK = DataInfo(name="mock", image_shape=(8, 8, 1), num_levels=17,
+MOCK = DataInfo(name="mock", event_shape=(8, 8, 1), num_levels=17,
                 num_classes=10)
 
 

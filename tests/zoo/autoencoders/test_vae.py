@@ -18,7 +18,7 @@ from tfgen import registry
 from tfgen.data.info import DataInfo
 from zoo.autoencoders import vae
 
-MOCK = DataInfo(name="mock", image_shape=(8, 8, 1), num_levels=17,
+MOCK = DataInfo(name="mock", event_shape=(8, 8, 1), num_levels=17,
                 num_classes=10)
 
 
@@ -173,7 +173,7 @@ def test_categorical_likelihood_is_normalized():
                                rtol=1e-5)
 
     # Whole images of a 2x1-pixel, 3-level toy: all 9 probabilities sum to 1.
-    toy = DataInfo(name="toy", image_shape=(2, 1, 1), num_levels=3,
+    toy = DataInfo(name="toy", event_shape=(2, 1, 1), num_levels=3,
                    num_classes=1)
     model = _model(toy, likelihood="categorical", preprocessing="levels")
     images = np.array([[a, b] for a in range(3) for b in range(3)],
@@ -258,7 +258,7 @@ def digits_model():
     binary = (np.random.RandomState(0).uniform(size=images.shape)
               < images).astype(np.float32)
     train, test = binary[:1437], binary[1437:]
-    info = DataInfo(name="digits", image_shape=(8, 8, 1), num_levels=17,
+    info = DataInfo(name="digits", event_shape=(8, 8, 1), num_levels=17,
                     num_classes=10)
     model = _model(info, latent_dim=4, hidden_units=(64,))
     model.compile(optimizer=keras.optimizers.Adam(3e-3))
@@ -380,7 +380,7 @@ def test_log_prob_rejects_gray_images_for_the_bernoulli_likelihood():
 @pytest.mark.parametrize("likelihood, preprocessing", [
     ("bernoulli", "binarize_static"), ("categorical", "levels")])
 def test_builds_unchanged_on_28x28(likelihood, preprocessing):
-    info = DataInfo(name="mnist", image_shape=(28, 28, 1), num_levels=256,
+    info = DataInfo(name="mnist", event_shape=(28, 28, 1), num_levels=256,
                     num_classes=10)
     model = _model(info, likelihood=likelihood, preprocessing=preprocessing)
     if likelihood == "bernoulli":

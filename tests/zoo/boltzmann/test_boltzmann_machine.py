@@ -24,7 +24,7 @@ from zoo.boltzmann import energy as rbm_energy
 
 
 def _info(image_shape):
-    return DataInfo(name="mock", image_shape=image_shape, num_levels=2,
+    return DataInfo(name="mock", event_shape=image_shape, num_levels=2,
                     num_classes=10)
 
 

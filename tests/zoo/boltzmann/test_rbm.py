@@ -25,10 +25,10 @@ from tfgen.data.info import DataInfo
 from zoo.boltzmann import partition
 from zoo.boltzmann import rbm
 
-MOCK = DataInfo(name="mock", image_shape=(8, 8, 1), num_levels=17,
+MOCK = DataInfo(name="mock", event_shape=(8, 8, 1), num_levels=17,
                 num_classes=10)
 # Three visible units, for the hand-made numbers.
-TRIPLE = DataInfo(name="triple", image_shape=(3, 1, 1), num_levels=2,
+TRIPLE = DataInfo(name="triple", event_shape=(3, 1, 1), num_levels=2,
                   num_classes=1)
 
 
@@ -324,7 +324,7 @@ def _all_binary_images(shape):
 
 
 def test_log_prob_is_normalized_with_the_exact_partition_function():
-    info = DataInfo(name="toy", image_shape=(2, 4, 1), num_levels=2,
+    info = DataInfo(name="toy", event_shape=(2, 4, 1), num_levels=2,
                     num_classes=1)
     model = _model(info, num_hidden=3)
     draw = np.random.RandomState(0)
@@ -407,7 +407,7 @@ def test_training_on_digits_beats_the_untrained_model_and_independent_pixels():
     binary = (np.random.RandomState(0).uniform(size=images.shape)
               < images).astype(np.float32)
     train, test = binary[:1437], binary[1437:]
-    info = DataInfo(name="digits", image_shape=(8, 8, 1), num_levels=17,
+    info = DataInfo(name="digits", event_shape=(8, 8, 1), num_levels=17,
                     num_classes=10)
     model = _model(info, num_hidden=64, training="pcd", num_chains=64,
                    learning_rate=0.05, momentum=0.5, ais_chains=100,
@@ -545,7 +545,7 @@ def test_gaussian_train_step_samples_and_reconstructions_lie_in_unit_range():
 def test_gaussian_log_prob_is_a_density_of_the_standardized_pixels():
     # Two pixels: exp(log_prob) on a fine grid of standardized values
     # integrates to one with the exact log Z.
-    info = DataInfo(name="pair", image_shape=(2, 1, 1), num_levels=256,
+    info = DataInfo(name="pair", event_shape=(2, 1, 1), num_levels=256,
                     num_classes=1)
     model = _model(info, model_class=rbm.GaussianRBM, num_hidden=3)
     draw = np.random.RandomState(2)
@@ -567,7 +567,7 @@ def test_gaussian_log_prob_is_a_density_of_the_standardized_pixels():
 
 
 def test_gaussian_after_training_estimates_log_z_by_ais():
-    info = DataInfo(name="six", image_shape=(2, 3, 1), num_levels=256,
+    info = DataInfo(name="six", event_shape=(2, 3, 1), num_levels=256,
                     num_classes=1)
     model = _model(info, model_class=rbm.GaussianRBM, num_hidden=8,
                    ais_chains=200, ais_betas=1000)
