@@ -24,6 +24,7 @@ PREPROCESSINGS = (
     "unit",              # Float intensities in [0, 1].
     "symmetric",         # Float intensities in [-1, 1].
     "levels",            # Integer gray levels in [0, num_levels).
+    "identity",          # Float32 values as stored: points, not images.
 )
 
 

@@ -404,3 +404,41 @@ def _save(figure, path):
             os.remove(temporary)
         raise
     return path
+
+
+def plot_points(real, samples, path, *, title=None):
+    """Scatters 2-D data points and a model's samples side by side.
+
+    Args:
+        real: array-like (N, 2), points of the dataset.
+        samples: array-like (M, 2), points the model drew.
+        path: the PNG to write.
+        title: the figure's title.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: either array is not (N, 2).
+    """
+    real = np.asarray(real, np.float64)
+    samples = np.asarray(samples, np.float64)
+    for name, points in (("real", real), ("samples", samples)):
+        if points.ndim != 2 or points.shape[1] != 2 or not len(points):
+            raise ValueError(f"{name} must be a non-empty (N, 2) array, got "
+                             f"shape {points.shape}")
+    figure = _new_figure((8.0, 4.2))
+    both = np.concatenate([real, samples])
+    low, high = both.min(axis=0), both.max(axis=0)
+    margin = 0.05 * np.maximum(high - low, 1e-6)
+    for index, (points, name) in enumerate(((real, "data"),
+                                            (samples, "samples"))):
+        axes = figure.add_subplot(1, 2, index + 1)
+        axes.scatter(points[:, 0], points[:, 1], s=2, alpha=0.5)
+        axes.set_xlim(low[0] - margin[0], high[0] + margin[0])
+        axes.set_ylim(low[1] - margin[1], high[1] + margin[1])
+        axes.set_aspect("equal")
+        axes.set_title(name)
+    if title:
+        figure.suptitle(title)
+    return _save(figure, path)

@@ -4,6 +4,9 @@
 
 - ``digits``: scikit-learn's 8x8 handwritten digits with 17 gray levels
   (``tfgen.data.digits``), embedded, so it needs neither network nor files.
+- ``ring8``, ``grid25``: mixtures of Gaussians in the plane
+  (``tfgen.data.toy2d``), generated, whose examples are 2-D points (the
+  ``identity`` preprocessing) rather than images.
 - ``mnist``, ``fashion_mnist``, ``cifar10``: without ``manual_dir``, TFDS's
   own builders of those names, which download the data into ``data_dir``;
   with ``manual_dir``, the builders of ``tfgen.data.offline``
@@ -33,15 +36,17 @@ from tfgen import errors
 from tfgen.data import digits
 from tfgen.data import offline
 from tfgen.data import preprocessing as preprocessing_lib
+from tfgen.data import toy2d
 from tfgen.data.info import DataInfo
 
 __all__ = ["DATASETS", "SPLITS", "DataInfo", "get_info", "load"]
 
-DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
+DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "ring8", "grid25")
 SPLITS = ("train", "validation", "test")
 
 # Datasets shipped with the code: no download and no manual folder.
-_EMBEDDED = {"digits": digits.Digits}
+_EMBEDDED = {"digits": digits.Digits, "ring8": toy2d.Ring8,
+             "grid25": toy2d.Grid25}
 
 # Preparation progress bars would flood logs and test output.
 tfds.disable_progress_bar()
@@ -129,7 +134,12 @@ def _prepare(name, data_dir, manual_dir):
 
 
 def _num_levels(info):
-    """Gray levels per channel: from the metadata, else the pixel dtype."""
+    """Gray levels per channel: from the metadata, else the pixel dtype.
+
+    None for data that are not images (points in the plane).
+    """
+    if not isinstance(info.features["image"], tfds.features.Image):
+        return None
     try:
         return int(info.metadata["num_levels"])
     except (KeyError, TypeError):  # TypeError: the builder has no metadata.
@@ -198,6 +208,11 @@ def load(name, split, *, preprocessing, seed, data_dir=None, manual_dir=None):
     preprocessing_lib.check_preprocessing(preprocessing)
     preprocessing_lib.check_seed(seed)
     prepared = _prepare(name, data_dir, manual_dir)
+    num_levels = _num_levels(prepared.builder.info)
+    if (num_levels is None) != (preprocessing == "identity"):
+        raise errors.UsageError(
+            f"preprocessing {preprocessing!r} does not fit dataset {name!r}: "
+            "'identity' is for datasets of points, the others for images")
     dataset = prepared.builder.as_dataset(
         split=prepared.tfds_splits[split], shuffle_files=False)
     # Other features (e.g. CIFAR-10's "id" in TFDS) are not part of the API.
@@ -205,5 +220,4 @@ def load(name, split, *, preprocessing, seed, data_dir=None, manual_dir=None):
         lambda example: {"image": example["image"],
                          "label": example["label"]})
     return preprocessing_lib.preprocess(
-        dataset, preprocessing,
-        num_levels=_num_levels(prepared.builder.info), seed=seed)
+        dataset, preprocessing, num_levels=num_levels, seed=seed)

@@ -16,6 +16,8 @@ one of ``tfgen.config.PREPROCESSINGS``:
 - ``symmetric``: float32 intensities in ``[-1, 1]``, for tanh generators.
 - ``levels``: the int32 levels themselves, for autoregressive models with a
   softmax over ``num_levels`` values.
+- ``identity``: float32 values as stored, for data that are not gray levels
+  (the points of ``ring8`` and ``grid25``).
 
 All randomness is stateless (``tf.random.stateless_uniform``) so that it does
 not depend on the order in which a ``tf.data`` pipeline runs its maps.
@@ -146,7 +148,8 @@ def preprocess(dataset, preprocessing, *, num_levels, seed):
         dataset: a ``tf.data.Dataset`` of ``{"image": integer levels (H, W, C),
             "label": integer scalar}``.
         preprocessing: a name from ``tfgen.config.PREPROCESSINGS``.
-        num_levels: number of gray levels of the data (at least 2).
+        num_levels: number of gray levels of the data (at least 2); None
+            for ``identity``.
         seed: integer seed of the binarizations (the others ignore it).
 
     Returns:
@@ -159,7 +162,12 @@ def preprocess(dataset, preprocessing, *, num_levels, seed):
     """
     check_preprocessing(preprocessing)
     check_seed(seed)
-    if int(num_levels) < 2:
+    if preprocessing == "identity":
+        return dataset.map(
+            lambda item: {"image": tf.cast(item["image"], tf.float32),
+                          "label": tf.cast(item["label"], tf.int64)},
+            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if num_levels is None or int(num_levels) < 2:
         raise errors.UsageError(f"num_levels={num_levels} must be at least 2")
     num_levels = int(num_levels)
     transform = _IMAGE_TRANSFORMS[preprocessing]
