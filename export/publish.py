@@ -103,7 +103,7 @@ def publish(model, base_dir, model_name, version=None, *,
     """Writes a model's SavedModel as a new version for TF Serving to load.
 
     Args:
-        model: a built ``tfgen.model.GenerativeModel`` (see
+        model: a ``tfgen.model.GenerativeModel`` (see
             ``export.build_serving_module``).
         base_dir: the TF Serving model base path's parent; created if missing.
         model_name: the model's name, one path component.

@@ -282,27 +282,28 @@ class ServingModule(tf.__internal__.tracking.AutoTrackable):
             capability, named after it, and ``serving_default``.
 
         Raises:
-            ValueError: tracing a capability created variables, so the model
-                was not built before export and the SavedModel would lack
-                them.
+            ValueError: tracing a capability created variables (the model
+                did not create them all in ``__init__``), so the SavedModel
+                would lack them.
         """
         signatures = {
             capability: getattr(self, capability).get_concrete_function()
             for capability in self._capabilities}
         if len(self._model.variables) != len(self.variables):
             raise ValueError(f"{type(self._model).__name__} created variables "
-                             f"while its capabilities were traced; build it "
-                             f"(call it on a batch, or train it) before "
-                             f"exporting")
+                             f"while its capabilities were traced; a model "
+                             f"creates every variable in __init__ (from "
+                             f"keras.Input specs or add_weight), so that the "
+                             f"SavedModel holds them all")
         signatures[SERVING_DEFAULT] = signatures[self._default_capability]
         return signatures
 
 
 def build_serving_module(model, serving_default=None):
-    """Wraps a built model's capabilities for export as a SavedModel.
+    """Wraps a model's capabilities for export as a SavedModel.
 
     Args:
-        model: a built ``tfgen.model.GenerativeModel`` (or anything with
+        model: a ``tfgen.model.GenerativeModel`` (or anything with
             ``capabilities``, ``capability_inputs`` and one method per
             capability returning a dict of named tensors).
         serving_default: the capability behind ``serving_default`` and

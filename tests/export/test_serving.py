@@ -23,7 +23,6 @@ from tensorflow_serving.config import model_server_config_pb2
 
 import export
 from tfgen import config as config_lib
-from tfgen import rng
 from tfgen.data import info
 from tfgen.model import CapabilityInput
 from tfgen.model import GenerativeModel
@@ -43,33 +42,35 @@ class ToyModel(GenerativeModel):
 
     def __init__(self, config, data_info, **kwargs):
         super().__init__(config, data_info, **kwargs)
-        self.encoder = keras.layers.Dense(LATENT_DIM)
-        self.decoder = keras.layers.Dense(data_info.num_pixels,
-                                          activation="sigmoid")
-
-    def call(self, images):
-        return self.decode(**self.encode(images=images))["images"]
+        self.code_size = LATENT_DIM
+        self.encoder = keras.Sequential(
+            [keras.Input((data_info.num_pixels,)),
+             keras.layers.Dense(LATENT_DIM)])
+        self.decoder = keras.Sequential(
+            [keras.Input((LATENT_DIM,)),
+             keras.layers.Dense(data_info.num_pixels, activation="sigmoid")])
+        self.built = True
 
     def capability_inputs(self, capability):
+        inputs = super().capability_inputs(capability)
         if capability == "decode":
-            return {"codes": CapabilityInput(
-                tf.TensorSpec([None, LATENT_DIM], tf.float32), *CODE_RANGE)}
-        return super().capability_inputs(capability)
+            # The base's codes input, narrowed to a range without zero.
+            inputs["codes"] = CapabilityInput(inputs["codes"].spec,
+                                              *CODE_RANGE)
+        return inputs
 
-    def encode(self, images):
-        flat = tf.reshape(tf.cast(images, tf.float32),
-                          [-1, self.data_info.num_pixels])  # (B, H*W*C)
+    def _encode(self, images):
+        flat = tf.reshape(images, [-1, self.data_info.num_pixels])  # (B, H*W*C)
         return {"codes": self.encoder(flat)}  # (B, latent_dim)
 
-    def decode(self, codes):
+    def _decode(self, codes):
         probabilities = self.decoder(codes)  # (B, H*W*C)
         return {"images": tf.reshape(probabilities,
                                      (-1,) + self.data_info.image_shape)}
 
-    def sample(self, seed):
-        codes = rng.uniform(seed, [LATENT_DIM],
-                            instance_seed=self.instance_seed)
-        return self.decode(codes=codes + CODE_RANGE[0])
+    def _sample(self, seed):
+        codes = self.stream("sample").uniform_rows(seed, [LATENT_DIM])
+        return self._decode(codes=codes + CODE_RANGE[0])
 
 
 class IntegerRanges(ToyModel):
@@ -93,16 +94,16 @@ class IntegerRanges(ToyModel):
                 tf.TensorSpec([None, 2], tf.int32), 0.2, 0.8)}
         return super().capability_inputs(capability)
 
+    def _classify(self, **inputs):
+        raise NotImplementedError("only its requests are built")
 
-def make_model(model_class=ToyModel, build=True):
+
+def make_model(model_class=ToyModel):
     config = config_lib.base_config()
     config.preprocessing = "unit"
     data_info = info.DataInfo(name="toy", event_shape=IMAGE_SHAPE,
                               num_levels=2, num_classes=2)
-    model = model_class(config, data_info)
-    if build:
-        model(tf.zeros((1,) + IMAGE_SHAPE))
-    return model
+    return model_class(config, data_info)
 
 
 def entries(folder):
@@ -210,7 +211,7 @@ def test_example_request_is_batch_one_inside_the_declared_range(model):
 
 
 def test_example_request_rounds_integer_bounds_inward():
-    model = make_model(IntegerRanges, build=False)
+    model = make_model(IntegerRanges)
     request = export.example_request(model, "classify")
     assert list(request) == ["above", "below", "inside", "words"]
     np.testing.assert_array_equal(request["above"], [[2, 2]])

@@ -16,7 +16,6 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 import export
 from tfgen import config as config_lib
-from tfgen import rng
 from tfgen.data import info
 from tfgen.model import CapabilityInput
 from tfgen.model import GenerativeModel
@@ -35,67 +34,61 @@ class ToyModel(GenerativeModel):
     """A tiny autoencoder with a Gaussian prior, declaring four capabilities.
 
     ``sample`` is declared last so that the test of ``serving_default`` fails
-    if the export layer took the first capability instead.
+    if the export layer took the first capability instead. ``complete`` draws
+    its codes' noise from each row's seed, so its seed input matters.
     """
 
     capabilities = ("encode", "decode", "complete", "sample")
 
     def __init__(self, config, data_info, **kwargs):
         super().__init__(config, data_info, **kwargs)
+        self.code_size = LATENT_DIM
         self.encoder = keras.layers.Dense(LATENT_DIM)
+        self.encoder.build((None, data_info.num_pixels))
         # Its moving statistics are non-trainable variables the export keeps.
         self.normalization = keras.layers.BatchNormalization()
+        self.normalization.build((None, LATENT_DIM))
         self.decoder = keras.layers.Dense(data_info.num_pixels,
                                           activation="sigmoid")
+        self.decoder.build((None, LATENT_DIM))
+        self.built = True
 
-    def call(self, images):
-        return self.decode(**self.encode(images=images))["images"]
-
-    def capability_inputs(self, capability):
-        if capability == "decode":
-            return {"codes": CapabilityInput(
-                tf.TensorSpec([None, LATENT_DIM], tf.float32))}
-        if capability == "complete":
-            return {"images": self.image_input,
-                    "mask": CapabilityInput(
-                        tf.TensorSpec((None,) + IMAGE_SHAPE, tf.float32),
-                        0.0, 1.0)}
-        return super().capability_inputs(capability)
-
-    def encode(self, images):
+    def _encode(self, images):
         flat = tf.reshape(tf.cast(images, tf.float32),
                           [-1, self.data_info.num_pixels])  # (B, H*W*C)
         return {"codes": self.encoder(flat)}  # (B, latent_dim)
 
-    def decode(self, codes):
+    def _decode(self, codes):
         normalized = self.normalization(codes, training=False)
         probabilities = self.decoder(normalized)  # (B, H*W*C)
         return {"images": tf.reshape(probabilities,
                                      (-1,) + self.data_info.image_shape),
                 "mean_intensity": tf.reduce_mean(probabilities, axis=1)}
 
-    def complete(self, images, mask):
-        images = tf.cast(images, tf.float32)
-        reconstruction = self.call(images)
-        return {"images": mask * images + (1.0 - mask) * reconstruction}
+    def _complete(self, images, mask, seed):
+        codes = self._encode(images)["codes"] + 0.1 * self.stream(
+            "complete").normal_rows(seed, [LATENT_DIM])  # (B, latent_dim)
+        filled = self._decode(codes)["images"]
+        return {"images": mask * images + (1.0 - mask) * filled}
 
-    def sample(self, seed):
-        codes = rng.normal(seed, [LATENT_DIM],
-                           instance_seed=self.instance_seed)  # (B, latent_dim)
-        return {"images": self.decode(codes=codes)["images"], "codes": codes}
+    def _sample(self, seed):
+        codes = self.stream("sample").normal_rows(
+            seed, [LATENT_DIM])  # (B, latent_dim)
+        return {"images": self._decode(codes)["images"], "codes": codes}
 
 
 def make_toy_model(preprocessing="unit", seed=7):
-    """Returns a built ``ToyModel`` whose variables all differ from defaults."""
+    """Returns a ``ToyModel`` whose variables all differ from defaults."""
     config = config_lib.base_config()
     config.preprocessing = preprocessing
     config.seed = seed
     data_info = info.DataInfo(name="toy", event_shape=IMAGE_SHAPE,
                               num_levels=17, num_classes=10)
     model = ToyModel(config, data_info)
-    model(tf.zeros((1,) + IMAGE_SHAPE))
     generator = np.random.default_rng(seed)
-    for variable in model.variables:
+    for variable in model.trainable_variables + [
+            model.normalization.moving_mean,
+            model.normalization.moving_variance]:
         shape = tuple(variable.shape)
         if "variance" in variable.path:
             variable.assign(generator.uniform(0.5, 2.0, shape))
@@ -122,7 +115,7 @@ def valid_requests():
             0.0, 1.0, (2, LATENT_DIM)).astype(np.float32)},
         "complete": {"images": images, "mask": (
             generator.uniform(0.0, 1.0, (3,) + IMAGE_SHAPE) > 0.5
-        ).astype(np.float32)},
+        ).astype(np.float32), "seed": np.array([4, 5, 4], np.int64)},
     }
 
 
@@ -159,7 +152,7 @@ def test_signature_inputs_and_outputs_are_named(loaded):
         "sample": ({"seed"}, {"images", "codes"}),
         "encode": ({"images"}, {"codes"}),
         "decode": ({"codes"}, {"images", "mean_intensity"}),
-        "complete": ({"images", "mask"}, {"images"}),
+        "complete": ({"images", "mask", "seed"}, {"images"}),
     }
     for signature, (input_names, output_names) in expected.items():
         function = loaded.signatures[signature]
@@ -267,12 +260,14 @@ def test_out_of_range_second_input_is_named(loaded, bad_mask_value):
     mask[0, 1, 1, 0] = bad_mask_value
     expected = r"input mask of complete must lie in \[0.0, 1.0\]"
     with pytest.raises(tf.errors.InvalidArgumentError, match=expected):
-        loaded.signatures["complete"](images=images, mask=tf.constant(mask))
+        loaded.signatures["complete"](images=images, mask=tf.constant(mask),
+                                      seed=tf.constant([0], tf.int64))
 
 
 def test_in_range_edges_are_accepted(loaded):
     outputs = loaded.signatures["complete"](
-        images=tf.ones((1,) + IMAGE_SHAPE), mask=tf.zeros((1,) + IMAGE_SHAPE))
+        images=tf.ones((1,) + IMAGE_SHAPE), mask=tf.zeros((1,) + IMAGE_SHAPE),
+        seed=tf.constant([0], tf.int64))
     assert outputs["images"].shape == (1,) + IMAGE_SHAPE
 
 
@@ -364,11 +359,23 @@ def test_fixed_batch_dimension_is_rejected():
         export.build_serving_module(model)
 
 
-def test_unbuilt_model_is_rejected():
+def test_model_creating_variables_when_traced_is_rejected():
+    class Lazy(ToyModel):
+        """Breaks the contract: a layer built on first call, not in __init__."""
+
+        def __init__(self, config, data_info, **kwargs):
+            super().__init__(config, data_info, **kwargs)
+            self.late = keras.layers.Dense(LATENT_DIM)
+
+        def _encode(self, images):
+            flat = tf.reshape(tf.cast(images, tf.float32),
+                              [-1, self.data_info.num_pixels])
+            return {"codes": self.late(flat)}
+
     reference = make_toy_model()
-    model = ToyModel(reference.config, reference.data_info)
-    module = export.build_serving_module(model)
-    with pytest.raises(ValueError, match="build it"):
+    module = export.build_serving_module(
+        Lazy(reference.config, reference.data_info))
+    with pytest.raises(ValueError, match="created variables.*__init__"):
         module.serving_signatures()
 
 
