@@ -22,26 +22,24 @@ it is estimated with the sample, log q(z_T|x) - log p(z_T).
 Each step is TFP's ``tfb.Invert(tfb.MaskedAutoregressiveFlow(...))``, whose
 forward pass is the parallel inverse of a masked autoregressive flow:
 z_t = (z_{t-1} - shift) * exp(-log_scale). The shift and log-scale come
-from a MADE (Germain, Gregor, Murray & Larochelle 2015) written here as a
-Keras 3 layer, since TFP's ``tfb.AutoregressiveNetwork`` is a tf-keras
-layer whose weights a Keras 3 model neither tracks, trains nor saves. As in
-the paper, the context h enters the MADE's first hidden layer, and the order
-of the dimensions is reversed (``tfb.Permute``) between steps. The MADE's
-output layer starts at zero, so every step starts as the identity and the
-posterior as the VAE's Gaussian (its dimensions reversed when T is even);
-the paper's gated update serves the same purpose.
+from a MADE (Germain, Gregor, Murray & Larochelle 2015), the Keras 3 layer
+``tfgen.layers.AutoregressiveNetwork``. As in the paper, the context h
+enters the MADE's first hidden layer, and the order of the dimensions is
+reversed (``tfb.Permute``) between steps. The MADE's output layer starts
+at zero, so every step starts as the identity and the posterior as the
+VAE's Gaussian (its dimensions reversed when T is even); the paper's gated
+update serves the same purpose.
 """
 
 import functools
 
-import keras
-import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfgen import config as config_lib
 from tfgen import errors
 from tfgen import registry
+from tfgen.layers import AutoregressiveNetwork
 from zoo.autoencoders import vae
 
 tfb = tfp.bijectors
@@ -94,91 +92,6 @@ def get_config(variant=None):
     return config
 
 
-def autoregressive_masks(event_size, hidden_units):
-    """Returns the MADE's 0/1 masks, one per weight matrix on the x path.
-
-    Input i (1-based) has degree i; hidden units get degrees 0, 1, ...,
-    event_size - 1 in turn; a hidden unit of degree d sees the inputs of
-    degree <= d (degree 0: only the context), and output i sees the hidden
-    units of degree < i. Output i therefore depends on x_1 .. x_{i-1} only.
-
-    Args:
-        event_size: D, the number of inputs and of outputs.
-        hidden_units: widths of the hidden layers.
-
-    Returns:
-        A list of float32 arrays: (D, H_1), (H_1, H_2), ..., (H_L, D).
-    """
-    input_degrees = np.arange(1, event_size + 1)
-    degrees = [input_degrees]
-    for units in hidden_units:
-        degrees.append(np.arange(units) % event_size)
-    masks = [(later[None, :] >= earlier[:, None]).astype(np.float32)
-             for earlier, later in zip(degrees[:-1], degrees[1:])]
-    masks.append((input_degrees[None, :] > degrees[-1][:, None]).astype(
-        np.float32))
-    return masks
-
-
-class AutoregressiveNetwork(keras.layers.Layer):
-    """MADE giving an IAF step's shift and log-scale from (z, context).
-
-    Args:
-        event_size: D.
-        hidden_units: widths of the ReLU hidden layers (at least one).
-        **kwargs: passed to ``keras.layers.Layer``.
-    """
-
-    def __init__(self, event_size, hidden_units, **kwargs):
-        super().__init__(**kwargs)
-        self.event_size = int(event_size)
-        self.hidden_units = tuple(int(units) for units in hidden_units)
-        self.masks = [tf.constant(mask) for mask in
-                      autoregressive_masks(self.event_size, self.hidden_units)]
-
-    def build(self, context_shape):
-        widths = (self.event_size,) + self.hidden_units
-        self.kernels, self.biases = [], []
-        for index, (fan_in, fan_out) in enumerate(zip(widths[:-1],
-                                                      widths[1:])):
-            self.kernels.append(self.add_weight(
-                shape=(fan_in, fan_out), initializer="glorot_uniform",
-                name=f"kernel_{index}"))
-            self.biases.append(self.add_weight(
-                shape=(fan_out,), initializer="zeros", name=f"bias_{index}"))
-        self.context_kernel = self.add_weight(
-            shape=(context_shape[-1], self.hidden_units[0]),
-            initializer="glorot_uniform", name="context_kernel")
-        # Zero: the step starts as the identity (shift 0, log-scale 0).
-        self.shift_kernel, self.log_scale_kernel = (self.add_weight(
-            shape=(self.hidden_units[-1], self.event_size),
-            initializer="zeros", name=name)
-            for name in ("shift_kernel", "log_scale_kernel"))
-        self.shift_bias, self.log_scale_bias = (self.add_weight(
-            shape=(self.event_size,), initializer="zeros", name=name)
-            for name in ("shift_bias", "log_scale_bias"))
-
-    def call(self, codes, context):
-        """Returns ``(shift, log_scale)``, each shaped like ``codes``.
-
-        Args:
-            codes: (..., B, D).
-            context: (B, context_dim), broadcast over the leading axes.
-        """
-        hidden = codes
-        for index, (kernel, bias) in enumerate(zip(self.kernels,
-                                                   self.biases)):
-            hidden = hidden @ (kernel * self.masks[index]) + bias
-            if index == 0:
-                hidden += context @ self.context_kernel  # (B, H_1)
-            hidden = tf.nn.relu(hidden)  # (..., B, H_l)
-        output_mask = self.masks[-1]
-        shift = hidden @ (self.shift_kernel * output_mask) + self.shift_bias
-        log_scale = (hidden @ (self.log_scale_kernel * output_mask)
-                     + self.log_scale_bias)
-        return shift, log_scale  # (..., B, D) each
-
-
 @registry.register("iaf_vae", family="autoencoders", get_config=get_config)
 class IAFVAE(vae.VAE):
     """VAE with an inverse-autoregressive-flow posterior (Kingma et al. 2016).
@@ -210,11 +123,12 @@ class IAFVAE(vae.VAE):
         self.context_dim = int(config.context_dim)
         self.autoregressive_networks = []
         for step in range(int(config.num_flows)):
-            network = AutoregressiveNetwork(
-                self.latent_dim, config.flow_hidden_units,
-                name=f"autoregressive_network_{step}")
-            network.build((None, self.context_dim))
-            self.autoregressive_networks.append(network)
+            # A shift and a log-scale per dimension; the zero output kernel
+            # starts the step at the identity.
+            self.autoregressive_networks.append(AutoregressiveNetwork(
+                self.latent_dim, config.flow_hidden_units, num_params=2,
+                context_size=self.context_dim, output_initializer="zeros",
+                name=f"autoregressive_network_{step}"))
 
     def encoder_output_size(self):
         """Mean, raw scale and the flow's context h(x)."""
@@ -237,6 +151,8 @@ class IAFVAE(vae.VAE):
         for index, network in enumerate(self.autoregressive_networks):
             if index:
                 steps.append(reverse)
+            # The network gives (..., B, D, 2): TFP unstacks the shift and
+            # the log-scale from the last axis.
             steps.append(tfb.Invert(tfb.MaskedAutoregressiveFlow(
                 shift_and_log_scale_fn=functools.partial(
                     network, context=context))))
@@ -284,7 +200,7 @@ class IAFVAE(vae.VAE):
         del posterior
         return log_posterior - self.prior().log_prob(codes)
 
-    def encode(self, images, labels=None):
+    def _encode(self, images, labels=None):
         """Returns ``{"codes": f(mu)}``, the base mean through the flow."""
         posterior = self.posterior(images, labels)
         return {"codes": posterior.bijector.forward(
