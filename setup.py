@@ -9,7 +9,9 @@ setuptools.setup(
                  "models, with SavedModel export for TensorFlow Serving."),
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    python_requires=">=3.10,<3.14",
+    # Every Python the pinned stack supports: TensorFlow 2.21 ships wheels
+    # for 3.10 to 3.13, and Keras 3.15 requires 3.11 or newer.
+    python_requires=">=3.11,<3.14",
     packages=setuptools.find_packages(include=["tfgen", "tfgen.*", "zoo",
                                                "zoo.*", "export", "export.*"]),
     install_requires=[
