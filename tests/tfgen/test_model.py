@@ -286,3 +286,36 @@ def test_gradients_are_scaled_across_replicas():
     expected = 1.0 - 0.1 * (images.mean(axis=0) + 0.5)
     np.testing.assert_allclose(weights, expected, rtol=1e-6)
     np.testing.assert_allclose(bias, [-1.0], rtol=1e-6)
+
+
+class Filler(GenerativeModel):
+    """Fills unknown pixels with a seeded uniform draw."""
+
+    capabilities = ("complete",)
+
+    def __init__(self, config, data_info, **kwargs):
+        super().__init__(config, data_info, **kwargs)
+        self.scale = self.add_weight(shape=(), initializer="ones",
+                                     name="scale")
+        self.built = True
+
+    def _complete(self, images, mask, seed):
+        fill = self.stream("complete").uniform_rows(seed, [2, 2, 1])
+        return {"images": mask * images + (1.0 - mask) * self.scale * fill}
+
+
+def test_complete_takes_images_a_mask_and_seeds_by_default():
+    model = Filler(_config(), INFO)
+    inputs = model.capability_inputs("complete")
+    assert list(inputs) == ["images", "mask", "seed"]
+    assert inputs["mask"].spec.shape.as_list() == [None, 2, 2, 1]
+    assert (inputs["mask"].minimum, inputs["mask"].maximum) == (0.0, 1.0)
+    images = np.full((2, 2, 2, 1), 0.5, np.float32)
+    mask = np.zeros_like(images)
+    mask[:, 0] = 1.0  # the top row is known
+    seeds = np.array([3, 4], np.int64)
+    completed = model.complete(images=images, mask=mask, seed=seeds)["images"]
+    np.testing.assert_array_equal(completed[:, 0], images[:, 0])
+    assert not np.allclose(completed[:, 1], 0.5)
+    again = model.complete(images=images[1:], mask=mask[1:], seed=seeds[1:])
+    np.testing.assert_array_equal(again["images"], completed[1:])
