@@ -5,7 +5,7 @@ and back to a reconstruction g(z); it is trained to make g(f(x)) close to x.
 Rumelhart, Hinton & Williams (1986) trained such networks by
 backpropagation; Hinton & Salakhutdinov (2006) made deep ones work.
 
-This module holds what the family's deterministic members (``linear_ae``,
+This module holds what the family's deterministic members (``pca``, ``linear_ae``,
 ``deep_ae``, ``stacked_ae``, ``denoising_ae``, ``contractive_ae``) have in
 common, so that each model file says only what is its own:
 
@@ -22,12 +22,11 @@ common, so that each model file says only what is its own:
   ``encode``, ``decode`` and ``reconstruct``.
 """
 
-import keras
 import tensorflow as tf
 
 from tfgen import config as config_lib
 from tfgen import errors
-from tfgen.model import CapabilityInput
+from tfgen import optimizers
 from tfgen.model import GenerativeModel
 
 LOSSES = ("cross_entropy", "squared_error")
@@ -115,7 +114,7 @@ class Autoencoder(GenerativeModel):
     """Base of the deterministic autoencoders.
 
     Subclasses set ``self.encoder`` (images (B, H, W, C) -> codes
-    (B, code_dim)) and ``self.decoder`` (codes -> pre-activation outputs
+    (B, code_size)) and ``self.decoder`` (codes -> pre-activation outputs
     (B, H, W, C)) in ``__init__`` after calling this one, and may override
     ``loss_terms``, adding the names of extra terms to ``metric_names``.
 
@@ -126,20 +125,14 @@ class Autoencoder(GenerativeModel):
     """
 
     capabilities = ("encode", "decode", "reconstruct")
-    # Trackers, one per term of loss_terms; "loss" is what is minimized.
+    # One per term of loss_terms; "loss" is what is minimized.
     metric_names = ("loss", "squared_error")
 
     def __init__(self, config, data_info, **kwargs):
         super().__init__(config, data_info, **kwargs)
-        self.code_dim = int(config.code_dim)
+        self.code_size = int(config.code_dim)
         self.loss_name = config.loss
         self.image_shape = tuple(data_info.image_shape)
-        self.trackers = {name: keras.metrics.Mean(name=name)
-                         for name in self.metric_names}
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
 
     def outputs_to_images(self, outputs):
         """Decoder pre-activations to reconstructions in pixel units."""
@@ -168,48 +161,36 @@ class Autoencoder(GenerativeModel):
                 images, self.outputs_to_images(outputs)),
         }
 
-    def _update_metrics(self, terms):
-        for name, tracker in self.trackers.items():
-            tracker.update_state(terms[name])
-        return {name: tracker.result()
-                for name, tracker in self.trackers.items()}
+    def gradient_step(self, batch, optimizer=optimizers.DEFAULT):
+        """One step of the named optimizer down the mean of ``loss``.
 
-    def train_step(self, batch):
+        Returns:
+            The running means of the metrics, measured before the update.
+        """
         images = tf.cast(batch["image"], tf.float32)  # (B, H, W, C)
         with tf.GradientTape() as tape:
             terms = self.loss_terms(images, training=True)
-            # Keras sums the replicas' gradients: each replica's loss is its
-            # share of the global mean.
-            loss = (tf.reduce_mean(terms["loss"])
-                    / tf.distribute.get_strategy().num_replicas_in_sync)
-        variables = self.trainable_variables
-        self.optimizer.apply(tape.gradient(loss, variables), variables)
-        return self._update_metrics(terms)
+            loss = tf.reduce_mean(terms["loss"])
+        self.minimize(tape, loss, optimizer=optimizer)
+        return self.update_metrics(terms)
+
+    def train_step(self, batch):
+        return self.gradient_step(batch)
 
     def test_step(self, batch):
         images = tf.cast(batch["image"], tf.float32)
-        return self._update_metrics(self.loss_terms(images, training=False))
-
-    def call(self, images, training=False):
-        """Returns the reconstruction (B, H, W, C)."""
-        return self.reconstruct(images)["images"]
+        return self.update_metrics(self.loss_terms(images, training=False))
 
     # --- Capabilities. --------------------------------------------------
 
-    def capability_inputs(self, capability):
-        if capability == "decode":
-            return {"codes": CapabilityInput(
-                tf.TensorSpec([None, self.code_dim], tf.float32))}
-        return super().capability_inputs(capability)
-
-    def encode(self, images):
-        """Returns ``{"codes": f(x)}``, (B, code_dim)."""
+    def _encode(self, images):
+        """Returns ``{"codes": f(x)}``, (B, code_size)."""
         return {"codes": self.encoder(tf.cast(images, tf.float32))}
 
-    def decode(self, codes):
+    def _decode(self, codes):
         """Returns ``{"images": g(z)}``, float32 (B, H, W, C)."""
         return {"images": self.outputs_to_images(self.decoder(codes))}
 
-    def reconstruct(self, images):
+    def _reconstruct(self, images):
         """Returns ``{"images": g(f(x))}``, as ``decode``."""
-        return self.decode(self.encode(images)["codes"])
+        return self._decode(self._encode(images)["codes"])

@@ -76,7 +76,7 @@ def get_config(variant=None):
     config.preprocessing = "unit"
     config.batch_size = 32
     config.epochs = 150
-    config.learning_rate = 3e-3
+    config.optimizers.model.learning_rate = 3e-3
     if variant == "tiny":
         config.code_dim = 4
         config.hidden_units = (8,)
@@ -176,7 +176,7 @@ class ContractiveAutoencoder(autoencoder.Autoencoder):
         super().__init__(config, data_info, **kwargs)
         self.contraction = float(config.contraction)
         widths = [int(units) for units in config.hidden_units] + [
-            self.code_dim]
+            self.code_size]
         self.encoder_layers = [
             keras.layers.Dense(units, activation="sigmoid",
                                name=f"sigmoid_{index}")

@@ -20,8 +20,8 @@ Two corruptions, chosen by ``config.noise``:
   take binarized pixels off {0, 1}, so a binarized preprocessing with it is
   refused with a ``UsageError``: set ``config.noise=masking`` there.
 
-The corruption is drawn in ``train_step`` only, from a
-``keras.random.SeedGenerator`` seeded by ``config.seed``; its state is a
+The corruption is drawn in ``train_step`` only, from the model's training
+noise stream (``noise_seed``, seeded by ``config.seed``); its state is a
 model variable, so a resumed run continues the same noise stream.
 ``test_step`` and every capability (``encode``, ``decode``, ``reconstruct``)
 see the clean input: test metrics measure the reconstruction of clean images,
@@ -83,7 +83,7 @@ def get_config(variant=None):
     config.preprocessing = "unit"
     config.batch_size = 32
     config.epochs = 150
-    config.learning_rate = 3e-3
+    config.optimizers.model.learning_rate = 3e-3
     if variant == "tiny":
         config.code_dim = 4
         config.hidden_units = (8,)
@@ -139,19 +139,16 @@ class DenoisingAutoencoder(autoencoder.Autoencoder):
         self.encoder = keras.Sequential(
             [keras.Input(self.image_shape), keras.layers.Flatten()]
             + [dense(units, activation="sigmoid")
-               for units in hidden + [self.code_dim]],
+               for units in hidden + [self.code_size]],
             name="encoder")
         self.decoder = keras.Sequential(
-            [keras.Input((self.code_dim,))]
+            [keras.Input((self.code_size,))]
             + [dense(units, activation="sigmoid")
                for units in reversed(hidden)]
             + [dense(math.prod(self.image_shape)),
                keras.layers.Reshape(self.image_shape)],
             name="decoder")
         self.built = True  # both networks are built from their Inputs
-        # Training noise, reproducible from config.seed; its state is a model
-        # variable, so checkpoints carry it.
-        self.noise_seed = keras.random.SeedGenerator(int(config.seed))
 
     def corrupt(self, images):
         """Draws x~ ~ q(x~|x) from the model's noise stream.

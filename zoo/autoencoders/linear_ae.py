@@ -56,7 +56,7 @@ def get_config(variant=None):
     config.preprocessing = "unit"
     config.batch_size = 64
     config.epochs = 150
-    config.learning_rate = 5e-3
+    config.optimizers.model.learning_rate = 5e-3
     if variant == "tiny":
         config.code_dim = 2
         config.epochs = 1
@@ -96,10 +96,10 @@ class LinearAutoencoder(autoencoder.Autoencoder):
         super().__init__(config, data_info, **kwargs)
         self.encoder = keras.Sequential(
             [keras.Input(self.image_shape), keras.layers.Flatten(),
-             keras.layers.Dense(self.code_dim)],  # (B, code_dim)
+             keras.layers.Dense(self.code_size)],  # (B, code_size)
             name="encoder")
         self.decoder = keras.Sequential(
-            [keras.Input((self.code_dim,)),
+            [keras.Input((self.code_size,)),
              keras.layers.Dense(math.prod(self.image_shape)),
              keras.layers.Reshape(self.image_shape)],  # (B, H, W, C)
             name="decoder")
@@ -107,6 +107,6 @@ class LinearAutoencoder(autoencoder.Autoencoder):
         self.built = True
 
     def decoder_weights(self):
-        """Returns ``(B, b)``: B (D, code_dim) maps codes to pixels, b (D,)."""
-        kernel, bias = self.decoder.layers[0].weights  # (code_dim, D), (D,)
+        """Returns ``(B, b)``: B (D, code_size) maps codes to pixels, b (D,)."""
+        kernel, bias = self.decoder.layers[0].weights  # (code_size, D), (D,)
         return keras.ops.transpose(kernel), bias

@@ -166,7 +166,7 @@ class PCA(autoencoder.Autoencoder):
         self.mean = self.add_weight(
             shape=(self.num_pixels,), initializer="zeros", name="mean")
         self.components = self.add_weight(
-            shape=(self.num_pixels, self.code_dim), initializer="identity",
+            shape=(self.num_pixels, self.code_size), initializer="identity",
             name="components")
         self.explained_variance = self.add_weight(
             shape=(self.num_pixels,), initializer="zeros", trainable=False,
@@ -199,15 +199,15 @@ class PCA(autoencoder.Autoencoder):
                         [-1, self.num_pixels]) for batch in train_batches],
             axis=0)  # (N, D)
         num_images = int(data.shape[0])
-        if num_images < max(2, self.code_dim):
+        if num_images < max(2, self.code_size):
             raise errors.UsageError(
-                f"config.code_dim={self.code_dim} principal components need "
-                f"at least {max(2, self.code_dim)} training images, got "
+                f"config.code_dim={self.code_size} principal components need "
+                f"at least {max(2, self.code_size)} training images, got "
                 f"{num_images}")
         mean, directions, variances = principal_components(data)
         self.mean.assign(tf.cast(mean, tf.float32))
         self.components.assign(
-            tf.cast(directions[:, :self.code_dim], tf.float32))
+            tf.cast(directions[:, :self.code_size], tf.float32))
         # Pad to D when there are fewer images than pixels.
         self.explained_variance.assign(tf.cast(tf.pad(
             variances, [[0, self.num_pixels - variances.shape[0]]]),
@@ -231,7 +231,7 @@ class PCA(autoencoder.Autoencoder):
         total = variances.sum()
         if total <= 0.0:  # Not adapted, or constant images.
             return {}
-        kept = variances[:self.code_dim].sum()
+        kept = variances[:self.code_size].sum()
         return {"explained_variance_fraction": kept / total,
                 "discarded_variance": total - kept}
 

@@ -24,16 +24,22 @@ MOCK = DataInfo(name="mock", event_shape=(8, 8, 1), num_levels=17,
 
 
 def _config(**fields):
+    """The tiny config with ``fields`` set; dotted names reach nested
+    fields, as on the command line."""
     config = contractive_ae.get_config("tiny")
     for name, value in fields.items():
-        setattr(config, name, value)  # locked: existing fields only
+        *path, leaf = name.split(".")
+        node = config
+        for part in path:
+            node = node[part]
+        setattr(node, leaf, value)  # locked: existing fields only
     return config
 
 
 def _model(info=MOCK, **fields):
     keras.utils.set_random_seed(0)  # fixed initial weights
     model = contractive_ae.ContractiveAutoencoder(_config(**fields), info)
-    model.compile(optimizer="adam")
+    model.compile_for_training()
     return model
 
 
@@ -54,7 +60,7 @@ def _explicit_penalty(model, images):
         tape.watch(pixels)
         codes = model.encoder(tf.reshape(pixels, images.shape))
     jacobian = tape.batch_jacobian(codes, pixels)  # (B, code_dim, 64)
-    assert jacobian.shape == (len(images), model.code_dim, 64)
+    assert jacobian.shape == (len(images), model.code_size, 64)
     return tf.reduce_sum(tf.square(jacobian), axis=[1, 2]).numpy()
 
 
@@ -70,6 +76,7 @@ def test_configs_are_locked_and_tiny_is_small():
                     contractive_ae.get_config("tiny"))
     assert config.hidden_units == () and config.contraction > 0
     assert config.preprocessing == "unit"
+    assert config.optimizers.model.learning_rate == 3e-3
     assert tiny.epochs == 1 and tiny.code_dim < config.code_dim
     with pytest.raises(AttributeError):
         config.lambda_ = 0.5  # not a field
@@ -190,8 +197,8 @@ def test_decoder_shares_the_encoder_kernels():
 
 
 def _train_on_fixed_batch(contraction, images, steps=150):
-    model = _model(hidden_units=(), code_dim=16, contraction=contraction)
-    model.optimizer.learning_rate.assign(1e-2)
+    model = _model(hidden_units=(), code_dim=16, contraction=contraction,
+                   **{"optimizers.model.learning_rate": 1e-2})
     model.fit(tf.data.Dataset.from_tensors(_batch(images)).repeat(steps),
               shuffle=False, verbose=0)
     for metric in model.metrics:

@@ -23,18 +23,27 @@ from zoo.autoencoders import pca
 MOCK = DataInfo(name="mock", event_shape=(8, 8, 1), num_levels=17,
                 num_classes=10)
 DIGITS = load_digits().images[..., None].astype(np.float32) / 16.0  # (N,8,8,1)
+LEARNING_RATE = "optimizers.model.learning_rate"
 
 
 def _config(**fields):
+    """The tiny config with ``fields`` set; dotted names reach nested
+    fields, as on the command line."""
     config = linear_ae.get_config("tiny")
     for name, value in fields.items():
-        setattr(config, name, value)  # locked: existing fields only
+        *path, leaf = name.split(".")
+        node = config
+        for part in path:
+            node = node[part]
+        setattr(node, leaf, value)  # locked: existing fields only
     return config
 
 
 def _model(info=MOCK, **fields):
     keras.utils.set_random_seed(0)  # fixed initial weights
-    return linear_ae.LinearAutoencoder(_config(**fields), info)
+    model = linear_ae.LinearAutoencoder(_config(**fields), info)
+    model.compile_for_training()
+    return model
 
 
 def _encoder_weights(model):
@@ -54,6 +63,7 @@ def _subspace_angles(model, directions):
 def test_configs_are_locked_and_registered():
     config, tiny = linear_ae.get_config(), linear_ae.get_config("tiny")
     assert (config.loss, config.preprocessing) == ("squared_error", "unit")
+    assert config.optimizers.model.learning_rate == 5e-3
     assert config.code_dim == pca.get_config().code_dim  # comparable runs
     assert tiny.epochs == 1 and tiny.code_dim < config.code_dim
     with pytest.raises(AttributeError):
@@ -81,7 +91,8 @@ def test_bad_config_raises_usage_error_naming_the_field(fields, field):
 
 
 def test_codec_and_loss_are_affine_maps_and_squared_error_by_hand():
-    model = _model(code_dim=3)
+    model = _model(code_dim=3, **{LEARNING_RATE: 1e-2})
+    assert model.code_size == 3
     images = DIGITS[:7]
     flat = images.reshape(7, -1).astype(np.float64)  # (7, 64)
     encoder, encoder_bias = _encoder_weights(model)
@@ -100,7 +111,6 @@ def test_codec_and_loss_are_affine_maps_and_squared_error_by_hand():
     np.testing.assert_allclose(terms["squared_error"], expected, rtol=1e-5)
 
     # train_step reports the loss before its update, then moves every weight.
-    model.compile(optimizer=keras.optimizers.Adam(1e-2))
     before = [variable.numpy() for variable in model.trainable_variables]
     logs = model.train_step({"image": tf.constant(images)})
     np.testing.assert_allclose(logs["loss"], expected.mean(), rtol=1e-5)
@@ -121,10 +131,9 @@ def test_trained_linear_autoencoder_spans_the_principal_subspace():
     # PCA's training error, the linear autoencoder's global minimum.
     optimum = (num_images - 1) / num_images * variances[code_dim:].sum()
 
-    model = _model(code_dim=code_dim)
+    model = _model(code_dim=code_dim, **{LEARNING_RATE: 0.03})
     untrained = _subspace_angles(model, top)
     # Full-batch Adam through the one training loop's fit: 1,000 steps.
-    model.compile(optimizer=keras.optimizers.Adam(0.03))
     batch = {"image": tf.constant(DIGITS)}
     model.fit(tf.data.Dataset.from_tensors(batch).repeat(1000),
               shuffle=False, verbose=0)

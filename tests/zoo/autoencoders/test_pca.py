@@ -31,9 +31,15 @@ DIGITS = load_digits().images[..., None].astype(np.float32) / 16.0  # (N,8,8,1)
 
 
 def _config(**fields):
+    """The tiny config with ``fields`` set; dotted names reach nested
+    fields, as on the command line."""
     config = pca.get_config("tiny")
     for name, value in fields.items():
-        setattr(config, name, value)  # locked: existing fields only
+        *path, leaf = name.split(".")
+        node = config
+        for part in path:
+            node = node[part]
+        setattr(node, leaf, value)  # locked: existing fields only
     return config
 
 
@@ -265,7 +271,7 @@ def test_the_training_loop_fits_checkpoints_and_resumes(data_dir, tmp_path):
 
     # The checkpoint carries the fit into a fresh, unadapted model.
     fresh = training.build_model(spec, config, model.data_info)
-    fresh.build_for_training({"image": tf.zeros([1, 8, 8, 1])})
+    fresh.build_for_training()
     assert checkpoints.TrainingCheckpoint(
         fresh, tmp_path / "checkpoints").restore() == 1
     for name in ("mean", "components", "explained_variance"):
