@@ -19,6 +19,11 @@ The conditionals are TFP distributions: p(h|v) and, for binary visibles,
 p(v|h) are products of Bernoullis; for Gaussian visibles p(v|h) is
 N(c + Wh, I). ``exp(-F(v))`` is the unnormalized probability of ``v``, so
 ``-F`` is the unnormalized log probability.
+
+Also here: the gradient of contrastive divergence (Hinton 2002) in closed
+form, the one every model of the family trains with; the table of binary
+states that exact enumerations sum over; and the pseudo-likelihood of
+Besag (1975), which the RBMs track in training and the benchmark scores.
 """
 
 import tensorflow as tf
@@ -150,25 +155,78 @@ def contrastive_divergence_gradients(data_visible, data_hidden,
     return weights, visible_bias, hidden_bias
 
 
-def mean_log_odds(batches, to_units, floor):
-    """Log-odds of each unit's mean activity over a dataset, (N,).
+def binary_states(num_units, start=0, stop=None, dtype=tf.float32):
+    """Rows ``start`` .. ``stop - 1`` of the table of all 2^n binary vectors.
 
-    The usual initial bias of binary units (Hinton 2010, section 8): with
-    small weights the model then starts at the independent-unit fit.
+    Row k holds the bits of k, least significant first. Built by ops rather
+    than as a constant, so that a traced signature stays small; a caller
+    that enumerates many units takes the table in chunks (``start``,
+    ``stop``) to bound its memory.
 
     Args:
-        batches: an iterable of dataset batches.
-        to_units: maps a batch to its (B, N) unit activities in [0, 1].
-        floor: means are clipped to [floor, 1 - floor] so that a unit that
-            is always off (or on) gets a finite bias.
+        num_units: n, the length of each vector.
+        start: first row.
+        stop: one past the last row; ``2**num_units`` if None.
+        dtype: of the result.
 
     Returns:
-        A float32 tensor (N,).
+        A tensor (stop - start, num_units) of 0s and 1s.
     """
-    total, count = 0.0, 0
-    for batch in batches:
-        units = tf.cast(to_units(batch), tf.float32)  # (B, N)
-        total += tf.reduce_sum(units, axis=0)
-        count += int(units.shape[0])
-    rate = tf.clip_by_value(total / count, floor, 1 - floor)
-    return tf.math.log(rate) - tf.math.log1p(-rate)
+    if stop is None:
+        stop = 2**num_units
+    codes = tf.range(start, stop, dtype=tf.int64)[:, None]  # (S, 1)
+    bits = tf.bitwise.right_shift(codes, tf.range(num_units, dtype=tf.int64))
+    return tf.cast(tf.bitwise.bitwise_and(bits, 1), dtype)  # (S, n)
+
+
+def pseudo_log_likelihood(visible, flip_indices, weights, visible_bias,
+                          hidden_bias):
+    """Stochastic pseudo-log-likelihood of binary vectors (Besag 1975).
+
+    sum_i log p(v_i | v_-i) estimated from one coordinate i per vector:
+    V * log sigmoid(F(v with v_i flipped) - F(v)), unbiased over a uniform i.
+
+    Args:
+        visible: (B, V) binary.
+        flip_indices: (B,) integer, the coordinate of each row.
+        weights, visible_bias, hidden_bias: a Bernoulli RBM's parameters.
+
+    Returns:
+        (B,) in nats.
+    """
+    num_visible = tf.shape(visible)[1]
+    flip = tf.one_hot(flip_indices, num_visible, dtype=visible.dtype)  # (B, V)
+    flipped = visible + flip - 2.0 * visible * flip
+    gap = (free_energy(flipped, weights, visible_bias, hidden_bias)
+           - free_energy(visible, weights, visible_bias, hidden_bias))
+    return tf.cast(num_visible, visible.dtype) * tf.math.log_sigmoid(gap)
+
+
+def exact_pseudo_log_likelihood(visible, weights, visible_bias, hidden_bias):
+    """Pseudo-log-likelihood of binary vectors, every coordinate flipped.
+
+    sum_i log p(v_i | v_-i) = sum_i log sigmoid(F(v with v_i flipped) - F(v))
+    (Besag 1975), exactly: one free energy per coordinate, so for scoring
+    models, not for training (``pseudo_log_likelihood`` estimates it from
+    one coordinate).
+
+    Args:
+        visible: (B, V) binary.
+        weights, visible_bias, hidden_bias: a Bernoulli RBM's parameters.
+
+    Returns:
+        (B,) in nats.
+    """
+    visible = tf.convert_to_tensor(visible, tf.float32)
+    weights, visible_bias, hidden_bias = (
+        tf.cast(parameter, tf.float32)
+        for parameter in (weights, visible_bias, hidden_bias))
+    base = free_energy(visible, weights, visible_bias, hidden_bias)
+    total = tf.zeros_like(base)
+    for pixel in range(visible.shape[1]):
+        flipped = tf.concat([visible[:, :pixel],
+                             1.0 - visible[:, pixel:pixel + 1],
+                             visible[:, pixel + 1:]], axis=1)
+        gap = free_energy(flipped, weights, visible_bias, hidden_bias)
+        total += tf.math.log_sigmoid(gap - base)
+    return total

@@ -46,11 +46,23 @@ MAX_ENUMERATED_UNITS = 20
 _ENUMERATION_CHUNK = 2**14
 
 
-def _binary_states(num_units, start, stop):
-    """Rows start..stop-1 of the table of all 2^num_units binary vectors."""
-    codes = tf.range(start, stop, dtype=tf.int64)[:, None]  # (N, 1)
-    bits = tf.bitwise.right_shift(codes, tf.range(num_units, dtype=tf.int64))
-    return tf.cast(tf.bitwise.bitwise_and(bits, 1), tf.float64)  # (N, units)
+def _stateless_seed(seed):
+    """An integer, or a stateless seed int64 (2,), as a stateless seed."""
+    seed = tf.cast(seed, tf.int64)
+    if seed.shape.rank == 0:
+        seed = tf.stack([seed, tf.zeros_like(seed)])
+    return seed
+
+
+def _step_seeds(seed, step):
+    """Independent stateless seeds of a step's hidden and visible draws.
+
+    ``step`` 0 seeds the chains' start; the seeds are hashed from the run's
+    seed (``stateless_fold_in``, then ``stateless_split``), never offset.
+    """
+    seeds = tf.random.experimental.stateless_split(
+        tf.random.experimental.stateless_fold_in(seed, step), 2)  # (2, 2)
+    return seeds[0], seeds[1]
 
 
 def _gaussian_exact_log_partition(weights, visible_bias, hidden_bias):
@@ -63,8 +75,9 @@ def _gaussian_exact_log_partition(weights, visible_bias, hidden_bias):
             "(use ais_log_partition)")
     chunks = []
     for start in range(0, 2**num_hidden, _ENUMERATION_CHUNK):
-        hidden = _binary_states(num_hidden, start,
-                                min(start + _ENUMERATION_CHUNK, 2**num_hidden))
+        hidden = energy.binary_states(
+            num_hidden, start, min(start + _ENUMERATION_CHUNK, 2**num_hidden),
+            dtype=tf.float64)
         projected = tf.matmul(hidden, weights, transpose_b=True)  # (N, V), Wh
         chunks.append(tf.linalg.matvec(hidden, hidden_bias)
                       + tf.linalg.matvec(projected, visible_bias)
@@ -116,8 +129,9 @@ def exact_log_partition(weights, visible_bias, hidden_bias, *,
     num_units = min(num_visible, num_hidden)
     chunks = []
     for start in range(0, 2**num_units, _ENUMERATION_CHUNK):
-        states = _binary_states(num_units, start,
-                                min(start + _ENUMERATION_CHUNK, 2**num_units))
+        states = energy.binary_states(
+            num_units, start, min(start + _ENUMERATION_CHUNK, 2**num_units),
+            dtype=tf.float64)
         # -F(v) of every enumerated state, (N,)
         chunks.append(-energy.free_energy(states, weights, visible_bias,
                                           hidden_bias))
@@ -165,15 +179,11 @@ def _ais_log_weights(weights, visible_bias, hidden_bias, base_visible_bias,
     shape = tf.shape(weights, out_type=tf.int64)
     num_visible, num_hidden = shape[0], shape[1]
 
-    def uniform(shape, step, draw):
-        # A stateless stream per (seed, step, draw): reproducible.
-        salt = 2 * tf.cast(step, tf.int64) + draw
-        return tf.random.stateless_uniform(
-            shape, seed=tf.stack([seed, salt]), dtype=tf.float64)
-
     # Exact samples of the base RBM, whose visibles are independent.
     visible = tf.cast(
-        uniform([num_chains, num_visible], 0, 0)
+        tf.random.stateless_uniform([num_chains, num_visible],
+                                    seed=_step_seeds(seed, 0)[1],
+                                    dtype=tf.float64)
         < tf.sigmoid(base_visible_bias), tf.float64)  # (N, V)
     log_weights = tf.zeros([num_chains], tf.float64)
     num_betas = tf.shape(betas, out_type=tf.int64)[0]
@@ -188,12 +198,17 @@ def _ais_log_weights(weights, visible_bias, hidden_bias, base_visible_bias,
             + tf.reduce_sum(tf.nn.softplus(beta * logits)
                             - tf.nn.softplus(beta_prev * logits), axis=-1))
         # A Gibbs sweep that leaves p_beta invariant.
-        hidden = tf.cast(uniform([num_chains, num_hidden], step, 0)
-                         < tf.sigmoid(beta * logits), tf.float64)  # (N, H)
+        hidden_seed, visible_seed = _step_seeds(seed, step)
+        hidden = tf.cast(
+            tf.random.stateless_uniform([num_chains, num_hidden],
+                                        seed=hidden_seed, dtype=tf.float64)
+            < tf.sigmoid(beta * logits), tf.float64)  # (N, H)
         visible_logits = ((1.0 - beta) * base_visible_bias + beta * (
             visible_bias + tf.matmul(hidden, weights, transpose_b=True)))
-        visible = tf.cast(uniform([num_chains, num_visible], step, 1)
-                          < tf.sigmoid(visible_logits), tf.float64)  # (N, V)
+        visible = tf.cast(
+            tf.random.stateless_uniform([num_chains, num_visible],
+                                        seed=visible_seed, dtype=tf.float64)
+            < tf.sigmoid(visible_logits), tf.float64)  # (N, V)
         return step + 1, visible, log_weights
 
     # (The sweep after the last update, at beta = 1, is not needed but
@@ -217,13 +232,10 @@ def _gaussian_ais_log_weights(weights, visible_bias, hidden_bias, betas,
     shape = tf.shape(weights, out_type=tf.int64)
     num_visible, num_hidden = shape[0], shape[1]
 
-    def stream(step, draw):
-        # A stateless stream per (seed, step, draw): reproducible.
-        return tf.stack([seed, 2 * tf.cast(step, tf.int64) + draw])
-
     # Exact samples of the base, v ~ N(c, I).
     visible = visible_bias + tf.random.stateless_normal(
-        [num_chains, num_visible], seed=stream(0, 0), dtype=tf.float64)
+        [num_chains, num_visible], seed=_step_seeds(seed, 0)[1],
+        dtype=tf.float64)
     log_weights = tf.zeros([num_chains], tf.float64)
     num_betas = tf.shape(betas, out_type=tf.int64)[0]
 
@@ -237,15 +249,15 @@ def _gaussian_ais_log_weights(weights, visible_bias, hidden_bias, betas,
             tf.nn.softplus(logits)
             - tf.nn.softplus(beta_prev * interaction + hidden_bias), axis=-1)
         # A Gibbs sweep that leaves p_beta invariant.
+        hidden_seed, visible_seed = _step_seeds(seed, step)
         hidden = tf.cast(
             tf.random.stateless_uniform([num_chains, num_hidden],
-                                        seed=stream(step, 0),
-                                        dtype=tf.float64)
+                                        seed=hidden_seed, dtype=tf.float64)
             < tf.sigmoid(logits), tf.float64)  # (N, H)
         visible = (visible_bias
                    + beta * tf.matmul(hidden, weights, transpose_b=True)
                    + tf.random.stateless_normal([num_chains, num_visible],
-                                               seed=stream(step, 1),
+                                               seed=visible_seed,
                                                dtype=tf.float64))
         return step + 1, visible, log_weights
 
@@ -277,7 +289,8 @@ def ais_log_partition(weights, visible_bias, hidden_bias, *, num_chains,
         hidden_bias: (H,), b.
         num_chains: number of independent AIS runs.
         num_betas: number of distributions, both ends included.
-        seed: integer seed of the (stateless) chains.
+        seed: of the (stateless) chains: an integer, or a stateless seed
+            int64 (2,) such as a model's ``stream("partition").seed()``.
         base_visible_bias: (V,) visible biases of the base RBM; zeros (the
             uniform distribution) if None.
         spacing: of the betas, see ``annealing_schedule``.
@@ -301,7 +314,7 @@ def ais_log_partition(weights, visible_bias, hidden_bias, *, num_chains,
     hidden_bias = tf.cast(hidden_bias, tf.float64)
     betas = annealing_schedule(int(num_betas), spacing)
     chains = tf.constant(int(num_chains), tf.int64)
-    seed = tf.constant(int(seed), tf.int64)
+    seed = _stateless_seed(seed)
     if gaussian:
         if base_visible_bias is not None:
             raise ValueError("base_visible_bias applies to Bernoulli "
@@ -322,10 +335,25 @@ def ais_log_partition(weights, visible_bias, hidden_bias, *, num_chains,
         log_base_partition = (
             tf.reduce_sum(tf.nn.softplus(base_visible_bias))
             + weights.shape[1] * math.log(2.0))
-    log_mean_weight = (tf.reduce_logsumexp(log_weights)
-                       - math.log(int(num_chains)))
-    # Weights scaled by their mean: their spread is the relative error.
-    relative = tf.exp(log_weights - log_mean_weight)  # (N,)
-    stderr = tf.math.reduce_std(relative) / math.sqrt(int(num_chains))
+    log_mean_weight, stderr = log_mean_weight_and_stderr(log_weights)
     return (tf.cast(log_base_partition + log_mean_weight, dtype),
             tf.cast(stderr, dtype))
+
+
+def log_mean_weight_and_stderr(log_weights):
+    """log of the mean importance weight of AIS runs, and its stderr.
+
+    The mean weight estimates Z_B / Z_A without bias; the standard error of
+    its log is, by the delta method, std(w) / (mean(w) sqrt(N)).
+
+    Args:
+        log_weights: (N,) log importance weights of N independent runs.
+
+    Returns:
+        ``(log_mean_weight, stderr)``, scalars.
+    """
+    count = tf.cast(tf.size(log_weights), log_weights.dtype)
+    log_mean_weight = tf.reduce_logsumexp(log_weights) - tf.math.log(count)
+    # Weights scaled by their mean: their spread is the relative error.
+    relative = tf.exp(log_weights - log_mean_weight)  # (N,)
+    return log_mean_weight, tf.math.reduce_std(relative) / tf.sqrt(count)
