@@ -16,23 +16,27 @@ of deep networks". A deep autoencoder with layer sizes
    the ``squared_error`` loss. The loss of layer 0 is ``config.loss``; the
    hidden codes above are probabilities in [0, 1], reconstructed under the
    cross-entropy, as in the paper. Pretraining is stochastic gradient
-   descent with momentum and weight decay on the stage's own weights, with
-   a smaller step (``code_learning_rate``) at the unbounded linear code.
+   descent with momentum and weight decay on the stage's own weights: the
+   optimizer ``config.optimizers.pretrain`` below the code layer and
+   ``pretrain_code``, with a smaller step, at the unbounded linear code.
 2. ``finetune``: the shallow autoencoders are unrolled into one deep
    autoencoder (encoders bottom-up, then their decoders top-down), and all
    its weights are trained end to end by backpropagation of
-   ``config.loss`` with the config's optimizer.
+   ``config.loss`` with ``config.optimizers.finetune``.
 
 ``StackedAutoencoder`` also holds the machinery of the layer stack (its
-Dense layers, stages, momentum updates), which ``deep_ae`` extends with the
-restricted Boltzmann machines of Hinton & Salakhutdinov (2006).
+Dense layers, stages and their optimizers), which ``deep_ae`` extends with
+the restricted Boltzmann machines of Hinton & Salakhutdinov (2006).
 """
 
 import keras
+import ml_collections
 import tensorflow as tf
 
 from tfgen import config as config_lib
+from tfgen import optimizers
 from tfgen import registry
+from tfgen import statistics
 from tfgen.model import layerwise_stages
 from tfgen.model import pretrained_layer
 from zoo.autoencoders import autoencoder
@@ -40,6 +44,9 @@ from zoo.autoencoders import autoencoder
 # Keeps the log-odds of the mean pixel, the initial output bias, finite for
 # pixels that are always off (the corners of the digits) or always on.
 _MIN_PIXEL_MEAN = 1e-3
+
+# The names of the stack's optimizers (``stack_optimizers``).
+PRETRAIN, PRETRAIN_CODE, FINETUNE = "pretrain", "pretrain_code", "finetune"
 
 
 def get_config(variant=None):
@@ -57,6 +64,8 @@ def get_config(variant=None):
     ``config.epochs`` (``--epochs``) counts fine-tuning epochs;
     ``pretrain_epochs`` are per layer, so a run has
     ``(len(hidden_units) + 1) * pretrain_epochs + epochs`` epochs in all.
+    Its three optimizers are those of ``stack_optimizers``
+    (``--config.optimizers.finetune.learning_rate=...``).
 
     Args:
         variant: ``None`` for the default; ``"tiny"`` for a small version with
@@ -70,10 +79,10 @@ def get_config(variant=None):
     """
     config_lib.check_variant("stacked_ae", variant)
     config = config_lib.base_config(**stack_fields())
+    config.optimizers = stack_optimizers()
     config.preprocessing = "unit"
     config.batch_size = 64
     config.epochs = 150  # fine-tuning epochs
-    config.learning_rate = 1e-3  # of fine-tuning, with config.optimizer
     if variant == "tiny":
         shrink_to_tiny(config)
     config.lock()
@@ -89,14 +98,23 @@ def stack_fields():
         "code_dim": 10,
         "loss": "cross_entropy",  # of the image: or "squared_error"
         "pretrain_epochs": 30,  # per layer
-        "pretrain_learning_rate": 0.1,
-        # Pretraining's learning rate at the top layer, whose linear code
-        # units are unbounded and need smaller steps (Hinton & Salakhutdinov
-        # 2006: 0.001 for their top RBM, against 0.1 below).
-        "code_learning_rate": 0.01,
-        "momentum": 0.9,  # of pretraining
         "weight_decay": 2e-4,  # L2 on pretraining's weights (not biases)
     }
+
+
+def stack_optimizers():
+    """The named optimizers of a layer stack, for ``config.optimizers``.
+
+    ``pretrain`` trains the layers below the code, ``pretrain_code`` the
+    code layer, whose linear units are unbounded and need smaller steps
+    (Hinton & Salakhutdinov 2006: 0.001 for their top RBM, against 0.1
+    below), both by SGD with momentum; ``finetune`` trains every weight.
+    """
+    return ml_collections.ConfigDict({
+        PRETRAIN: optimizers.optimizer_config("sgd", 0.1, momentum=0.9),
+        PRETRAIN_CODE: optimizers.optimizer_config("sgd", 0.01, momentum=0.9),
+        FINETUNE: optimizers.optimizer_config("adam", 1e-3),
+    })
 
 
 def shrink_to_tiny(config):
@@ -115,8 +133,7 @@ def validate_stack(config, model_name):
         UsageError: naming the field that is out of range.
     """
     autoencoder.validate(config, model_name)
-    config_lib.validate_greedy_pretraining(
-        config, ("pretrain_learning_rate", "code_learning_rate"))
+    config_lib.validate_greedy_pretraining(config)
 
 
 @registry.register("stacked_ae", family="autoencoders", get_config=get_config)
@@ -138,12 +155,15 @@ class StackedAutoencoder(autoencoder.Autoencoder):
         UsageError: a config field is out of range.
     """
 
+    # The pretraining stages report the loss of their layer alone.
+    metric_names = autoencoder.Autoencoder.metric_names + ("layer_loss",)
+
     def __init__(self, config, data_info, **kwargs):
         self.validate_config(config)
         super().__init__(config, data_info, **kwargs)
         self.sizes = ([int(data_info.num_pixels)]
                       + [int(units) for units in config.hidden_units]
-                      + [self.code_dim])
+                      + [self.code_size])
         self.num_layers = len(self.sizes) - 1
         top = self.num_layers - 1
         self.encoder_layers = [
@@ -162,19 +182,9 @@ class StackedAutoencoder(autoencoder.Autoencoder):
             [keras.Input(self.image_shape), keras.layers.Flatten()]
             + self.encoder_layers, name="encoder")
         self.decoder = keras.Sequential(
-            [keras.Input((self.code_dim,))] + self.decoder_layers[::-1]
+            [keras.Input((self.code_size,))] + self.decoder_layers[::-1]
             + [keras.layers.Reshape(self.image_shape)], name="decoder")
         self.built = True
-
-        # Pretraining's velocities, one per variable of layer_variables:
-        # model state, so a resumed run continues its momentum.
-        self._velocities = [
-            [self.add_weight(shape=variable.shape, initializer="zeros",
-                             trainable=False,
-                             name=f"velocity_{layer}_{index}")
-             for index, variable in enumerate(self.layer_variables(layer))]
-            for layer in range(self.num_layers)]
-        self.layer_tracker = keras.metrics.Mean(name="layer_loss")
         self.current_stage = self.training_stages()[0][0]
 
     @classmethod
@@ -182,12 +192,8 @@ class StackedAutoencoder(autoencoder.Autoencoder):
         """Raises ``UsageError`` naming the field of a bad config."""
         validate_stack(config, "stacked_ae")
 
-    @property
-    def metrics(self):
-        return super().metrics + [self.layer_tracker]
-
     def layer_variables(self, layer):
-        """The weights pretraining stage ``layer`` updates, and no others.
+        """The weights of layer ``layer``: what its stage changes.
 
         Returns:
             ``[encoder kernel, encoder bias, decoder kernel, decoder bias]``
@@ -195,6 +201,27 @@ class StackedAutoencoder(autoencoder.Autoencoder):
         """
         up, down = self.encoder_layers[layer], self.decoder_layers[layer]
         return [up.kernel, up.bias, down.kernel, down.bias]
+
+    def pretrained_variables(self, layer):
+        """The weights stage ``layer``'s optimizer updates: all four here."""
+        return self.layer_variables(layer)
+
+    def pretraining_optimizer(self, layer):
+        """The name of the optimizer of stage ``layer``."""
+        return PRETRAIN_CODE if layer == self.num_layers - 1 else PRETRAIN
+
+    def optimizer_variables(self):
+        """Each stage's optimizer with the weights it updates.
+
+        ``pretrain``: the layers below the code; ``pretrain_code``: the
+        code layer; ``finetune``: every weight.
+        """
+        groups = {PRETRAIN: [], PRETRAIN_CODE: [],
+                  FINETUNE: list(self.trainable_variables)}
+        for layer in range(self.num_layers):
+            groups[self.pretraining_optimizer(layer)].extend(
+                self.pretrained_variables(layer))
+        return groups
 
     def layer_input(self, images, layer):
         """h_layer, the data as the layers below encode it, (B, sizes[l])."""
@@ -217,23 +244,24 @@ class StackedAutoencoder(autoencoder.Autoencoder):
     def train_step(self, batch):
         layer = pretrained_layer(self.current_stage)
         if layer is None:
-            return super().train_step(batch)
+            return self.gradient_step(batch, FINETUNE)
         images = tf.cast(batch["image"], tf.float32)  # (B, H, W, C)
-        loss = self.pretrain_step(images, layer)
-        self.layer_tracker.update_state(loss)
-        return {"layer_loss": self.layer_tracker.result()}
+        return self.update_metrics(
+            {"layer_loss": self.pretrain_step(images, layer)})
 
     def pretrain_step(self, images, layer):
         """One update of layer ``layer`` alone; returns its loss, (B,).
 
-        Here: a gradient step on the shallow autoencoder's loss
-        (``layer_loss``). ``deep_ae`` overrides it with its RBMs.
+        Here: a step of the stage's optimizer down the shallow
+        autoencoder's loss (``layer_loss``), with weight decay on the
+        kernels. ``deep_ae`` overrides it with its RBMs.
         """
-        variables = self.layer_variables(layer)
         with tf.GradientTape() as tape:
             losses = self.layer_loss(images, layer)
             loss = tf.reduce_mean(losses)
-        self.momentum_update(layer, tape.gradient(loss, variables))
+        self.minimize(tape, loss, self.pretrained_variables(layer),
+                      optimizer=self.pretraining_optimizer(layer),
+                      weight_decay=self.config.weight_decay)
         return losses
 
     def layer_loss(self, images, layer):
@@ -252,25 +280,6 @@ class StackedAutoencoder(autoencoder.Autoencoder):
         return autoencoder.reconstruction_loss(
             self.layer_loss_name(layer), inputs, outputs)
 
-    def momentum_update(self, layer, gradients):
-        """SGD with momentum and weight decay on ``layer_variables(layer)``.
-
-        v <- momentum * v - lr * (g + weight_decay * W), W <- W + v, with
-        the decay on kernels only; the learning rate is
-        ``code_learning_rate`` at the top layer, else
-        ``pretrain_learning_rate``.
-        """
-        rate = (self.config.code_learning_rate
-                if layer == self.num_layers - 1
-                else self.config.pretrain_learning_rate)
-        for variable, gradient, velocity in zip(
-                self.layer_variables(layer), gradients,
-                self._velocities[layer]):
-            if len(variable.shape) == 2:
-                gradient += self.config.weight_decay * variable
-            velocity.assign(self.config.momentum * velocity - rate * gradient)
-            variable.assign_add(velocity)
-
     def adapt(self, train_batches):
         """Starts the image's output biases at the data's mean (Hinton 2010).
 
@@ -278,14 +287,18 @@ class StackedAutoencoder(autoencoder.Autoencoder):
         outputs), the mean itself under the squared error (linear outputs):
         with small weights the network starts at the best constant output.
         """
-        total, count = 0.0, 0
-        for batch in train_batches:
-            pixels = tf.reshape(tf.cast(batch["image"], tf.float32),
-                                [-1, self.sizes[0]])  # (B, V)
-            total += tf.reduce_sum(pixels, axis=0)
-            count += int(pixels.shape[0])
-        mean = total / count
+        def pixels(batch):
+            return tf.reshape(tf.cast(batch["image"], tf.float32),
+                              [-1, self.sizes[0]])  # (B, V)
+
         if self.loss_name == "cross_entropy":
-            mean = tf.clip_by_value(mean, _MIN_PIXEL_MEAN, 1 - _MIN_PIXEL_MEAN)
-            mean = tf.math.log(mean) - tf.math.log1p(-mean)
-        self.decoder_layers[0].bias.assign(mean)
+            bias = statistics.mean_log_odds(train_batches, pixels,
+                                            floor=_MIN_PIXEL_MEAN)
+        else:
+            total, count = 0.0, 0
+            for batch in train_batches:
+                values = pixels(batch)
+                total += tf.reduce_sum(values, axis=0)
+                count += int(values.shape[0])
+            bias = total / count
+        self.decoder_layers[0].bias.assign(bias)
