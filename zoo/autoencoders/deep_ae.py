@@ -17,8 +17,8 @@ stages of the shared training loop, chosen by ``config.pretraining``:
       E(v, h) = -c'v - v'Wh + |h - b|^2 / 2,
       p(h|v) = N(b + W'v, I),  p(v_i = 1 | h) = s(c_i + (Wh)_i),
 
-  trained with a smaller learning rate (``code_learning_rate``), as in the
-  paper. The stack is then unrolled: the encoder's weights and biases are
+  trained with a smaller learning rate (the optimizer ``pretrain_code``
+  rather than ``pretrain``), as in the paper. The stack is then unrolled: the encoder's weights and biases are
   the RBMs' recognition weights and hidden biases, the decoder's weights
   their transposes and its biases the RBMs' visible biases, so that the
   unrolled network's reconstruction is the mean-field up-down pass through
@@ -31,12 +31,12 @@ stages of the shared training loop, chosen by ``config.pretraining``:
 - ``none``: random initial weights; fine-tuning only.
 
 ``finetune`` then trains every weight end to end by backpropagation (the
-paper used conjugate gradients; here the config's optimizer, Adam).
+paper used conjugate gradients; here ``config.optimizers.finetune``, Adam).
 
 This module builds on the Boltzmann family's RBM maths (``zoo.boltzmann.
-energy``: its free energies and TFP conditionals), as DESIGN.md allows where
-the lecture builds one family on the other, and adds the free energy of the
-Gaussian-hidden top RBM.
+energy``: its conditionals, free energies and the closed-form CD gradient),
+as DESIGN.md allows where the lecture builds one family on the other, and
+adds the free energy of the Gaussian-hidden top RBM.
 """
 
 import math
@@ -106,10 +106,10 @@ def get_config(variant=None):
         **stacked_ae.stack_fields(),
         pretraining="rbm",  # or "autoencoders", "none"
     )
+    config.optimizers = stacked_ae.stack_optimizers()
     config.preprocessing = "unit"
     config.batch_size = 64
     config.epochs = 150  # fine-tuning epochs
-    config.learning_rate = 1e-3  # of fine-tuning, with config.optimizer
     if variant == "tiny":
         stacked_ae.shrink_to_tiny(config)
     config.lock()
@@ -126,9 +126,11 @@ def gaussian_hidden_free_energy(visible, weights, visible_bias, hidden_bias,
 
         F(v) = V(v) - |b + W'v|^2 / 2 + |b|^2 / 2 - (H / 2) log(2 pi).
 
-    Its gradient in W is -v (b + W'v)' = -v E[h|v]', so the
-    contrastive-divergence rule keeps its form with the hidden means in place
-    of the probabilities.
+    Its gradient in W is -v (b + W'v)' = -v E[h|v]' and in b is -W'v =
+    -E[h|v] + b, where the b cancels between the two phases of contrastive
+    divergence: the CD gradient keeps its binary-hidden form
+    (``energy.contrastive_divergence_gradients``) with the hidden means
+    E[h|v] in place of the probabilities.
 
     Args:
         visible: (B, V).
@@ -180,12 +182,6 @@ class DeepAutoencoder(stacked_ae.StackedAutoencoder):
         UsageError: a config field is out of range.
     """
 
-    def __init__(self, config, data_info, **kwargs):
-        super().__init__(config, data_info, **kwargs)
-        # CD-1's training noise, reproducible from config.seed; its state is
-        # a model variable, so a resumed run continues its stream.
-        self.noise_seed = keras.random.SeedGenerator(int(config.seed))
-
     @classmethod
     def validate_config(cls, config):
         _validate(config)
@@ -213,7 +209,19 @@ class DeepAutoencoder(stacked_ae.StackedAutoencoder):
         """Whether RBM ``layer`` has Gaussian visible units (real pixels)."""
         return layer == 0 and self.loss_name == "squared_error"
 
-    def free_energy(self, visible, layer):
+    def pretrained_variables(self, layer):
+        """The weights that stage ``layer``'s optimizer updates.
+
+        Under ``"rbm"`` the RBM's weights and biases: the decoder's kernel
+        is set to the transposed weights, not updated (it has no momentum
+        of its own). Otherwise the four of ``stacked_ae``.
+        """
+        if self.config.pretraining == "rbm":
+            weights, visible_bias, hidden_bias = self.rbm(layer)
+            return [weights, hidden_bias, visible_bias]
+        return super().pretrained_variables(layer)
+
+    def rbm_free_energy(self, visible, layer):
         """F(v) of RBM ``layer`` with its hidden units summed out, (B,)."""
         gaussian_visible = self.is_gaussian_visible(layer)
         if self.is_code_layer(layer):
@@ -221,6 +229,17 @@ class DeepAutoencoder(stacked_ae.StackedAutoencoder):
                 visible, *self.rbm(layer), gaussian_visible=gaussian_visible)
         return energy.free_energy(visible, *self.rbm(layer),
                                   gaussian=gaussian_visible)
+
+    def hidden_means(self, visible, layer):
+        """E[h|v] of RBM ``layer``, (B, H).
+
+        s(b + W'v) for binary units; b + W'v for the Gaussian code units.
+        """
+        weights, _, hidden_bias = self.rbm(layer)
+        inputs = energy.hidden_logits(visible, weights, hidden_bias)
+        if self.is_code_layer(layer):
+            return inputs
+        return tf.sigmoid(inputs)
 
     def hidden_sample(self, visible, layer):
         """One draw of h ~ p(h|v) from the training noise stream, (B, H).
@@ -247,30 +266,31 @@ class DeepAutoencoder(stacked_ae.StackedAutoencoder):
         """CD-1 on RBM ``layer`` if ``pretraining="rbm"``, else as stacked_ae.
 
         The positive phase samples h from the data's v; the negative v is
-        the mean of p(v|h), as in the authors' published code; descending the
-        contrastive-divergence objective F(v_data) - F(v_negative) is the
-        CD-1 rule dW = <v E[h|v]'>_data - <v E[h|v]'>_negative. The decoder's
-        kernel then follows the RBM's transposed weights, so that the stack
-        is unrolled whenever pretraining stops.
+        the mean of p(v|h), as in the authors' published code. The step
+        descends the contrastive-divergence objective F(v_data) -
+        F(v_negative) by its closed-form gradient, the CD-1 rule
+        dW = <v E[h|v]'>_data - <v E[h|v]'>_negative, with the stage's
+        optimizer and weight decay. The decoder's kernel then follows the
+        RBM's transposed weights, so that the stack is unrolled whenever
+        pretraining stops.
 
         Returns:
             (B,) squared error of the one-step reconstruction of h_layer.
         """
         if self.config.pretraining != "rbm":
             return super().pretrain_step(images, layer)
-        visible = tf.stop_gradient(self.layer_input(images, layer))  # (B, V)
+        visible = self.layer_input(images, layer)  # (B, V)
         hidden = self.hidden_sample(visible, layer)  # (B, H)
         negative = self.visible_means(hidden, layer)  # (B, V)
-        with tf.GradientTape() as tape:
-            gap = (tf.reduce_mean(self.free_energy(visible, layer))
-                   - tf.reduce_mean(self.free_energy(
-                       tf.stop_gradient(negative), layer)))
-        weights, visible_bias, hidden_bias = tape.gradient(
-            gap, list(self.rbm(layer)))
-        # The decoder's kernel is not in the RBM: it is tied below.
-        decoder_kernel = tf.zeros_like(tf.transpose(weights))
-        self.momentum_update(
-            layer, [weights, hidden_bias, decoder_kernel, visible_bias])
+        weights, visible_bias, hidden_bias = (
+            energy.contrastive_divergence_gradients(
+                visible, self.hidden_means(visible, layer),
+                negative, self.hidden_means(negative, layer)))
+        self.apply_gradients(
+            [weights, hidden_bias, visible_bias],
+            self.pretrained_variables(layer),
+            optimizer=self.pretraining_optimizer(layer),
+            weight_decay=self.config.weight_decay)
         self.decoder_layers[layer].kernel.assign(
             tf.transpose(self.encoder_layers[layer].kernel))
         return tf.reduce_sum(tf.square(visible - negative), axis=-1)
