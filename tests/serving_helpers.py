@@ -8,7 +8,9 @@ loads the SavedModel with the TF1 session loader, the loader TensorFlow
 Serving uses (``saved_model_cli run`` uses it too).
 
 Each fresh process pays for a TensorFlow import (seconds), so a suite that
-checks many signatures sends them all through ``run_all_signatures_fresh``.
+checks many signatures sends them all through ``run_all_signatures_fresh``,
+and one that also runs ``saved_model_cli run`` and ``scan`` does all three
+in one process with ``serve_run_and_scan_fresh``.
 """
 
 import json
@@ -83,6 +85,42 @@ with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
 with open(os.path.join(job["outdir"], "index.json"), "w",
           encoding="utf-8") as index_file:
     json.dump(index, index_file)
+"""
+
+# Appended to _RUN_ALL_SIGNATURES: saved_model_cli's own main, as its command
+# line runs it, for "run" (writing into outdir/cli) and then "scan". absl's
+# app.run ends each with SystemExit; its flags parse again for the second.
+_SAVED_MODEL_CLI_RUN_AND_SCAN = """
+import contextlib
+import io
+
+from tensorflow.python.tools import saved_model_cli
+
+
+def _saved_model_cli(*arguments):
+    sys.argv = ["saved_model_cli", *arguments]
+    try:
+        saved_model_cli.main()
+    except SystemExit as exit_status:
+        if exit_status.code not in (None, 0):
+            raise RuntimeError(
+                f"saved_model_cli {arguments[0]} exited with status "
+                f"{exit_status.code}") from None
+
+
+cli = job["cli"]
+_saved_model_cli(
+    "run", "--dir", job["saved_model_dir"], "--tag_set", "serve",
+    "--signature_def", cli["signature"],
+    "--inputs", ";".join(f"{name}={path}"
+                         for name, path in cli["inputs"].items()),
+    "--outdir", os.path.join(job["outdir"], "cli"))
+report = io.StringIO()
+with contextlib.redirect_stdout(report):
+    _saved_model_cli("scan", "--dir", job["saved_model_dir"])
+with open(os.path.join(job["outdir"], "scan.txt"), "w",
+          encoding="utf-8") as scan_file:
+    scan_file.write(report.getvalue())
 """
 
 
@@ -217,3 +255,53 @@ def scan_for_denylisted_ops(saved_model_dir):
             _SAVED_MODEL_CLI,
             ["scan", "--dir", os.path.abspath(saved_model_dir)],
             work_dir, "saved_model_cli scan")
+
+
+def serve_run_and_scan_fresh(saved_model_dir, requests, cli_signature,
+                             cli_inputs):
+    """All of a SavedModel's fresh-process checks in one fresh process.
+
+    It runs ``requests`` through the TF1 session loader (as
+    ``run_all_signatures_fresh``), then ``saved_model_cli run`` on one
+    signature (as ``run_saved_model_cli``) and ``saved_model_cli scan`` (as
+    ``scan_for_denylisted_ops``): one TensorFlow import instead of three.
+
+    Args:
+        saved_model_dir: the SavedModel's folder.
+        requests: ``{signature_name: {input_name: np.ndarray}}``.
+        cli_signature: the signature ``saved_model_cli run`` runs.
+        cli_inputs: its ``{input_name: np.ndarray}``.
+
+    Returns:
+        ``(served, cli_outputs, scan_report)``: ``{signature_name:
+        {output_name: np.ndarray}}``, ``{output_name: np.ndarray}`` and
+        what ``saved_model_cli scan`` printed.
+
+    Raises:
+        FreshProcessError: loading, running or scanning failed.
+    """
+    with tempfile.TemporaryDirectory(prefix="serve-fresh-") as work_dir:
+        outdir = pathlib.Path(work_dir) / "outputs"
+        outdir.mkdir()
+        job = {
+            "saved_model_dir": os.path.abspath(saved_model_dir),
+            "outdir": str(outdir),
+            "requests": {
+                signature: _save_inputs(inputs, work_dir, f"request{number}_")
+                for number, (signature, inputs) in enumerate(requests.items())},
+            "cli": {"signature": cli_signature,
+                    "inputs": _save_inputs(cli_inputs, work_dir, "cli_")},
+        }
+        job_path = pathlib.Path(work_dir) / "job.json"
+        job_path.write_text(json.dumps(job), encoding="utf-8")
+        run_fresh_python(
+            _RUN_ALL_SIGNATURES + _SAVED_MODEL_CLI_RUN_AND_SCAN, [job_path],
+            work_dir, "TF1 session loader, saved_model_cli run and scan")
+        index = json.loads((outdir / "index.json").read_text(encoding="utf-8"))
+        served = {signature: {name: np.load(outdir / file_name)
+                              for name, file_name in outputs.items()}
+                  for signature, outputs in index.items()}
+        cli_outputs = {path.stem: np.load(path)
+                       for path in (outdir / "cli").glob("*.npy")}
+        scan_report = (outdir / "scan.txt").read_text(encoding="utf-8")
+        return served, cli_outputs, scan_report

@@ -1,13 +1,36 @@
 """The conformance suite: every registered model goes through the same checks.
 
 A model is excused from a check only by an entry in ``EXCUSED`` that gives
-the reason. The checks: it builds from its tiny config; one ``train_step``
-gives finite metrics; each declared capability runs on a batch; ``sample`` is
-the same for the same seed and differs for another; a checkpoint restored
-into a fresh model gives identical outputs; the config round-trips through
-JSON; the export, loaded in a fresh process that cannot import this project,
-gives the same outputs and holds no file-I/O or Python ops.
+the reason. Each model:
+
+- runs the real path end to end in its tiny config on the embedded
+  ``digits`` dataset, through the calls the command line makes
+  (``tfgen.train.prepare`` then ``tfgen.train.execute``, which is
+  ``tfgen.train.run``): adapt, every training stage, after_training,
+  evaluation, export; ``metrics.json`` holds finite numbers only;
+- takes one finite ``train_step`` in every training stage and a finite
+  ``test_step``;
+- runs each declared capability on a batch (a conditional model's requests
+  carry labels), with outputs ``images`` in the data's range, and
+  ``reconstruct`` equal to ``decode`` of ``encode``'s codes;
+- samples the same for the same seed, differently for another, and row ``i``
+  of a sample depends on ``seed[i]`` alone;
+- round-trips its config through JSON;
+- has a checkpoint holding every variable, trainable or not, and every
+  optimizer's: a fresh model whose variables are all scrambled becomes the
+  trained one, variable for variable and output for output, on restore;
+- has a ``log_prob`` that is a distribution: summed over every image of a
+  tiny space it gives 1 (exact), at most 1 (a lower bound) or 1 within its
+  stated error (an estimate);
+- exports a SavedModel that runs in a fresh process that cannot import this
+  project, with the in-memory outputs, and holds no file-I/O or Python ops.
 """
+
+import dataclasses
+import itertools
+import json
+import math
+import pathlib
 
 import numpy as np
 import pytest
@@ -18,6 +41,7 @@ import tfgen  # noqa: F401
 from tfgen import checkpoints
 from tfgen import config as config_lib
 from tfgen import registry
+from tfgen import train
 from tfgen import training
 from tfgen.data import DataInfo
 import export
@@ -28,9 +52,14 @@ EXCUSED = {}
 
 MODEL_NAMES = registry.names()
 BATCH = 4
-DATA_INFO = DataInfo(name="mock", event_shape=(8, 8, 1), num_levels=17,
+MOCK_INFO = DataInfo(name="mock", event_shape=(8, 8, 1), num_levels=17,
                      num_classes=10,
                      split_sizes={"train": 32, "validation": 8, "test": 8})
+
+_BINARIZED = ("binarize_static", "binarize_dynamic")
+_CONTINUOUS = ("unit", "symmetric", "identity")
+# Floats of a capability's output may round just past a range's ends.
+_RANGE_SLACK = 1e-6
 
 
 def _skip_if_excused(name, check):
@@ -39,116 +68,231 @@ def _skip_if_excused(name, check):
         pytest.skip(f"{name} excused from {check}: {reason}")
 
 
-def _mock_images(config, rng):
-    shape = (BATCH,) + DATA_INFO.image_shape
-    preprocessing = config.preprocessing
+def _data_range(model):
+    """``(low, high)`` of the data a model's ``images`` outputs live in."""
+    preprocessing = model.config.preprocessing
     if preprocessing == "levels":
-        return rng.integers(0, DATA_INFO.num_levels, size=shape).astype(np.int32)
-    if preprocessing.startswith("binarize"):
-        return (rng.random(shape) < 0.5).astype(np.float32)
-    images = rng.random(shape).astype(np.float32)
-    return images * 2 - 1 if preprocessing == "symmetric" else images
+        return 0.0, float(model.data_info.num_levels - 1)
+    if preprocessing == "symmetric":
+        return -1.0, 1.0
+    if preprocessing == "identity":
+        return -np.inf, np.inf
+    return 0.0, 1.0
 
 
-def _mock_batch(config, seed=0):
+def _random_images(preprocessing, info, size, rng):
+    """Random examples as the ``preprocessing`` pipeline gives them."""
+    shape = (size,) + info.event_shape
+    if preprocessing == "levels":
+        return rng.integers(0, info.num_levels, size=shape).astype(np.int32)
+    # Pixel means from 0.2 to 0.8, so a trained model is not uniform.
+    means = np.linspace(0.2, 0.8, info.event_size).reshape(info.event_shape)
+    if preprocessing in _BINARIZED:
+        return (rng.random(shape) < means).astype(np.float32)
+    images = np.clip(means + 0.2 * rng.standard_normal(shape), 0.0, 1.0)
+    if preprocessing == "symmetric":
+        images = 2.0 * images - 1.0
+    return images.astype(np.float32)
+
+
+def _random_batches(config, info, num_batches, batch_size, seed=0):
+    """A batched ``tf.data.Dataset`` of random ``{"image", "label"}``."""
     rng = np.random.default_rng(seed)
-    return {"image": tf.constant(_mock_images(config, rng)),
-            "label": tf.constant(rng.integers(0, 10, size=BATCH), tf.int64)}
+    size = num_batches * batch_size
+    images = _random_images(config.preprocessing, info, size, rng)
+    labels = rng.integers(0, max(info.num_classes, 1), size=size)
+    return tf.data.Dataset.from_tensor_slices(
+        {"image": images, "label": labels.astype(np.int64)}).batch(batch_size)
 
 
 def _capability_request(model, capability, batch, seed=0):
-    """Valid inputs of one capability, numpy, batched by BATCH."""
+    """Valid inputs of one capability, numpy, batched by BATCH.
+
+    Data and labels come from ``batch``; seeds are distinct integers; a mask
+    is a random 0/1 pattern (1: known pixel); codes and other floats are
+    standard normal, clipped to a declared range; other integers cycle
+    through their declared range (a conditional sample's labels).
+    """
     rng = np.random.default_rng(seed)
     request = {}
     for name, spec_input in model.capability_inputs(capability).items():
         spec = spec_input.spec
+        dtype = spec.dtype.as_numpy_dtype
+        shape = [BATCH] + spec.shape.as_list()[1:]
         if name == "images":
-            request[name] = np.asarray(batch["image"])
+            request[name] = np.asarray(batch["image"][:BATCH]).astype(dtype)
+        elif name == "labels" and capability != "sample":
+            request[name] = np.asarray(batch["label"][:BATCH]).astype(dtype)
+        elif name == "mask":
+            request[name] = (rng.random(shape) < 0.5).astype(dtype)
         elif spec.dtype.is_integer:
             values = np.arange(BATCH) + seed
             low, high = spec_input.minimum, spec_input.maximum
             if low is not None and high is not None:
-                # Cycle through a declared range (a conditional model's
-                # labels), rounded inward as the signatures round it.
+                # Rounded inward, as the signatures round an integer range.
                 low, high = int(np.ceil(low)), int(np.floor(high))
                 values = low + values % (high - low + 1)
             elif low is not None or high is not None:
                 values = np.clip(values, low, high)
-            request[name] = values.astype(spec.dtype.as_numpy_dtype)
+            request[name] = values.astype(dtype)
         else:
-            shape = [BATCH] + spec.shape.as_list()[1:]
             values = rng.standard_normal(shape)
             low = -np.inf if spec_input.minimum is None else spec_input.minimum
             high = np.inf if spec_input.maximum is None else spec_input.maximum
-            request[name] = np.clip(values, low, high).astype(
-                spec.dtype.as_numpy_dtype)
+            request[name] = np.clip(values, low, high).astype(dtype)
     return request
 
 
+def _run_capability(model, capability, request):
+    outputs = getattr(model, capability)(
+        **{name: tf.constant(value) for name, value in request.items()})
+    return {key: np.asarray(value) for key, value in outputs.items()}
+
+
 def _run_capabilities(model, requests):
-    return {cap: {k: np.asarray(v) for k, v in
-                  getattr(model, cap)(**{n: tf.constant(a) for n, a in
-                                         request.items()}).items()}
-            for cap, request in requests.items()}
+    return {capability: _run_capability(model, capability, request)
+            for capability, request in requests.items()}
 
 
-def _built_model(name):
-    spec = registry.get(name)
-    config = spec.get_config("tiny")
-    model = training.build_model(spec, config, DATA_INFO)
-    batch = _mock_batch(config)
-    model.build_for_training(batch)
-    return model, config, batch
+def _finite_numbers(value, where="metrics"):
+    """Yields ``(where, number)`` for every non-finite number in JSON data."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _finite_numbers(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _finite_numbers(item, f"{where}[{index}]")
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            yield where, value
+
+
+# --- The real path, end to end, once per model. ----------------------------
+
+
+@dataclasses.dataclass
+class EndToEnd:
+    """A model trained, evaluated and exported as the command line does it."""
+
+    name: str
+    run: training.PreparedRun
+    results: dict
+    batch: dict
+    requests: dict
+
+    @property
+    def model(self):
+        return self.run.model
 
 
 @pytest.fixture(scope="module", params=MODEL_NAMES)
-def trained(request):
-    """A model after one train_step, with its config, batch and requests."""
+def end_to_end(request, data_dir, tmp_path_factory):
+    """Each model's tiny config, run on ``digits`` as ``tfgen.train`` runs it.
+
+    ``tfgen.train.run`` is ``prepare`` then ``execute``, the two calls the
+    command line's ``main`` makes; holding the prepared run keeps the
+    trained model for the checks below.
+    """
     name = request.param
-    model, config, batch = _built_model(name)
-    logs = model.train_step(batch)
-    requests = {cap: _capability_request(model, cap, batch)
-                for cap in model.capabilities}
-    return name, model, config, batch, logs, requests
+    workdir = tmp_path_factory.mktemp(f"run_{name}")
+    prepared = train.prepare(name, variant="tiny", workdir=workdir,
+                             data_dir=data_dir)
+    results = train.execute(prepared, verbose=0)
+    batch = next(iter(prepared.splits["test"].batch(BATCH)))
+    model = prepared.model
+    requests = {capability: _capability_request(model, capability, batch)
+                for capability in model.capabilities}
+    return EndToEnd(name, prepared, results, batch, requests)
 
 
-def test_registry_lists_models():
-    assert "vae" in MODEL_NAMES
-    for spec in registry.specs():
-        assert spec.family in registry.FAMILIES
-        assert spec.capabilities, f"{spec.name} declares no capability"
+def test_end_to_end_run_writes_finite_metrics_and_an_export(end_to_end):
+    name, model, results = end_to_end.name, end_to_end.model, end_to_end.results
+    _skip_if_excused(name, "end_to_end")
+    workdir = end_to_end.run.workdir
+    written = json.loads((workdir / "metrics.json").read_text())
+    assert written == json.loads(json.dumps(results)), (
+        f"{name}: metrics.json is not the run's final results")
+    bad = list(_finite_numbers(written))
+    assert not bad, f"{name}: non-finite numbers in metrics.json: {bad}"
+    epochs = sum(int(epochs) for _, epochs in model.training_stages())
+    assert written["epochs"] == epochs >= 1, name
+    assert written["history"] and all(written["history"].values()), (
+        f"{name}: no training history")
+    assert written["test"], f"{name}: no test metrics"
+    if "log_prob" in model.capabilities:
+        assert "test_nll" in written, f"{name}: log_prob but no test_nll"
+    for key in model.report():
+        assert key in written.get("model_report", {}), (
+            f"{name}: report()[{key!r}] missing from metrics.json")
+    saved_model = pathlib.Path(written["export"])
+    assert (saved_model / "saved_model.pb").is_file(), saved_model
+    assert saved_model.parent.parent == workdir / "export"
+    latest = checkpoints.TrainingCheckpoint(
+        model, workdir / "checkpoints").latest
+    assert latest and latest.endswith(f"-{epochs}"), (
+        f"{name}: last checkpoint {latest}, expected epoch {epochs}")
 
 
-def test_train_step_gives_finite_metrics(trained):
-    name, _, _, _, logs, _ = trained
-    _skip_if_excused(name, "train_step")
-    assert logs, f"{name}.train_step returned no metrics"
-    for key, value in logs.items():
-        assert np.all(np.isfinite(np.asarray(value))), (name, key, value)
-
-
-def test_test_step_gives_finite_metrics(trained):
-    name, model, _, batch, _, _ = trained
-    _skip_if_excused(name, "test_step")
-    logs = model.test_step(batch)
-    assert logs
-    for key, value in logs.items():
-        assert np.all(np.isfinite(np.asarray(value))), (name, key, value)
-
-
-def test_every_capability_runs_on_a_batch(trained):
-    name, model, _, _, _, requests = trained
+def test_every_capability_runs_on_a_batch(end_to_end):
+    name, model = end_to_end.name, end_to_end.model
     _skip_if_excused(name, "capabilities")
-    outputs = _run_capabilities(model, requests)
+    outputs = _run_capabilities(model, end_to_end.requests)
+    assert set(outputs) == set(model.capabilities)
     for capability, named in outputs.items():
         assert named, f"{name}.{capability} returned no outputs"
         for key, value in named.items():
-            assert value.shape[0] == BATCH, (capability, key, value.shape)
-            assert np.all(np.isfinite(value)), (capability, key)
+            assert value.shape[0] == BATCH, (name, capability, key, value.shape)
+            assert np.all(np.isfinite(value)), (name, capability, key)
 
 
-def test_sample_is_seeded(trained):
-    name, model, _, _, _, _ = trained
+def test_output_images_lie_in_the_data_range(end_to_end):
+    name, model = end_to_end.name, end_to_end.model
+    _skip_if_excused(name, "image_range")
+    low, high = _data_range(model)
+    requests = dict(end_to_end.requests)
+    if {"encode", "decode"} <= set(model.capabilities):
+        # Codes of real data besides the standard-normal ones.
+        codes = _run_capability(model, "encode", requests["encode"])["codes"]
+        requests["decode of encoded data"] = dict(requests["decode"],
+                                                  codes=codes)
+    checked = []
+    for what, request in requests.items():
+        capability = what.split(" ")[0]
+        outputs = _run_capability(model, capability, request)
+        if "images" not in outputs:
+            continue
+        images = outputs["images"]
+        checked.append(what)
+        assert images.shape[1:] == model.data_info.event_shape, (
+            name, what, images.shape)
+        assert images.min() >= low - _RANGE_SLACK, (
+            f"{name}.{what}: images down to {images.min()}, below {low}")
+        assert images.max() <= high + _RANGE_SLACK, (
+            f"{name}.{what}: images up to {images.max()}, above {high}")
+    if not checked:
+        pytest.skip(f"{name} has no capability that outputs images")
+
+
+def test_reconstruct_is_decode_of_encode(end_to_end):
+    name, model = end_to_end.name, end_to_end.model
+    _skip_if_excused(name, "reconstruct_is_decode_of_encode")
+    if not {"encode", "decode", "reconstruct"} <= set(model.capabilities):
+        pytest.skip(f"{name} lacks encode, decode or reconstruct: "
+                    f"{model.capabilities}")
+    requests = end_to_end.requests
+    codes = _run_capability(model, "encode", requests["encode"])["codes"]
+    decoded = _run_capability(model, "decode",
+                              dict(requests["decode"], codes=codes))
+    reconstructed = _run_capability(model, "reconstruct",
+                                    requests["reconstruct"])
+    # The same ops in one graph or two: float rounding may differ.
+    np.testing.assert_allclose(reconstructed["images"], decoded["images"],
+                               rtol=1e-5, atol=1e-6,
+                               err_msg=f"{name}: reconstruct != decode(encode)")
+
+
+def test_sample_is_seeded_row_by_row(end_to_end):
+    name, model = end_to_end.name, end_to_end.model
     _skip_if_excused(name, "sample_seeded")
     if "sample" not in model.capabilities:
         pytest.skip(f"{name} has no sample capability")
@@ -161,30 +305,56 @@ def test_sample_is_seeded(trained):
     # Row i depends on seed i alone, not on the rest of the request.
     alone = np.asarray(model.sample(seed=seeds[1:2])["images"])
     np.testing.assert_array_equal(first[1:2], alone)
+    if "labels" in model.capability_inputs("sample"):
+        labels = tf.constant([2, 0, 1], tf.int64)
+        clamped = np.asarray(model.sample(seed=seeds, labels=labels)["images"])
+        alone = np.asarray(model.sample(seed=seeds[1:2],
+                                        labels=labels[1:2])["images"])
+        np.testing.assert_array_equal(clamped[1:2], alone)
 
 
-def test_config_round_trips(trained):
-    name, _, config, _, _, _ = trained
-    _skip_if_excused(name, "config_round_trip")
-    default = registry.get(name).get_config()
-    restored = config_lib.from_json(config_lib.to_json(config), default)
-    assert restored == config
-    assert restored.is_locked
-
-
-def test_checkpoint_restore_gives_identical_outputs(trained, tmp_path):
-    name, model, _, _, _, requests = trained
+def test_checkpoint_holds_every_variable_and_restores_outputs(end_to_end,
+                                                              tmp_path):
+    name, model = end_to_end.name, end_to_end.model
     _skip_if_excused(name, "checkpoint")
     checkpoints.TrainingCheckpoint(model, tmp_path).save(1)
-    fresh, _, _ = _built_model(name)
-    for variable in fresh.trainable_variables:  # Not the trained weights.
-        variable.assign(variable + 0.5)
-    expected = _run_capabilities(model, requests)
-    before = _run_capabilities(fresh, requests)
-    assert any(not np.array_equal(before[c][k], expected[c][k])
-               for c in expected for k in expected[c]), "scrambling did nothing"
+    fresh = training.build_model(end_to_end.run.spec, end_to_end.run.config,
+                                 end_to_end.run.info)
+    fresh.build_for_training()
+
+    # Every model variable and every optimizer variable is in a group.
+    groups = fresh.checkpoint_variables()
+    held = {id(variable) for variables in groups.values()
+            for variable in variables}
+    state = {"model": list(fresh.variables)}
+    state.update({f"optimizer {optimizer_name}": list(optimizer.variables)
+                  for optimizer_name, optimizer in fresh.optimizers.items()})
+    for group, variables in state.items():
+        missing = [variable.path for variable in variables
+                   if id(variable) not in held]
+        assert not missing, (f"{name}: {group} variables missing from "
+                             f"checkpoint_variables(): {missing}")
+
+    # Scrambled, so that a variable the checkpoint lacks keeps a value no
+    # training run would give it.
+    rng = np.random.default_rng(0)
+    for variables in state.values():
+        for variable in variables:
+            _scramble(variable, rng)
     assert checkpoints.TrainingCheckpoint(fresh, tmp_path).restore() == 1
-    restored = _run_capabilities(fresh, requests)
+
+    expected_groups = model.checkpoint_variables()
+    assert sorted(groups) == sorted(expected_groups), name
+    for group, variables in groups.items():
+        expected = expected_groups[group]
+        assert len(variables) == len(expected), (name, group)
+        for restored, original in zip(variables, expected):
+            np.testing.assert_array_equal(
+                np.asarray(restored), np.asarray(original),
+                err_msg=f"{name}: {group} variable {original.path} after "
+                        f"restore")
+    expected = _run_capabilities(model, end_to_end.requests)
+    restored = _run_capabilities(fresh, end_to_end.requests)
     for capability in expected:
         for key in expected[capability]:
             np.testing.assert_array_equal(
@@ -192,24 +362,206 @@ def test_checkpoint_restore_gives_identical_outputs(trained, tmp_path):
                 err_msg=f"{name}.{capability}[{key}] after restore")
 
 
-def test_export_reloads_in_fresh_process_with_same_outputs(trained, tmp_path):
-    name, model, _, _, _, requests = trained
+def _scramble(variable, rng):
+    """Assigns values no model would hold: far from every initialisation."""
+    shape = tuple(variable.shape)
+    dtype = tf.as_dtype(variable.dtype)
+    if dtype.is_bool:
+        value = rng.random(shape) < 0.5
+    elif dtype.is_integer:
+        value = rng.integers(1_000, 1_000_000, size=shape)
+    else:
+        value = 7.0 + rng.standard_normal(shape)
+    variable.assign(np.asarray(value).astype(dtype.as_numpy_dtype))
+
+
+def test_export_runs_in_a_fresh_process_with_the_same_outputs(end_to_end):
+    name, model = end_to_end.name, end_to_end.model
     _skip_if_excused(name, "export")
-    path = export.publish(model, tmp_path, name)
-    assert path == tmp_path / name / "1"
-    served = serving_helpers.run_all_signatures_fresh(path, requests)
+    path = pathlib.Path(end_to_end.results["export"])
+    requests = end_to_end.requests
+    default = export.default_capability(model.capabilities)
+    # serving_default through saved_model_cli itself, as a user would run it.
+    served, by_cli, scan = serving_helpers.serve_run_and_scan_fresh(
+        path, requests, "serving_default", requests[default])
     expected = _run_capabilities(model, requests)
     for capability in expected:
         for key, value in expected[capability].items():
             np.testing.assert_allclose(
                 served[capability][key], value, rtol=1e-5, atol=1e-5,
                 err_msg=f"{name}.{capability}[{key}] served vs in memory")
-    # serving_default through saved_model_cli itself, as a user would run it.
-    default = export.default_capability(model.capabilities)
-    by_cli = serving_helpers.run_saved_model_cli(
-        path, "serving_default", requests[default])
+    assert set(by_cli) == set(expected[default]), (name, sorted(by_cli))
     for key, value in expected[default].items():
         np.testing.assert_allclose(by_cli[key], value, rtol=1e-5, atol=1e-5,
                                    err_msg=f"{name} serving_default[{key}]")
-    scan = serving_helpers.scan_for_denylisted_ops(path)
-    assert "does not contain" in scan, scan
+    assert "does not contain the default denylisted ops" in scan, scan
+
+
+# --- Checks on a fresh model, without the dataset. -------------------------
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_every_stage_takes_a_finite_train_step_and_test_step(name):
+    _skip_if_excused(name, "train_step")
+    spec = registry.get(name)
+    config = spec.get_config("tiny")
+    model = training.build_model(spec, config, MOCK_INFO)
+    model.build_for_training()
+    batches = _random_batches(config, MOCK_INFO, num_batches=2,
+                              batch_size=BATCH)
+    model.adapt(batches)
+    batch = next(iter(batches))
+    for stage, _ in model.training_stages():
+        model.begin_stage(stage)
+        logs = model.train_step(batch)
+        assert logs, f"{name}.train_step returned no metrics in {stage}"
+        for key, value in logs.items():
+            assert np.all(np.isfinite(np.asarray(value))), (
+                name, stage, key, value)
+    logs = model.test_step(batch)
+    assert logs, f"{name}.test_step returned no metrics"
+    for key, value in logs.items():
+        assert np.all(np.isfinite(np.asarray(value))), (name, key, value)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_config_round_trips(name):
+    _skip_if_excused(name, "config_round_trip")
+    spec = registry.get(name)
+    config = spec.get_config("tiny")
+    restored = config_lib.from_json(config_lib.to_json(config),
+                                    spec.get_config())
+    assert restored == config
+    assert restored.is_locked
+
+
+# --- log_prob is a distribution. -------------------------------------------
+
+# Standard errors allowed between the sum of the probabilities and 1.
+_NUM_STDERRS = 4
+# float32 log-probabilities of about 10 nats carry rounding of about 1e-6
+# each; summed in float64 over the space, the log of the total stays within
+# 1e-5 of its exact value. 1e-4 leaves room for reduction order.
+_FLOAT_TOLERANCE = 1e-4
+# Models with the same weights and other seeds: the spread of their
+# log_prob is the Monte-Carlo error of a stochastic bound.
+_NUM_REPLICAS = 8
+
+
+def _discrete_log_prob_models():
+    return [name for name in MODEL_NAMES
+            if "log_prob" in registry.get(name).capabilities
+            and registry.get(name).get_config("tiny").preprocessing
+            not in _CONTINUOUS]
+
+
+def _tiny_space(preprocessing):
+    """``(info, every image of the space)`` for a discrete preprocessing.
+
+    Binary data: every 3x3 binary image (512). Levels: every 2x2 image of
+    3 gray levels (81).
+    """
+    if preprocessing in _BINARIZED:
+        info = DataInfo(name="tiny_binary", event_shape=(3, 3, 1),
+                        num_levels=2, num_classes=3,
+                        split_sizes={"train": 64})
+        values = (0.0, 1.0)
+        dtype = np.float32
+    elif preprocessing == "levels":
+        info = DataInfo(name="tiny_levels", event_shape=(2, 2, 1),
+                        num_levels=3, num_classes=3,
+                        split_sizes={"train": 64})
+        values = (0, 1, 2)
+        dtype = np.int32
+    else:
+        raise ValueError(f"no discrete space for {preprocessing!r}")
+    images = np.array(list(itertools.product(values, repeat=info.event_size)),
+                      dtype).reshape((-1,) + info.event_shape)
+    return info, images
+
+
+def _fitted_on_random_data(spec, config, info, steps_per_stage=3):
+    """A model adapted, trained a few steps per stage and finished."""
+    model = training.build_model(spec, config, info)
+    model.build_for_training()
+    batches = _random_batches(config, info, num_batches=4, batch_size=16)
+    model.adapt(batches)
+    for stage, _ in model.training_stages():
+        model.begin_stage(stage)
+        for batch in batches.take(steps_per_stage):
+            model.train_step(batch)
+    model.after_training(batches)
+    return model
+
+
+def _replicas(spec, config, info, model):
+    """``model`` and copies of its variables in models of other seeds.
+
+    Every named stream of a copy differs, so a stochastic ``log_prob`` (an
+    importance-weighted bound, say) draws other noise, while the
+    distribution it describes is the same.
+    """
+    copies = [model]
+    for replica in range(1, _NUM_REPLICAS):
+        other = config_lib.from_json(config_lib.to_json(config),
+                                     spec.get_config())
+        with other.unlocked():
+            other.seed = config.seed + 1000 * replica
+        copy = training.build_model(spec, other, info)
+        assert len(copy.variables) == len(model.variables)
+        for target, source in zip(copy.variables, model.variables):
+            target.assign(source)
+        copies.append(copy)
+    return copies
+
+
+@pytest.mark.parametrize("name", _discrete_log_prob_models())
+def test_log_prob_sums_to_one_over_a_tiny_space(name):
+    """Summed over every image of a tiny space, p(x) is 1, or at most 1.
+
+    ``log_prob_kind`` "exact": the log of the sum is 0 within 1e-4.
+    "lower_bound" (below log p(x) in expectation) and "estimate" (whose
+    error ``log_prob_stderr`` states): the log of the sum of
+    exp(E[log_prob]) is at most ``_NUM_STDERRS`` standard errors above 0.
+    E[log_prob] is the mean over models with the same weights and other
+    seeds; its error is that mean's standard error, weighted as the sum
+    weighs each image (counted as if fully correlated across images, the
+    larger error), plus the stated error of an estimate.
+    """
+    _skip_if_excused(name, "log_prob_normalized")
+    spec = registry.get(name)
+    config = spec.get_config("tiny")
+    info, images = _tiny_space(config.preprocessing)
+    model = _fitted_on_random_data(spec, config, info)
+    kind = model.log_prob_kind
+    assert kind in ("exact", "lower_bound", "estimate"), (name, kind)
+    inputs = model.capability_inputs("log_prob")
+    labels = ([None] if "labels" not in inputs
+              else list(range(info.num_classes)))
+    replicas = _replicas(spec, config, info, model)
+    for label in labels:
+        request = {"images": tf.constant(images)}
+        if label is not None:
+            # p(x|y) is a distribution over x for each y.
+            request["labels"] = tf.fill([len(images)], tf.constant(
+                label, tf.int64))
+        log_probs = np.stack([
+            np.asarray(replica.log_prob(**request)["log_prob"], np.float64)
+            for replica in replicas])  # (replicas, images)
+        assert np.all(np.isfinite(log_probs)), (name, label)
+        where = f"{name} ({kind}{'' if label is None else f', y={label}'})"
+        if kind == "exact":
+            totals = [np.logaddexp.reduce(row) for row in log_probs]
+            np.testing.assert_allclose(
+                totals, 0.0, atol=_FLOAT_TOLERANCE,
+                err_msg=f"{where}: log sum p(x) over the space")
+            continue
+        mean = log_probs.mean(axis=0)  # (images,)
+        stderr = log_probs.std(axis=0, ddof=1) / np.sqrt(len(replicas))
+        total = np.logaddexp.reduce(mean)
+        weights = np.exp(mean - total)  # d total / d mean
+        allowed = _NUM_STDERRS * (float(weights @ stderr)
+                                  + model.log_prob_stderr())
+        assert total <= allowed + _FLOAT_TOLERANCE, (
+            f"{where}: log sum exp(E[log_prob]) over the space is {total:.5f}"
+            f", above the {allowed:.5f} its errors allow")

@@ -1,4 +1,14 @@
-"""The registry: one name, one factory; unknown names list the valid ones."""
+"""The registry: one name, one factory; unknown names list the valid ones.
+
+``EXPECTED_MODELS`` names every model of the zoo, so a model that a family's
+``__init__.py`` stops importing (and so stops registering) fails here rather
+than silently leaving every conformance check.
+"""
+
+import json
+import pathlib
+import subprocess
+import sys
 
 import pytest
 
@@ -6,6 +16,46 @@ from tfgen import errors
 from tfgen import registry
 from tfgen.model import GenerativeModel
 import zoo  # noqa: F401
+
+# Every registered model and its family. A new model adds its line here.
+EXPECTED_MODELS = {
+    "beta_vae": "autoencoders",
+    "boltzmann_machine": "boltzmann",
+    "contractive_ae": "autoencoders",
+    "cvae": "autoencoders",
+    "dbn": "boltzmann",
+    "deep_ae": "autoencoders",
+    "denoising_ae": "autoencoders",
+    "gaussian_rbm": "boltzmann",
+    "iaf_vae": "autoencoders",
+    "linear_ae": "autoencoders",
+    "pca": "autoencoders",
+    "rbm": "boltzmann",
+    "stacked_ae": "autoencoders",
+    "vae": "autoencoders",
+}
+
+# What an entry point sees after its one ``import zoo``, in a new
+# interpreter: in this one, test modules import model modules directly,
+# which would register a model that the zoo's packages no longer import.
+_REGISTERED_BY_IMPORT_ZOO = """
+import json
+import zoo
+from tfgen import registry
+print(json.dumps({spec.name: spec.family for spec in registry.specs()}))
+"""
+
+
+def test_import_zoo_registers_exactly_the_expected_models():
+    completed = subprocess.run(
+        [sys.executable, "-c", _REGISTERED_BY_IMPORT_ZOO],
+        cwd=pathlib.Path(__file__).resolve().parents[2], capture_output=True,
+        text=True, timeout=300, check=False)
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    registered = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert registered == EXPECTED_MODELS
+    assert {spec.name: spec.family for spec in registry.specs()} == (
+        EXPECTED_MODELS)
 
 
 def test_unknown_name_lists_valid_models():
