@@ -5,9 +5,10 @@ and back to a reconstruction g(z); it is trained to make g(f(x)) close to x.
 Rumelhart, Hinton & Williams (1986) trained such networks by
 backpropagation; Hinton & Salakhutdinov (2006) made deep ones work.
 
-This module holds what the family's deterministic members (``pca``, ``linear_ae``,
-``deep_ae``, ``stacked_ae``, ``denoising_ae``, ``contractive_ae``) have in
-common, so that each model file says only what is its own:
+This module holds what the family's deterministic members (``pca``,
+``linear_ae``, ``deep_ae``, ``stacked_ae``, ``denoising_ae``,
+``contractive_ae``) have in common, so that each model file says only what
+is its own:
 
 - the reconstruction losses as pure functions of pixels and decoder
   outputs: ``cross_entropy`` (Bernoulli log-loss of [0, 1] intensities

@@ -18,12 +18,13 @@ stages of the shared training loop, chosen by ``config.pretraining``:
       p(h|v) = N(b + W'v, I),  p(v_i = 1 | h) = s(c_i + (Wh)_i),
 
   trained with a smaller learning rate (the optimizer ``pretrain_code``
-  rather than ``pretrain``), as in the paper. The stack is then unrolled: the encoder's weights and biases are
-  the RBMs' recognition weights and hidden biases, the decoder's weights
-  their transposes and its biases the RBMs' visible biases, so that the
-  unrolled network's reconstruction is the mean-field up-down pass through
-  the stack. (The decoder's kernels are kept equal to the transposes
-  throughout pretraining.) Under ``loss="squared_error"`` the bottom RBM
+  rather than ``pretrain``), as in the paper. The stack is then unrolled:
+  the encoder's weights and biases are the RBMs' recognition weights and
+  hidden biases, the decoder's weights their transposes and its biases the
+  RBMs' visible biases, so that the unrolled network's reconstruction is
+  the mean-field up-down pass through the stack. (The decoder's kernels are
+  set to the transposes after every pretraining step, not updated by an
+  optimizer.) Under ``loss="squared_error"`` the bottom RBM
   has unit-variance Gaussian visible units instead, the paper's choice for
   real-valued data, and the outputs are linear.
 - ``autoencoders``: the greedy shallow autoencoders of ``stacked_ae``

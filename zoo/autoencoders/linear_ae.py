@@ -107,6 +107,7 @@ class LinearAutoencoder(autoencoder.Autoencoder):
         self.built = True
 
     def decoder_weights(self):
-        """Returns ``(B, b)``: B (D, code_size) maps codes to pixels, b (D,)."""
+        """Returns ``(B, b)``: B (D, code_size) maps codes to pixels, b (D,).
+        """
         kernel, bias = self.decoder.layers[0].weights  # (code_size, D), (D,)
         return keras.ops.transpose(kernel), bias

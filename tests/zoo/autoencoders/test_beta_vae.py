@@ -23,9 +23,15 @@ MOCK = DataInfo(name="mock", event_shape=(8, 8, 1), num_levels=17,
 
 
 def _config(**fields):
+    """The tiny config with ``fields`` set; dotted names reach nested
+    fields, as on the command line."""
     config = beta_vae.get_config("tiny")
     for name, value in fields.items():
-        setattr(config, name, value)  # locked: existing fields only
+        *path, leaf = name.split(".")
+        node = config
+        for part in path:
+            node = node[part]
+        setattr(node, leaf, value)  # locked: existing fields only
     return config
 
 
@@ -108,7 +114,7 @@ def test_training_loss_is_the_beta_weighted_elbo_by_hand():
         (6, 3), seed=keras.random.SeedGenerator(model.config.seed)))
     reconstruction, kl = _numpy_terms(model, images, noise)
 
-    model.compile(optimizer="adam")
+    model.compile_for_training()
     logs = model.train_step(_batch(images))
     np.testing.assert_allclose(logs["loss"],
                                -(reconstruction - beta * kl).mean(),
@@ -125,15 +131,17 @@ def test_training_loss_is_the_beta_weighted_elbo_by_hand():
 
 def test_beta_one_is_the_vae_exactly():
     fields = {"latent_dim": 3, "hidden_units": (12,)}
-    beta_model = _model(beta=1.0, **fields)
+    beta_model = _model(beta=1.0, **fields,
+                        **{"optimizers.model.learning_rate": 1e-2})
     config = vae.get_config("tiny")
     for name, value in fields.items():
         setattr(config, name, value)
+    config.optimizers.model.learning_rate = 1e-2
     keras.utils.set_random_seed(0)
     vae_model = vae.VAE(config, MOCK)
     batch = _batch(_binary(8))
     for model in (beta_model, vae_model):
-        model.compile(optimizer=keras.optimizers.Adam(1e-2))
+        model.compile_for_training()
     for step in range(3):  # the same losses give the same updates
         beta_logs = beta_model.train_step(batch)
         vae_logs = vae_model.train_step(batch)
@@ -168,8 +176,9 @@ def test_larger_beta_gives_a_smaller_kl_after_training():
                     num_classes=10)
     results = {}
     for beta in (1.0, 8.0):
-        model = _model(info, beta=beta, latent_dim=4, hidden_units=(64,))
-        model.compile(optimizer=keras.optimizers.Adam(3e-3))
+        model = _model(info, beta=beta, latent_dim=4, hidden_units=(64,),
+                       **{"optimizers.model.learning_rate": 3e-3})
+        model.compile_for_training()
         model.fit(dataset.batch(50), epochs=6, shuffle=False, verbose=0)
         results[beta] = model.evaluate(
             tf.data.Dataset.from_tensor_slices(

@@ -30,9 +30,15 @@ DIGITS = DataInfo(name="digits", event_shape=(8, 8, 1), num_levels=17,
 
 
 def _config(**fields):
+    """The tiny config with ``fields`` set; dotted names reach nested
+    fields, as on the command line."""
     config = cvae.get_config("tiny")
     for name, value in fields.items():
-        setattr(config, name, value)  # locked: existing fields only
+        *path, leaf = name.split(".")
+        node = config
+        for part in path:
+            node = node[part]
+        setattr(node, leaf, value)  # locked: existing fields only
     return config
 
 
@@ -205,8 +211,9 @@ def trained_on_digits():
     binary = (np.random.RandomState(0).uniform(size=gray.shape)
               < gray).astype(np.float32)
     labels = digits.target.astype(np.int64)
-    model = _model(DIGITS, latent_dim=4, hidden_units=(64,))
-    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    model = _model(DIGITS, latent_dim=4, hidden_units=(64,),
+                   **{"optimizers.model.learning_rate": 3e-3})
+    model.compile_for_training()
     dataset = tf.data.Dataset.from_tensor_slices(
         {"image": binary[:1437], "label": labels[:1437]})
     model.fit(dataset.shuffle(1437, seed=0).batch(64), epochs=15,
