@@ -1,10 +1,13 @@
-"""Command line: the lecture's deep autoencoder against PCA, at one code size.
+"""Experiment: the lecture's deep autoencoder against PCA, at one code size.
 
-    python -m tfgen.compare_autoencoders
-    python -m tfgen.compare_autoencoders --preset=science \\
+From the repository root (``python benchmarks/compare_autoencoders.py``
+works as well):
+
+    python -m benchmarks.compare_autoencoders
+    python -m benchmarks.compare_autoencoders --preset=science \\
         --manual_dir=../shared/data/mnist --config.pretrain_epochs=5 \\
         --epochs=20
-    python -m tfgen.compare_autoencoders --config_variant=tiny
+    python -m benchmarks.compare_autoencoders --config_variant=tiny
 
 Hinton & Salakhutdinov (2006), "Reducing the dimensionality of data with
 neural networks", Science 313: a deep autoencoder, pretrained and then
@@ -49,6 +52,7 @@ import dataclasses
 import json
 import os
 import pathlib
+import sys
 import time
 
 from absl import app
@@ -56,9 +60,13 @@ from absl import flags
 from absl import logging
 import numpy as np
 
-from tfgen import config as config_lib
-from tfgen import errors
-from tfgen import train as train_cli
+# Run as a script, the repository root is not on the path.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from tfgen import cli  # noqa: E402
+from tfgen import config as config_lib  # noqa: E402
+from tfgen import errors  # noqa: E402
+from tfgen import train as train_cli  # noqa: E402  (its flags, make_config)
 
 FLAGS = flags.FLAGS
 
@@ -496,15 +504,15 @@ def _hidden_units(texts):
 
 
 def main(argv):
-    del argv  # Checked by tfgen.train's flag parser.
+    del argv  # Checked by cli.parse_flags.
     logging.set_verbosity(logging.WARNING)
     try:
-        with train_cli.native_stderr_held():
+        with cli.native_stderr_held():
             for name in ("model", "list_models", "export_base"):
                 if FLAGS[name].present:
                     raise errors.UsageError(
                         f"--{name} is a flag of tfgen.train, not of "
-                        "tfgen.compare_autoencoders")
+                        "benchmarks.compare_autoencoders")
             comparison = prepare(
                 workdir=FLAGS.workdir, preset=FLAGS.preset,
                 dataset=FLAGS.dataset, code_dim=FLAGS.code_dim,
@@ -512,23 +520,23 @@ def main(argv):
                               else _hidden_units(FLAGS.hidden_units)),
                 pretraining=FLAGS.pretraining, epochs=FLAGS.epochs,
                 seed=FLAGS.seed,
-                overrides=train_cli.CONFIG_OVERRIDES,
+                overrides=cli.CONFIG_OVERRIDES,
                 variant=FLAGS.config_variant, codes_2d=FLAGS.codes_2d,
                 num_queries=FLAGS.num_queries,
                 num_neighbours=FLAGS.num_neighbours,
                 data_dir=FLAGS.data_dir, manual_dir=FLAGS.manual_dir)
     except errors.UsageError as error:
-        train_cli.fail(str(error), 2)
+        cli.fail(str(error), 2)
 
     from tfgen import training
 
     try:
         table = execute(comparison)
     except training.TrainingDiverged as error:
-        train_cli.fail(str(error), 1)
+        cli.fail(str(error), 1)
     print(format_markdown(table))
     print(f"Written to {comparison.workdir} in {table['seconds']:.0f} s.")
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=train_cli.parse_flags)
+    app.run(main, flags_parser=cli.parse_flags)

@@ -1,15 +1,49 @@
 """The evaluation harness: the same numbers for every model that allows them.
 
-Negative log-likelihoods are in nats per image; for integer-level data they
-are also given in bits per dimension. A model's ``log_prob`` capability says
-whether its number is exact, a bound or an estimate (its docstring); the
-harness reports it under ``test_nll``.
+``evaluate`` is the one computation of a trained model's test numbers: the
+training loop calls it after training, and ``python -m tfgen.evaluate`` calls
+it on a restored checkpoint or on an exported SavedModel, so the three give
+the same numbers. What it computes follows what the model declares:
+
+- the model's own ``test_step`` metrics (``model.evaluate``);
+- with ``log_prob``: the test negative log-likelihood in nats per example
+  (and bits per dimension for integer-level data), the kind of number it is
+  (``model.log_prob_kind``: exact, a lower bound on log p or an estimate),
+  the standard error the model states for it (``log_prob_stderr``) and k,
+  the importance samples of a bound, where the config has
+  ``log_prob_samples``;
+- with ``reconstruct``: the squared reconstruction error per test example,
+  summed over pixels in [0, 1] intensities;
+- for discrete data: the independent-pixel baseline, the best model that
+  ignores its input's structure;
+- what the model reports of itself (``model.report()``: an estimated log
+  partition function, say).
 """
 
+import json
 import math
+import os
+import pathlib
 
+import keras
 import numpy as np
 import tensorflow as tf
+
+# What the evaluation of a workdir writes there; metrics.json gets the same
+# numbers merged in.
+EVALUATION_FILE = "evaluation.json"
+METRICS_FILE = "metrics.json"
+
+# Beside an exported SavedModel: the model's name, config and the
+# statements about its log_prob that the SavedModel's signatures cannot
+# carry, so that the export can be evaluated on the data it was trained on.
+EXPORT_RECORD = pathlib.Path("assets.extra") / "tfgen_model.json"
+
+# Capability inputs a dataset batch fills: {input name: batch key}.
+BATCH_INPUTS = {"images": "image", "labels": "label"}
+
+# Examples per batch when reading the training split for the baseline.
+_BASELINE_BATCH = 1024
 
 _BINARIZED = ("binarize_static", "binarize_dynamic")
 
@@ -92,14 +126,14 @@ def capability_arguments(model, capability, batch):
     Raises:
         ValueError: the capability has an input a batch cannot fill.
     """
-    sources = {"images": "image", "labels": "label"}
     arguments = {}
     for name, spec_input in model.capability_inputs(capability).items():
-        if name not in sources:
+        if name not in BATCH_INPUTS:
             raise ValueError(
                 f"{type(model).__name__}.{capability} takes {name!r}, which "
                 "a dataset batch does not hold")
-        arguments[name] = tf.cast(batch[sources[name]], spec_input.spec.dtype)
+        arguments[name] = tf.cast(batch[BATCH_INPUTS[name]],
+                                  spec_input.spec.dtype)
     return arguments
 
 
@@ -222,3 +256,181 @@ def retrieval_precision(neighbour_labels, query_labels):
         raise ValueError(f"neighbour_labels {neighbour_labels.shape} must be "
                          f"(Q, k) for {len(query_labels)} query labels, Q > 0")
     return float((neighbour_labels == query_labels[:, None]).mean())
+
+
+def unit_intensities(values, preprocessing, num_levels=None):
+    """Examples as [0, 1] intensities, the units of the squared error.
+
+    Args:
+        values: as the dataset gives them (``num_levels`` given: integer
+            levels are divided by ``num_levels - 1``), or a capability's
+            output in [0, 1] (``num_levels`` None); both in [-1, 1] for the
+            ``symmetric`` preprocessing. Nothing is clipped: a linear
+            decoder's overshoot counts in its error.
+        preprocessing: the config's preprocessing.
+        num_levels: the dataset's gray levels, for dataset examples.
+
+    Returns:
+        A float32 numpy array of the same shape.
+    """
+    values = np.asarray(values, np.float32)
+    if preprocessing == "levels" and num_levels is not None:
+        return values / (num_levels - 1)
+    if preprocessing == "symmetric":
+        return (values + 1.0) / 2.0
+    return values
+
+
+def evaluate(model, splits):
+    """The harness's test numbers of a trained model.
+
+    Args:
+        model: a trained ``GenerativeModel``, or anything with its
+            ``config``, ``data_info``, ``capabilities``,
+            ``capability_inputs``, capability methods, ``log_prob_kind``,
+            ``log_prob_stderr`` and ``report`` (``tfgen.evaluate``'s view
+            of an exported SavedModel, which has no ``test_step``).
+        splits: unbatched splits as ``tfgen.training.load_datasets`` gives
+            them: ``"test"`` and ``"train_for_evaluation"`` (the training
+            images preprocessed as the test images are, for the baseline).
+
+    Returns:
+        A dict of plain numbers and strings (see the module docstring):
+        ``num_test_examples``; ``test`` (``{metric: value}`` of
+        ``test_step``, Keras models only); with ``log_prob``: ``test_nll``,
+        ``log_prob_kind``, ``log_prob_stderr``, ``log_prob_samples`` (if
+        the config has it) and ``test_bits_per_dim`` (``levels`` data);
+        with ``reconstruct``: ``test_squared_error``; for discrete data:
+        ``baseline_independent_pixels_nll``; ``model_report`` if the model
+        reports anything.
+    """
+    config, info = model.config, model.data_info
+    preprocessing = config.preprocessing
+    test_batches = splits["test"].batch(int(config.batch_size)).cache()
+    test_images, _ = dataset_arrays(test_batches)
+    results = {"num_test_examples": len(test_images)}
+    if isinstance(model, keras.Model):
+        results["test"] = {name: float(value) for name, value in
+                           model.evaluate(test_batches, return_dict=True,
+                                          verbose=0).items()}
+    if "log_prob" in model.capabilities:
+        nll = -mean_log_prob(model, test_batches)
+        results["test_nll"] = nll
+        results["log_prob_kind"] = model.log_prob_kind
+        results["log_prob_stderr"] = float(model.log_prob_stderr())
+        if "log_prob_samples" in config:
+            results["log_prob_samples"] = int(config.log_prob_samples)
+        if preprocessing == "levels":
+            results["test_bits_per_dim"] = bits_per_dim(nll, info.event_size)
+    if "reconstruct" in model.capabilities:
+        errors = []
+        for batch in test_batches:
+            reconstructions = model.reconstruct(**capability_arguments(
+                model, "reconstruct", batch))["images"]
+            errors.append(squared_errors(
+                unit_intensities(batch["image"], preprocessing,
+                                 info.num_levels),
+                unit_intensities(reconstructions, preprocessing)))
+        results["test_squared_error"] = float(np.concatenate(errors).mean())
+    train_images, _ = dataset_arrays(
+        splits["train_for_evaluation"].batch(_BASELINE_BATCH))
+    baseline = independent_pixel_nll(
+        train_images, test_images, preprocessing=preprocessing,
+        num_levels=info.num_levels)
+    if baseline is not None:
+        results["baseline_independent_pixels_nll"] = baseline
+    report = {name: float(value) for name, value in model.report().items()}
+    if report:
+        results["model_report"] = report
+    return results
+
+
+def report_lines(results):
+    """The lines in which the commands print ``evaluate``'s numbers."""
+    lines = [f"test {name}: {value:.4f}"
+             for name, value in sorted(results.get("test", {}).items())]
+    if "test_nll" in results:
+        how = f"log_prob {results['log_prob_kind']}"
+        if "log_prob_samples" in results:
+            how += f", k={results['log_prob_samples']}"
+        if results["log_prob_stderr"]:
+            how += f", stderr {results['log_prob_stderr']:.4f}"
+        lines.append(f"test NLL: {results['test_nll']:.4f} nats ({how})")
+    if "test_bits_per_dim" in results:
+        lines.append(f"test bits/dim: {results['test_bits_per_dim']:.4f}")
+    if "test_squared_error" in results:
+        lines.append("test squared error per example (reconstruct): "
+                     f"{results['test_squared_error']:.4f}")
+    if "baseline_independent_pixels_nll" in results:
+        lines.append("baseline NLL, independent pixels (ignores the input): "
+                     f"{results['baseline_independent_pixels_nll']:.4f} nats")
+    for name, value in sorted(results.get("model_report", {}).items()):
+        lines.append(f"model {name}: {value:.4f}")
+    return lines
+
+
+def write_json_atomically(path, payload):
+    """Writes ``payload`` as JSON to a temporary sibling, then renames it."""
+    path = pathlib.Path(path)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    os.replace(temporary, path)
+
+
+def record_evaluation(workdir, evaluation, **provenance):
+    """Writes an evaluation into a workdir, both files atomically.
+
+    ``evaluation.json`` gets ``evaluation`` and ``provenance`` (what was
+    evaluated); ``metrics.json`` keeps what training wrote (history,
+    timings, export) and gets the evaluation's keys replaced.
+
+    Args:
+        workdir: the run's folder.
+        evaluation: ``evaluate``'s dict.
+        **provenance: e.g. ``model``, ``checkpoint``, ``epochs``.
+    """
+    workdir = pathlib.Path(workdir)
+    write_json_atomically(workdir / EVALUATION_FILE,
+                          {**provenance, **evaluation})
+    metrics_path = workdir / METRICS_FILE
+    metrics = (json.loads(metrics_path.read_text())
+               if metrics_path.exists() else dict(provenance))
+    metrics.update(evaluation)
+    write_json_atomically(metrics_path, metrics)
+
+
+def export_record(model, model_name):
+    """What ``EXPORT_RECORD`` holds for a trained model.
+
+    Returns:
+        ``{"model", "config", "log_prob_kind", "log_prob_stderr",
+        "model_report"}``: the registered name, the config as JSON values
+        (dataset, preprocessing, seed and batch size among them) and the
+        statements about ``log_prob`` and the model's report that
+        ``evaluate`` needs.
+    """
+    return {"model": model_name,
+            "config": json.loads(model.config.to_json()),
+            "log_prob_kind": model.log_prob_kind,
+            "log_prob_stderr": float(model.log_prob_stderr()),
+            "model_report": {name: float(value)
+                             for name, value in model.report().items()}}
+
+
+def write_export_record(saved_model_dir, model, model_name):
+    """Writes ``export_record`` into ``<saved_model_dir>/EXPORT_RECORD``.
+
+    For ``export.publish(..., write_extras=...)``: the file appears with
+    the version it describes.
+    """
+    path = pathlib.Path(saved_model_dir) / EXPORT_RECORD
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomically(path, export_record(model, model_name))
+
+
+def read_export_record(saved_model_dir):
+    """Reads ``EXPORT_RECORD`` beside a SavedModel, or returns None."""
+    path = pathlib.Path(saved_model_dir) / EXPORT_RECORD
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())

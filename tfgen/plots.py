@@ -1,5 +1,9 @@
 """Plots shared by every family: image grids and 2-D latent spaces.
 
+``write_model_plots`` draws a trained model's pictures, chosen from what the
+model declares (``chosen_plots``); the functions below it draw one figure
+each from arrays.
+
 Figures are drawn with matplotlib's Agg canvas directly (no pyplot, so no
 display, no global figure state, and safe from any thread). Every file is
 written atomically: saved under a temporary name in the destination folder
@@ -8,12 +12,15 @@ and then renamed, so a reader never sees half a PNG.
 
 import math
 import os
+import pathlib
 import statistics
 import uuid
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from tfgen import evaluation
 
 
 def grid_sample_arguments(model, num_samples):
@@ -32,6 +39,135 @@ def grid_sample_arguments(model, num_samples):
         return {"seed": seeds}, None
     classes = int(model.data_info.num_classes)
     return {"seed": seeds, "labels": seeds % classes}, classes
+
+
+def display_units(values, preprocessing, num_levels=None):
+    """Examples as [0, 1] intensities for a picture, clipped.
+
+    ``evaluation.unit_intensities`` (same arguments), clipped: a linear
+    decoder's overshoot would otherwise make ``image_grid`` read the whole
+    batch as [-1, 1] images.
+    """
+    return np.clip(evaluation.unit_intensities(values, preprocessing,
+                                               num_levels), 0.0, 1.0)
+
+
+# The pictures write_model_plots can draw, in the order it draws them.
+MODEL_PLOTS = ("samples", "reconstructions", "latent_manifold",
+               "latent_codes")
+
+# Samples and test points drawn in a points dataset's picture.
+_NUM_POINTS = 1000
+
+
+def chosen_plots(model):
+    """The pictures of a trained model, chosen from what it declares.
+
+    Nothing is guessed from the shapes of tensors:
+
+    - ``samples``: the model declares ``sample``, and its data are images
+      (a grid) or points in the plane (a scatter beside the data);
+    - ``reconstructions``: it declares ``reconstruct`` and models images;
+    - ``latent_codes``: it declares ``encode`` and ``code_size`` is 2 (the
+      test set's codes coloured by label);
+    - ``latent_manifold``: besides, it declares a prior over its codes
+      (``code_prior()``) and a ``decode`` that takes codes alone, and models
+      images (the decoder over the prior's quantiles).
+
+    Args:
+        model: a ``GenerativeModel``.
+
+    Returns:
+        A tuple of names from ``MODEL_PLOTS``, in its order.
+    """
+    capabilities = model.capabilities
+    info = model.data_info
+    chosen = set()
+    if "sample" in capabilities and (info.is_image
+                                     or info.event_shape == (2,)):
+        chosen.add("samples")
+    if "reconstruct" in capabilities and info.is_image:
+        chosen.add("reconstructions")
+    if ("encode" in capabilities and model.code_size == 2
+            and set(model.capability_inputs("encode")) <= set(
+                evaluation.BATCH_INPUTS)):
+        chosen.add("latent_codes")
+        if (info.is_image and "decode" in capabilities
+                and model.code_prior() is not None
+                and set(model.capability_inputs("decode")) == {"codes"}):
+            chosen.add("latent_manifold")
+    return tuple(name for name in MODEL_PLOTS if name in chosen)
+
+
+def write_model_plots(model, folder, test_split, *, num_samples):
+    """Draws ``chosen_plots(model)`` into ``folder`` as PNG files.
+
+    Args:
+        model: a trained ``GenerativeModel``.
+        folder: where the files go (``samples.png``,
+            ``reconstructions.png``, ``latent_manifold.png``,
+            ``latent_codes.png``).
+        test_split: the unbatched test split, as the training loop loads it.
+        num_samples: images in the sample grid (``config.num_grid_samples``).
+
+    Returns:
+        ``{plot name: path written}``.
+    """
+    folder = pathlib.Path(folder)
+    config, info = model.config, model.data_info
+    preprocessing = config.preprocessing
+    test_batches = test_split.batch(int(config.batch_size))
+    chosen = chosen_plots(model)
+    written = {}
+    if "samples" in chosen:
+        count = num_samples if info.is_image else _NUM_POINTS
+        arguments, columns = grid_sample_arguments(model, count)
+        samples = np.asarray(model.sample(**arguments)["images"])
+        if info.is_image:
+            title = ("samples, one class per column" if columns
+                     else "samples")
+            written["samples"] = save_image_grid(
+                display_units(samples, preprocessing), folder / "samples.png",
+                num_columns=columns, title=f"{model.name} {title}")
+        else:
+            real, _ = evaluation.dataset_arrays(
+                test_split.take(_NUM_POINTS).batch(_NUM_POINTS))
+            written["samples"] = plot_points(
+                real, samples, folder / "samples.png",
+                title=f"{model.name}: test points and samples")
+    if "reconstructions" in chosen:
+        count = min(num_samples, 32)
+        columns = min(count, 8)
+        batch = next(iter(test_split.batch(count // columns * columns)))
+        reconstructions = model.reconstruct(**evaluation.capability_arguments(
+            model, "reconstruct", batch))["images"]
+        rows = interleave_rows(
+            display_units(batch["image"], preprocessing, info.num_levels),
+            display_units(reconstructions, preprocessing), columns)
+        written["reconstructions"] = save_image_grid(
+            rows, folder / "reconstructions.png", num_columns=columns,
+            title=f"{model.name}: test images (odd rows), reconstructions")
+    if "latent_manifold" in chosen:
+        prior = model.code_prior()
+        written["latent_manifold"] = plot_latent_manifold(
+            lambda codes: display_units(
+                model.decode(codes=codes)["images"], preprocessing),
+            folder / "latent_manifold.png",
+            quantiles=lambda probabilities: prior_quantiles(prior,
+                                                            probabilities),
+            title=f"{model.name}: decoder over the prior's quantiles")
+    if "latent_codes" in chosen:
+        codes, labels = [], []
+        for batch in test_batches:
+            codes.append(np.asarray(model.encode(
+                **evaluation.capability_arguments(model, "encode", batch))[
+                    "codes"]))
+            labels.append(np.asarray(batch["label"]))
+        written["latent_codes"] = plot_latent_codes(
+            np.concatenate(codes), np.concatenate(labels),
+            folder / "latent_codes.png",
+            title=f"{model.name}: test codes")
+    return written
 
 
 def image_grid(images, num_columns=None):
@@ -128,13 +264,50 @@ def save_image_grid(images, path, num_columns=None, title=None):
     return _save(figure, path)
 
 
+def standard_normal_quantiles(probabilities):
+    """Quantiles of N(0, 1) on both axes: float64 (G, 2)."""
+    normal = statistics.NormalDist()
+    values = np.array([normal.inv_cdf(p) for p in probabilities])
+    return np.stack([values, values], axis=1)
+
+
+def prior_quantiles(prior, probabilities, *, num_draws=20000):
+    """Each axis's quantiles of a prior over 2-D codes.
+
+    A Gaussian's marginals are Gaussian, so its quantiles are exact: mean_i
+    + stddev_i * Phi^-1(p). Any other prior's are read from ``num_draws``
+    draws of a fixed seed.
+
+    Args:
+        prior: a TFP distribution with event shape (2,).
+        probabilities: array-like (G,) in (0, 1).
+        num_draws: draws for a prior that is not Gaussian.
+
+    Returns:
+        float64 (G, 2): column i holds the quantiles of code i.
+    """
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+
+    probabilities = np.asarray(probabilities, np.float64)
+    if isinstance(prior,
+                  tfp.distributions.MultivariateNormalLinearOperator):
+        return (np.asarray(prior.mean(), np.float64)
+                + np.asarray(prior.stddev(), np.float64)
+                * standard_normal_quantiles(probabilities))
+    draws = np.asarray(prior.sample(
+        num_draws, seed=tf.constant([0, 0], tf.int32)), np.float64)
+    return np.quantile(draws, probabilities, axis=0)
+
+
 def plot_latent_manifold(decode_fn, path, *, grid_size=15, extent=0.9,
-                         title=None):
+                         quantiles=standard_normal_quantiles, title=None):
     """Draws the decoder over a grid of a 2-D latent space.
 
     As in Kingma & Welling (2014), figure 4: evenly spaced points of the unit
-    square are mapped through the inverse CDF of the standard normal, so the
-    grid covers the prior's mass evenly rather than its tails.
+    square are mapped through the inverse CDF of the prior (the standard
+    normal unless ``quantiles`` says otherwise), so the grid covers the
+    prior's mass evenly rather than its tails.
 
     Args:
         decode_fn: maps float32 codes (N, 2) to images (N, H, W[, C]) with
@@ -144,6 +317,8 @@ def plot_latent_manifold(decode_fn, path, *, grid_size=15, extent=0.9,
         extent: central probability mass covered along each axis, in (0, 1);
             the grid runs from the (1 - extent)/2 to the (1 + extent)/2
             quantile.
+        quantiles: maps probabilities (G,) to each code's quantiles (G, 2)
+            (``prior_quantiles`` of a model's prior).
         title: optional title.
 
     Returns:
@@ -156,11 +331,11 @@ def plot_latent_manifold(decode_fn, path, *, grid_size=15, extent=0.9,
         raise ValueError(f"grid_size={grid_size} must be at least 2")
     if not 0.0 < extent < 1.0:
         raise ValueError(f"extent={extent} must lie in (0, 1)")
-    normal = statistics.NormalDist()
     probabilities = np.linspace((1 - extent) / 2, (1 + extent) / 2, grid_size)
-    values = np.array([normal.inv_cdf(p) for p in probabilities], np.float32)
+    axes_values = np.asarray(quantiles(probabilities), np.float32)  # (G, 2)
+    values, values_2 = axes_values[:, 0], axes_values[:, 1]
     # Rows run from high z2 (top) to low z2, columns from low z1 to high z1.
-    z1, z2 = np.meshgrid(values, values[::-1])
+    z1, z2 = np.meshgrid(values, values_2[::-1])
     codes = np.stack([z1.ravel(), z2.ravel()], axis=1)  # (grid_size**2, 2)
     images = np.asarray(decode_fn(codes))
     grid = image_grid(images, num_columns=grid_size)
@@ -171,7 +346,7 @@ def plot_latent_manifold(decode_fn, path, *, grid_size=15, extent=0.9,
           extent=(-0.5, grid_size - 0.5, grid_size - 0.5, -0.5))
     ticks = np.arange(grid_size)[:: max(1, grid_size // 5)]
     axes.set_xticks(ticks, [f"{values[i]:.2f}" for i in ticks])
-    axes.set_yticks(ticks, [f"{values[::-1][i]:.2f}" for i in ticks])
+    axes.set_yticks(ticks, [f"{values_2[::-1][i]:.2f}" for i in ticks])
     axes.set_xlabel("z1")
     axes.set_ylabel("z2")
     if title:

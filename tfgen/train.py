@@ -6,27 +6,28 @@
     python -m tfgen.train --list_models
 
 With no other flag it trains on the embedded ``digits`` dataset with the
-model's default config, shows a progress bar, and leaves in the workdir
+model's default config, shows a progress bar, prints the test numbers of
+``tfgen.evaluation.evaluate`` (those ``python -m tfgen.evaluate
+--workdir=DIR`` prints for the same workdir) and leaves in the workdir
 (``runs/<model>`` by default) checkpoints, TensorBoard logs, ``metrics.json``,
-``samples.png`` and a SavedModel under ``<export_base>/<model>/<version>/``
-ready for TensorFlow Serving. Re-running with the same workdir resumes from
-its last checkpoint. Config values are overridden with ``--config.NAME=VALUE``.
+``evaluation.json``, ``samples.png`` and a SavedModel under
+``<export_base>/<model>/<version>/`` ready for TensorFlow Serving. Re-running
+with the same workdir resumes from its last checkpoint. Config values are
+overridden with ``--config.NAME=VALUE``.
 
 Bad input (unknown model or dataset, a bad flag or config value, a missing
 ``--manual_dir``) prints one line on stderr and exits with status 2, having
 written nothing.
 """
 
-import contextlib
-import os
+import functools
 import pathlib
-import sys
-import tempfile
 
 from absl import app
 from absl import flags
 from absl import logging
 
+from tfgen import cli
 from tfgen import errors
 
 FLAGS = flags.FLAGS
@@ -50,10 +51,6 @@ flags.DEFINE_string("export_base", None,
 flags.DEFINE_integer("epochs", None, "Epochs (default: the model config's).",
                      lower_bound=0)
 flags.DEFINE_integer("seed", None, "Seed (default: the model config's).")
-
-# The --config.NAME=VALUE arguments of this run, filled by parse_flags.
-CONFIG_OVERRIDES = {}
-
 
 def make_config(model_name, *, variant=None, overrides=None, dataset=None,
                 epochs=None, seed=None):
@@ -121,11 +118,17 @@ def execute(run, *, export_base=None, verbose=1):
         exported SavedModel's path under ``"export"``.
     """
     import export
+    from tfgen import evaluation
     from tfgen import training
 
     model, results = training.execute(run, verbose=verbose)
     export_base = pathlib.Path(export_base or run.workdir / "export")
-    path = export.publish(model, export_base, run.spec.name)
+    # The export records the model's name and config beside it, so that
+    # tfgen.evaluate --export_dir knows the data it models.
+    path = export.publish(model, export_base, run.spec.name,
+                          write_extras=functools.partial(
+                              evaluation.write_export_record, model=model,
+                              model_name=run.spec.name))
     results["export"] = str(path)
     training.write_results(run.workdir, results)
     return results
@@ -147,80 +150,19 @@ def run(model_name, *, export_base=None, verbose=1, **kwargs):
     return execute(prepared, export_base=export_base, verbose=verbose)
 
 
-@contextlib.contextmanager
-def native_stderr_held():
-    """Holds back what native code writes to stderr while TensorFlow starts.
-
-    TensorFlow's C++ start-up writes informational lines straight to file
-    descriptor 2, which would bury the one-line error of a bad request. They
-    are kept in a temporary file, dropped on success and on a usage error,
-    and replayed if anything else goes wrong, so nothing useful is lost.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), 2)
-        try:
-            yield
-        except (errors.UsageError, SystemExit):
-            raise
-        except BaseException:
-            sys.stderr.flush()
-            held.seek(0)
-            os.write(saved, held.read())
-            raise
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
 def _report(results):
-    lines = [f"test {name}: {value:.4f}"
-             for name, value in sorted(results["test"].items())]
-    if "test_nll" in results:
-        lines.append("test NLL (log_prob capability): "
-                     f"{results['test_nll']:.4f} nats")
-    if "test_bits_per_dim" in results:
-        lines.append(f"test bits/dim: {results['test_bits_per_dim']:.4f}")
-    if "baseline_independent_pixels_nll" in results:
-        lines.append("baseline NLL, independent pixels (ignores the input): "
-                     f"{results['baseline_independent_pixels_nll']:.4f} nats")
-    lines.append(f"SavedModel: {results['export']}")
-    print("\n".join(lines))
+    from tfgen import evaluation
 
-
-def fail(message, status):
-    """Prints ``error: message`` on stderr and exits with ``status``."""
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(status)
-
-
-def parse_flags(argv):
-    """absl flag parsing that reports a bad flag in one line, exit status 2.
-
-    The ``--config.NAME=VALUE`` arguments are kept in ``CONFIG_OVERRIDES``.
-    Other entry points with these flags (``compare_autoencoders``) use it.
-    """
-    from tfgen import config as config_lib
-
-    try:
-        rest, overrides = config_lib.split_override_args(argv)
-        remaining = FLAGS(rest)
-    except (flags.Error, errors.UsageError) as error:
-        fail(str(error), 2)
-    if len(remaining) > 1:
-        fail(f"unexpected arguments: {' '.join(remaining[1:])}", 2)
-    CONFIG_OVERRIDES.update(overrides)
-    return remaining
+    print("\n".join(evaluation.report_lines(results)
+                    + [f"SavedModel: {results['export']}"]))
 
 
 def main(argv):
-    del argv  # Checked by parse_flags.
+    del argv  # Checked by cli.parse_flags.
     # TensorFlow's Python side logs each saved function at INFO level.
     logging.set_verbosity(logging.WARNING)
     try:
-        with native_stderr_held():
+        with cli.native_stderr_held():
             if FLAGS.list_models:
                 from tfgen import registry
                 import zoo  # noqa: F401
@@ -233,20 +175,20 @@ def main(argv):
                 raise errors.UsageError("--model is required (see --list_models)")
             prepared = prepare(
                 FLAGS.model, variant=FLAGS.config_variant,
-                overrides=CONFIG_OVERRIDES, dataset=FLAGS.dataset,
+                overrides=cli.CONFIG_OVERRIDES, dataset=FLAGS.dataset,
                 epochs=FLAGS.epochs, seed=FLAGS.seed, workdir=FLAGS.workdir,
                 data_dir=FLAGS.data_dir, manual_dir=FLAGS.manual_dir)
     except errors.UsageError as error:
-        fail(str(error), 2)
+        cli.fail(str(error), 2)
 
     from tfgen import training
 
     try:
         results = execute(prepared, export_base=FLAGS.export_base)
     except training.TrainingDiverged as error:
-        fail(str(error), 1)
+        cli.fail(str(error), 1)
     _report(results)
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=parse_flags)
+    app.run(main, flags_parser=cli.parse_flags)

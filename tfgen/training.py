@@ -3,19 +3,22 @@
 ``train_and_evaluate`` is what ``python -m tfgen.train`` runs and what tests
 call: it loads the dataset the config names, builds the registered model,
 restores the workdir's last checkpoint if there is one, trains with
-``model.fit``, evaluates on the test split and writes ``metrics.json``,
-``samples.png`` and TensorBoard logs into the workdir. Families that need
-more than one optimizer step per batch do it inside their ``train_step``.
+``model.fit``, checkpoints the trained model and hands it to the one
+evaluation (``tfgen.evaluation.evaluate``, which ``python -m tfgen.evaluate``
+runs on the same checkpoint later), then draws the pictures the model's
+declarations call for (``tfgen.plots.write_model_plots``). The workdir gets
+``config.json`` and ``run.json`` (what ``tfgen.evaluate`` needs to rebuild
+the run), checkpoints, TensorBoard logs, ``metrics.json``,
+``evaluation.json`` and the pictures. Families that need more than one
+optimizer step per batch do it inside their ``train_step``.
 """
 
 import dataclasses
 import json
-import os
 import pathlib
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from tfgen import callbacks as callbacks_lib
@@ -62,9 +65,22 @@ def load_datasets(config, *, data_dir=None, manual_dir=None):
     return info, splits
 
 
-def _check_resumable(workdir, config):
-    """Refuses to resume a workdir trained with a different config."""
-    path = pathlib.Path(workdir) / "config.json"
+# Beside config.json: the registered model's name and where its data were
+# read from, so that the run can be rebuilt without the command line.
+RUN_FILE = "run.json"
+CONFIG_FILE = "config.json"
+
+
+def _check_resumable(workdir, config, model_name):
+    """Refuses to resume a workdir trained with another model or config."""
+    run_path = pathlib.Path(workdir) / RUN_FILE
+    if run_path.exists():
+        saved_name = json.loads(run_path.read_text()).get("model")
+        if saved_name != model_name:
+            raise errors.UsageError(
+                f"workdir {workdir} holds a run of the model {saved_name!r}, "
+                f"not {model_name!r}; use another --workdir")
+    path = pathlib.Path(workdir) / CONFIG_FILE
     if not path.exists():
         return
     saved = json.loads(path.read_text())
@@ -79,15 +95,25 @@ def _check_resumable(workdir, config):
             "use another --workdir")
 
 
-def _write_json_atomically(path, payload):
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-
-
 def write_results(workdir, results):
     """Writes ``results`` to ``<workdir>/metrics.json`` (atomically)."""
-    _write_json_atomically(pathlib.Path(workdir) / "metrics.json", results)
+    evaluation.write_json_atomically(
+        pathlib.Path(workdir) / evaluation.METRICS_FILE, results)
+
+
+def read_run(workdir):
+    """What ``execute`` recorded of a workdir's run, or None.
+
+    Returns:
+        ``{"model": registered name, "data_dir": ..., "manual_dir": ...}``
+        (the folders absolute, or None), read from ``run.json``.
+    """
+    path = pathlib.Path(workdir) / RUN_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _absolute(folder):
+    return None if folder is None else str(pathlib.Path(folder).resolve())
 
 
 def build_model(spec, config, info):
@@ -108,6 +134,8 @@ class PreparedRun:
     splits: dict
     model: keras.Model
     workdir: pathlib.Path
+    data_dir: str = None
+    manual_dir: str = None
 
 
 def prepare(spec, config, workdir, *, data_dir=None, manual_dir=None):
@@ -137,14 +165,19 @@ def prepare(spec, config, workdir, *, data_dir=None, manual_dir=None):
                                  manual_dir=manual_dir)
     model = build_model(spec, config, info)
     workdir = pathlib.Path(workdir)
-    _check_resumable(workdir, config)
-    return PreparedRun(spec, config, info, splits, model, workdir)
+    _check_resumable(workdir, config, spec.name)
+    return PreparedRun(spec, config, info, splits, model, workdir,
+                       data_dir=_absolute(data_dir),
+                       manual_dir=_absolute(manual_dir))
 
 
 def execute(run, *, verbose=1):
     """Trains a prepared run with ``model.fit``, then evaluates it.
 
-    A workdir holding a checkpoint of the same config is resumed.
+    A workdir holding a checkpoint of the same config is resumed. After
+    training (and ``model.after_training``) the model is checkpointed
+    once more, so the last checkpoint holds exactly the model evaluated
+    here, which ``tfgen.evaluate`` restores.
 
     Args:
         run: a ``PreparedRun`` from ``prepare``.
@@ -165,12 +198,14 @@ def execute(run, *, verbose=1):
                               reshuffle_each_iteration=True)
                      .batch(batch_size).prefetch(tf.data.AUTOTUNE))
     validation_batches = splits["validation"].batch(batch_size).cache()
-    test_batches = splits["test"].batch(batch_size).cache()
     model.build_for_training()
 
     workdir.mkdir(parents=True, exist_ok=True)
-    _write_json_atomically(workdir / "config.json",
-                           json.loads(config_lib.to_json(config)))
+    evaluation.write_json_atomically(workdir / CONFIG_FILE,
+                                     json.loads(config_lib.to_json(config)))
+    evaluation.write_json_atomically(workdir / RUN_FILE, {
+        "model": spec.name, "data_dir": run.data_dir,
+        "manual_dir": run.manual_dir})
     model.adapt(train_batches)
     checkpoint = checkpoints.TrainingCheckpoint(model, workdir / "checkpoints")
     initial_epoch = checkpoint.restore()
@@ -184,7 +219,7 @@ def execute(run, *, verbose=1):
         callbacks_lib.EpochCheckpoint(checkpoint, guard),
         keras.callbacks.TensorBoard(log_dir=str(workdir / "logs")),
     ]
-    if "sample" in model.capabilities:
+    if "sample" in model.capabilities and info.is_image:
         fit_callbacks.append(callbacks_lib.SampleGridSummary(
             workdir / "logs" / "samples", config.num_grid_samples,
             every_epochs=config.sample_every_epochs,
@@ -198,23 +233,25 @@ def execute(run, *, verbose=1):
             f"training stopped: {guard.failure}; the last good checkpoint is "
             f"{checkpoint.latest or '(none: no epoch completed)'}")
     model.after_training(train_batches)
+    epochs_done = int(checkpoint.epoch.numpy())
+    checkpoint.save(epochs_done)
 
+    evaluated = evaluation.evaluate(model, splits)
     results = {
         "model": spec.name,
         "dataset": config.dataset,
         "epochs": sum(int(e) for _, e in model.training_stages()),
         "train_seconds": round(train_seconds, 2),
         "history": history,
-        "test": {k: float(v) for k, v in model.evaluate(
-            test_batches, return_dict=True, verbose=0).items()},
+        **evaluated,
+        "plots": plots.write_model_plots(
+            model, workdir, splits["test"],
+            num_samples=config.num_grid_samples),
     }
-    results.update(_likelihood_results(model, info, config, splits,
-                                       test_batches))
-    report = {key: float(value) for key, value in model.report().items()}
-    if report:
-        results["model_report"] = report
-    results["plots"] = _write_plots(model, workdir, config, test_batches)
     write_results(workdir, results)
+    evaluation.record_evaluation(workdir, evaluated, model=spec.name,
+                                 checkpoint=checkpoint.latest,
+                                 epochs=epochs_done)
     return model, results
 
 
@@ -262,90 +299,3 @@ def train_and_evaluate(spec, config, workdir, *, data_dir=None,
     run = prepare(spec, config, workdir, data_dir=data_dir,
                   manual_dir=manual_dir)
     return execute(run, verbose=verbose)
-
-
-def _likelihood_results(model, info, config, splits, test_batches):
-    """The harness's likelihood numbers, with the input-ignoring baseline."""
-    results = {}
-    train_images, _ = evaluation.dataset_arrays(
-        splits["train_for_evaluation"].batch(1024))
-    test_images, _ = evaluation.dataset_arrays(test_batches)
-    baseline = evaluation.independent_pixel_nll(
-        train_images, test_images, preprocessing=config.preprocessing,
-        num_levels=info.num_levels)
-    if baseline is not None:
-        results["baseline_independent_pixels_nll"] = baseline
-    if "log_prob" in model.capabilities:
-        nll = -evaluation.mean_log_prob(model, test_batches)
-        results["test_nll"] = nll
-        if config.preprocessing == "levels":
-            results["test_bits_per_dim"] = evaluation.bits_per_dim(
-                nll, info.event_size)
-    return results
-
-
-def _write_plots(model, workdir, config, test_batches):
-    """Writes the sample grid, reconstructions and, for 2-D codes, the
-    latent-space plots."""
-    written = {}
-    if "sample" in model.capabilities:
-        arguments, columns = plots.grid_sample_arguments(
-            model, config.num_grid_samples)
-        title = ("samples, one class per column" if columns else "samples")
-        images = np.asarray(model.sample(**arguments)["images"])
-        written["samples"] = str(plots.save_image_grid(
-            images, workdir / "samples.png", num_columns=columns,
-            title=f"{model.name} {title}"))
-    if "reconstruct" in model.capabilities:
-        count = min(config.num_grid_samples, 32)
-        columns = min(count, 8)
-        batch = next(iter(test_batches.unbatch().batch(
-            count // columns * columns)))
-        reconstructions = model.reconstruct(
-            **evaluation.capability_arguments(model, "reconstruct", batch))
-        rows = plots.interleave_rows(
-            _display_units(batch["image"], config.preprocessing,
-                           model.data_info.num_levels),
-            _display_units(reconstructions["images"], config.preprocessing),
-            columns)
-        written["reconstructions"] = str(plots.save_image_grid(
-            rows, workdir / "reconstructions.png", num_columns=columns,
-            title=f"{model.name}: test images (odd rows), reconstructions"))
-    if "encode" in model.capabilities and model.code_size == 2:
-        # What the model declares decides: a 2-D code is drawn; a prior over
-        # it adds the decoder's manifold over the prior's quantiles.
-        prior = model.code_prior()
-        if (prior is not None and "decode" in model.capabilities
-                and set(model.capability_inputs("decode")) == {"codes"}):
-            written["latent_manifold"] = str(plots.plot_latent_manifold(
-                lambda codes: np.asarray(model.decode(codes=codes)["images"]),
-                workdir / "latent_manifold.png"))
-        codes, labels = [], []
-        for batch in test_batches:
-            codes.append(np.asarray(model.encode(
-                **evaluation.capability_arguments(model, "encode", batch))[
-                    "codes"]))
-            labels.append(batch["label"].numpy())
-        written["latent_codes"] = str(plots.plot_latent_codes(
-            np.concatenate(codes), np.concatenate(labels),
-            workdir / "latent_codes.png"))
-    return written
-
-
-def _display_units(images, preprocessing, num_levels=None):
-    """Images as [0, 1] intensities for a picture, clipped.
-
-    Args:
-        images: as the dataset gives them (``num_levels`` given: integer
-            levels are divided by ``num_levels - 1``), or a capability's
-            output in [0, 1] (``num_levels`` None), both in [-1, 1] for the
-            ``symmetric`` preprocessing. Linear decoders may overshoot.
-        preprocessing: the config's preprocessing.
-        num_levels: the dataset's gray levels, for dataset images.
-    """
-    images = np.asarray(images, np.float32)
-    if preprocessing == "levels" and num_levels is not None:
-        images = images / (num_levels - 1)
-    elif preprocessing == "symmetric":
-        images = (images + 1.0) / 2.0
-    return np.clip(images, 0.0, 1.0)

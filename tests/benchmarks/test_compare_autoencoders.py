@@ -18,8 +18,8 @@ import pytest
 from scipy.spatial import distance
 from sklearn import decomposition
 
+from benchmarks import compare_autoencoders
 from tfgen import checkpoints
-from tfgen import compare_autoencoders
 from tfgen import config as config_lib
 from tfgen import data
 from tfgen import errors
@@ -37,7 +37,8 @@ K = 4
 def _command(*args, cwd):
     env = dict(os.environ, PYTHONPATH=str(REPO))
     return subprocess.run(
-        [sys.executable, "-m", "tfgen.compare_autoencoders", *args], cwd=cwd,
+        [sys.executable, "-m", "benchmarks.compare_autoencoders", *args],
+        cwd=cwd,
         env=env, capture_output=True, text=True, timeout=900)
 
 
@@ -69,7 +70,7 @@ def _restore(workdir, name, data_dir):
     config = config_lib.from_json((workdir / "config.json").read_text(),
                                   spec.get_config("tiny"))
     run = training.prepare(spec, config, workdir, data_dir=data_dir)
-    run.model.build_for_training(next(iter(run.splits["train"].batch(8))))
+    run.model.build_for_training()
     epochs = json.loads((workdir / "metrics.json").read_text())["epochs"]
     assert checkpoints.TrainingCheckpoint(
         run.model, workdir / "checkpoints").restore() == epochs

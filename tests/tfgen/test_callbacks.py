@@ -1,12 +1,14 @@
-"""The shared callbacks: non-finite guard and per-epoch checkpoints."""
+"""The shared callbacks: non-finite guard, per-epoch checkpoints, sample grids."""
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import tfgen  # noqa: F401
 from tfgen import callbacks
 from tfgen import checkpoints
+from tfgen.model import CapabilityInput
 
 
 class RegressionModel(keras.Model):
@@ -87,19 +89,57 @@ def test_checkpoint_restore_without_checkpoint_returns_zero(tmp_path):
     assert checkpoints.TrainingCheckpoint(model, tmp_path / "none").restore() == 0
 
 
-def test_sample_grid_summary_survives_several_fits(tmp_path):
-    """A staged model runs fit once per stage with the same callbacks."""
+class Sampler(RegressionModel):
+    """Samples 2x2 images of one gray value, its weight: no labels."""
 
-    class Sampler(RegressionModel):
-        def sample(self, seed):
-            return {"images": tf.zeros([tf.shape(seed)[0], 2, 2, 1])
-                    + self.dense.kernel[0, 0]}
+    def capability_inputs(self, capability):
+        assert capability == "sample"
+        return {"seed": CapabilityInput(tf.TensorSpec([None], tf.int64))}
 
+    def sample(self, seed):
+        return {"images": tf.zeros([tf.shape(seed)[0], 2, 2, 1])
+                + self.dense.kernel[0, 0]}
+
+
+def _sampler():
     model = Sampler()
     model.compile(optimizer="sgd")
     model(tf.ones([1, 1]))
+    return model
+
+
+def _grid_steps(log_dir):
+    """The epochs (summary steps) of every sample grid written in log_dir."""
+    steps = []
+    for path in sorted(log_dir.glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            steps += [event.step for value in event.summary.value
+                      if value.tag == "samples"]
+    return sorted(steps)
+
+
+def test_sample_grid_summary_survives_several_fits(tmp_path):
+    """A staged model runs fit once per stage with the same callbacks."""
+    model = _sampler()
     summary = callbacks.SampleGridSummary(tmp_path, num_samples=4)
     for stage_end in (1, 2):
         model.fit(_dataset(nan_from_epoch=99), epochs=stage_end,
                   initial_epoch=stage_end - 1, verbose=0, callbacks=[summary])
     assert len(list(tmp_path.glob("events.out.tfevents.*"))) == 2
+    assert _grid_steps(tmp_path) == [1, 2]
+
+
+@pytest.mark.parametrize("every_epochs, expected", [
+    (2, [2, 3]),      # every second epoch, and the last
+    (1, [1, 2, 3]),   # the default
+    (0, [3]),         # only the last
+    (5, [3]),         # a cadence longer than the run: the last
+])
+def test_sample_grids_follow_the_cadence_and_the_last_epoch(
+        tmp_path, every_epochs, expected):
+    model = _sampler()
+    summary = callbacks.SampleGridSummary(
+        tmp_path, num_samples=4, every_epochs=every_epochs, last_epoch=3)
+    model.fit(_dataset(nan_from_epoch=99), epochs=3, verbose=0,
+              callbacks=[summary])
+    assert _grid_steps(tmp_path) == expected

@@ -17,11 +17,15 @@ def _config():
 
 def test_overrides_are_parsed_to_the_fields_types():
     config = config_lib.apply_overrides(_config(), {
-        "latent_dim": "2", "hidden_units": "(32, 16)", "learning_rate": "1",
+        "latent_dim": "2", "hidden_units": "(32, 16)",
+        "optimizers.model.learning_rate": "1",
+        "optimizers.model.algorithm": "sgd",
         "likelihood": "categorical", "use_bias": "false", "nested.scale": "3"})
     assert config.latent_dim == 2
     assert config.hidden_units == (32, 16)
-    assert config.learning_rate == 1.0 and isinstance(config.learning_rate, float)
+    learning_rate = config.optimizers.model.learning_rate
+    assert learning_rate == 1.0 and isinstance(learning_rate, float)
+    assert config.optimizers.model.algorithm == "sgd"
     assert config.likelihood == "categorical"
     assert config.use_bias is False
     assert config.nested.scale == 3.0
@@ -36,6 +40,9 @@ def test_single_value_becomes_a_one_element_tuple():
 @pytest.mark.parametrize("overrides, message", [
     ({"latnet_dim": "2"}, "unknown config field 'latnet_dim'; fields:"),
     ({"nested.nope": "2"}, "unknown config field 'nested.nope'"),
+    ({"learning_rate": "0.1"}, "unknown config field 'learning_rate'"),
+    ({"optimizers.generator.learning_rate": "0.1"},
+     "unknown config field 'optimizers.generator.learning_rate'"),
     ({"latent_dim": "2.5"}, "--config.latent_dim='2.5': expected a int, got a float"),
     ({"latent_dim": "two"}, "--config.latent_dim='two': expected a int"),
     ({"use_bias": "maybe"}, "--config.use_bias='maybe': expected true or false"),
@@ -61,37 +68,56 @@ def test_split_override_args_keeps_other_flags_in_order():
     ("batch_size", 0, "config.batch_size=0 must be positive"),
     ("num_grid_samples", 0, "config.num_grid_samples=0 must be positive"),
     ("epochs", -1, "config.epochs=-1 must be non-negative"),
-    ("learning_rate", 0.0, "config.learning_rate=0.0 must be positive"),
+    ("steps_per_execution", 0, "config.steps_per_execution=0 must be"),
+    ("sample_every_epochs", -1, "config.sample_every_epochs=-1 must be"),
+    ("optimizers.model.learning_rate", 0.0,
+     "config.optimizers.model.learning_rate=0.0 must be positive"),
+    ("optimizers.model.algorithm", "newton",
+     "config.optimizers.model.algorithm='newton' is not one of"),
 ])
 def test_validate_rejects_out_of_range_values(field, value, message):
     config = _config()
-    with config.unlocked():
-        config[field] = value
+    *path, leaf = field.split(".")
+    node = config
+    for part in path:
+        node = node[part]
+    with node.unlocked():
+        node[leaf] = value
     with pytest.raises(errors.UsageError) as raised:
         config_lib.validate(config)
     assert message in str(raised.value)
 
 
-def test_json_round_trip_restores_tuples_and_lock():
-    config = config_lib.apply_overrides(_config(), {"hidden_units": "(3, 4)"})
+def test_base_config_declares_one_adam_optimizer_named_model():
+    config = config_lib.base_config()
+    assert list(config.optimizers) == ["model"]
+    assert config.optimizers.model.algorithm == "adam"
+    assert config.optimizers.model.learning_rate == 1e-3
+    assert "learning_rate" not in config and "optimizer" not in config
+    config_lib.validate(config)
+
+
+def test_json_round_trip_restores_tuples_nested_optimizers_and_lock():
+    config = config_lib.apply_overrides(_config(), {
+        "hidden_units": "(3, 4)", "optimizers.model.learning_rate": "0.5"})
     restored = config_lib.from_json(config_lib.to_json(config), _config())
     assert restored == config
     assert restored.hidden_units == (3, 4)
+    assert restored.optimizers.model.learning_rate == 0.5
     assert restored.is_locked
 
 
 @pytest.mark.parametrize("field, value, message", [
     ("pretrain_epochs", -1, "config.pretrain_epochs=-1 must be non-negative"),
-    ("rate_a", 0.0, "config.rate_a=0.0 must be positive"),
-    ("rate_b", float("nan"), "config.rate_b=nan must be positive"),
-    ("momentum", 1.0, "config.momentum=1.0 must be in [0, 1)"),
     ("weight_decay", -0.1, "config.weight_decay=-0.1 must be non-negative"),
 ])
 def test_greedy_pretraining_fields_are_checked_by_name(field, value, message):
-    config = config_lib.base_config(pretrain_epochs=2, rate_a=0.1, rate_b=0.1,
-                                    momentum=0.5, weight_decay=0.0)
-    config_lib.validate_greedy_pretraining(config, ("rate_a", "rate_b"))
+    config = config_lib.base_config(pretrain_epochs=2, weight_decay=0.0)
+    config_lib.validate_greedy_pretraining(config)
+    # Zero is allowed for both: no pretraining, no decay.
+    config.pretrain_epochs = 0
+    config_lib.validate_greedy_pretraining(config)
     config[field] = value
     with pytest.raises(errors.UsageError) as raised:
-        config_lib.validate_greedy_pretraining(config, ("rate_a", "rate_b"))
+        config_lib.validate_greedy_pretraining(config)
     assert message in str(raised.value)

@@ -38,25 +38,25 @@ class PairMetric(keras.metrics.Metric):
 
 
 class Tracked(GenerativeModel):
-    """Tracks the pixel mean, the pixel maximum and a pair of sums."""
+    """Tracks the pixel mean, the pixel maximum and a pair of sums.
+
+    The two means are declared (``metric_names``); the pair, a metric whose
+    result is a dict, joins the base's trackers.
+    """
+
+    metric_names = ("mean", "maximum")
 
     def __init__(self, config, data_info, **kwargs):
         super().__init__(config, data_info, **kwargs)
-        self.trackers = [keras.metrics.Mean(name="mean"),
-                         keras.metrics.Mean(name="maximum"), PairMetric()]
-
-    @property
-    def metrics(self):
-        return list(self.trackers)
-
-    def call(self, images):
-        return images
+        self.trackers["pair"] = PairMetric()
+        self.built = True
 
     def train_step(self, batch):
         images = tf.reshape(batch["image"], [-1])
-        self.trackers[0].update_state(images)
-        self.trackers[1].update_state(tf.reduce_max(images))
-        self.trackers[2].update_state(tf.stack([tf.reduce_sum(images), 1.0]))
+        self.update_metrics({"mean": images,
+                             "maximum": tf.reduce_max(images)})
+        self.trackers["pair"].update_state(
+            tf.stack([tf.reduce_sum(images), 1.0]))
         return self.get_metrics_result()
 
 
@@ -100,7 +100,7 @@ def test_a_metric_added_later_is_reset_and_read():
     model.reset_metrics()
     late = keras.metrics.Sum(name="late")
     late.update_state(5.0)
-    model.trackers.append(late)
+    model.trackers["late"] = late
     assert model.get_metrics_result()["late"] == 5.0
     model.reset_metrics()
     assert late.result() == 0.0

@@ -1,5 +1,6 @@
 """Staged training: one loop runs every stage, counting epochs across them."""
 
+import json
 import pathlib
 
 import keras
@@ -8,7 +9,9 @@ import pytest
 import tensorflow as tf
 
 import tfgen  # noqa: F401
+from tfgen import checkpoints
 from tfgen import config as config_lib
+from tfgen import errors
 from tfgen import training
 from tfgen.data import DataInfo
 from tfgen.model import GenerativeModel
@@ -24,13 +27,11 @@ class TwoStageCounter(GenerativeModel):
         self.stage_epochs = stage_epochs
         self.steps = self.add_weight(shape=(2,), initializer="zeros",
                                      trainable=False, name="steps")
+        self.built = True
         self.stages_begun = []
         self._stage = None
         self.after_training_calls = 0
         self.adapted_to = None
-
-    def call(self, images):
-        return images
 
     def training_stages(self):
         return list(zip(("first", "second"), self.stage_epochs))
@@ -48,12 +49,6 @@ class TwoStageCounter(GenerativeModel):
     def report(self):
         return {"after_training_calls": self.after_training_calls}
 
-    def build_for_training(self, batch):
-        self(batch["image"])
-
-    def compile_for_training(self):
-        self.compile(optimizer=None)
-
     def train_step(self, batch):
         # The stage is read when train_step is traced: a stale trace would
         # keep counting into the first stage.
@@ -64,10 +59,43 @@ class TwoStageCounter(GenerativeModel):
         return {"first": self.steps[0], "second": self.steps[1]}
 
 
-def _run(workdir, stage_epochs):
+class Sampler(GenerativeModel):
+    """Samples images of one gray level, which ``after_training`` sets."""
+
+    capabilities = ("sample",)
+    metric_names = ("loss",)
+
+    def __init__(self, config, data_info, **kwargs):
+        super().__init__(config, data_info, **kwargs)
+        self.level = self.add_weight(shape=(), initializer="zeros",
+                                     trainable=False, name="level")
+        self.built = True
+
+    def after_training(self, train_batches):
+        self.level.assign(0.25)
+
+    def report(self):
+        return {"level": float(self.level.numpy())}
+
+    def train_step(self, batch):
+        return self.update_metrics({"loss": tf.reduce_mean(batch["image"])})
+
+    def test_step(self, batch):
+        return self.update_metrics({"loss": tf.reduce_mean(batch["image"])})
+
+    def _sample(self, seed):
+        return {"images": tf.zeros([tf.shape(seed)[0], 2, 2, 1])
+                + self.level}
+
+
+def _run(workdir, stage_epochs=(2, 3), model_class=TwoStageCounter,
+         **fields):
     config = config_lib.base_config()
     config.preprocessing = "unit"
     config.batch_size = 2
+    config.num_grid_samples = 4
+    for name, value in fields.items():
+        config[name] = value
     config.lock()
     info = DataInfo("mock", (2, 2, 1), 256, 10,
                     {"train": 4, "validation": 2, "test": 2})
@@ -77,7 +105,10 @@ def _run(workdir, stage_epochs):
     splits = {name: dataset for name in
               ("train", "validation", "test", "train_for_evaluation")}
     keras.utils.set_random_seed(0)
-    model = TwoStageCounter(config, info, stage_epochs=stage_epochs)
+    if model_class is TwoStageCounter:
+        model = model_class(config, info, stage_epochs=stage_epochs)
+    else:
+        model = model_class(config, info)
     model.compile_for_training()
     run = training.PreparedRun(spec=type("Spec", (), {"name": "counter"}),
                                config=config, info=info, splits=splits,
@@ -108,23 +139,6 @@ def test_resume_continues_inside_the_stage_where_it_stopped(tmp_path):
     assert len(results["history"]["second"]) == 2
 
 
-def test_pictures_show_intensities_in_unit_range_whatever_the_preprocessing():
-    # Linear decoders overshoot [0, 1]; a picture clips them rather than
-    # letting one negative pixel rescale the whole grid.
-    overshoot = np.array([-0.2, 0.5, 1.3], np.float32)
-    np.testing.assert_allclose(
-        training._display_units(overshoot, "unit"), [0.0, 0.5, 1.0])
-    np.testing.assert_allclose(
-        training._display_units(np.array([0, 8, 16]), "levels", 17),
-        [0.0, 0.5, 1.0])
-    # A capability's output is already in [0, 1] for level data.
-    np.testing.assert_allclose(
-        training._display_units(np.array([0.25]), "levels"), [0.25])
-    np.testing.assert_allclose(
-        training._display_units(np.array([-1.0, 0.0, 1.0]), "symmetric"),
-        [0.0, 0.5, 1.0])
-
-
 def test_layerwise_stage_names_round_trip_to_their_layers():
     from tfgen import model as model_lib
 
@@ -149,3 +163,61 @@ def test_default_begin_stage_records_known_stages_and_rejects_others():
     with pytest.raises(ValueError, match="unknown Staged stage 'cool'"):
         model.begin_stage("cool")
     assert model.current_stage == "train"
+
+
+def _grid_steps(log_dir):
+    """The epochs (summary steps) of every sample grid written in log_dir."""
+    steps = []
+    for path in sorted(log_dir.glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            steps += [event.step for value in event.summary.value
+                      if value.tag == "samples"]
+    return sorted(steps)
+
+
+def test_sample_every_epochs_sets_the_cadence_of_the_loops_grids(tmp_path):
+    _run(tmp_path, model_class=Sampler, epochs=3, sample_every_epochs=2)
+    assert _grid_steps(tmp_path / "logs" / "samples") == [2, 3]
+
+
+def test_the_last_checkpoint_holds_the_model_as_evaluated(tmp_path):
+    # after_training's state reaches the checkpoint tfgen.evaluate restores.
+    _, results = _run(tmp_path, model_class=Sampler, epochs=2)
+    assert results["model_report"] == {"level": 0.25}
+    info = DataInfo("mock", (2, 2, 1), 256, 10)
+    fresh = Sampler(results_config(tmp_path), info)
+    fresh.build_for_training()
+    assert checkpoints.TrainingCheckpoint(
+        fresh, tmp_path / "checkpoints").restore() == 2
+    assert float(fresh.level.numpy()) == 0.25
+    evaluated = json.loads((tmp_path / "evaluation.json").read_text())
+    assert evaluated["model_report"] == {"level": 0.25}
+    assert evaluated["epochs"] == 2 and evaluated["model"] == "counter"
+    assert evaluated["checkpoint"].endswith("ckpt-2")
+    # Every number of the evaluation is in metrics.json, beside training's.
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    for key in ("test", "num_test_examples", "model_report"):
+        assert metrics[key] == evaluated[key] == results[key]
+    assert len(metrics["history"]["loss"]) == 2
+
+
+def results_config(workdir):
+    """The config a run wrote into its workdir."""
+    return config_lib.from_json((workdir / "config.json").read_text(),
+                                like=_sampler_config())
+
+
+def _sampler_config():
+    config = config_lib.base_config()
+    config.lock()
+    return config
+
+
+def test_a_workdir_of_another_model_is_refused(tmp_path):
+    _, _ = _run(tmp_path, (1, 1))
+    assert json.loads((tmp_path / "run.json").read_text())["model"] == (
+        "counter")
+    config = results_config(tmp_path)
+    training._check_resumable(tmp_path, config, "counter")  # the same: fine
+    with pytest.raises(errors.UsageError, match="model 'counter', not 'vae'"):
+        training._check_resumable(tmp_path, config, "vae")

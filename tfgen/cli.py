@@ -1,0 +1,82 @@
+"""What every command line of the project shares: flags, errors, stderr.
+
+``parse_flags`` is the absl flag parser of ``tfgen.train``,
+``tfgen.evaluate`` and the benchmarks' commands: a bad flag is one line on
+stderr and exit status 2, and ``--config.NAME=VALUE`` arguments are kept in
+``CONFIG_OVERRIDES`` for the command to apply to its model's config.
+``native_stderr_held`` keeps TensorFlow's start-up chatter from burying that
+line.
+"""
+
+import contextlib
+import os
+import sys
+import tempfile
+
+from absl import flags
+
+from tfgen import errors
+
+# The --config.NAME=VALUE arguments of this run, filled by parse_flags.
+CONFIG_OVERRIDES = {}
+
+
+def fail(message, status):
+    """Prints ``error: message`` on stderr and exits with ``status``."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(status)
+
+
+def parse_flags(argv):
+    """absl flag parsing that reports a bad flag in one line, exit status 2.
+
+    The ``--config.NAME=VALUE`` arguments are kept in ``CONFIG_OVERRIDES``.
+    """
+    # tfgen.config imports Keras (its optimizers), and with it TensorFlow,
+    # whose start-up lines would bury a bad flag's one line; Keras also
+    # has absl query the GPUs once the flags are parsed, which logs a
+    # failed CUDA start on machines without one: done here, held, it is
+    # not done again.
+    with native_stderr_held():
+        from tfgen import config as config_lib
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")
+
+    try:
+        rest, overrides = config_lib.split_override_args(argv)
+        remaining = flags.FLAGS(rest)
+    except (flags.Error, errors.UsageError) as error:
+        fail(str(error), 2)
+    if len(remaining) > 1:
+        fail(f"unexpected arguments: {' '.join(remaining[1:])}", 2)
+    CONFIG_OVERRIDES.update(overrides)
+    return remaining
+
+
+@contextlib.contextmanager
+def native_stderr_held():
+    """Holds back what native code writes to stderr while TensorFlow starts.
+
+    TensorFlow's C++ start-up writes informational lines straight to file
+    descriptor 2, which would bury the one-line error of a bad request. They
+    are kept in a temporary file, dropped on success and on a usage error,
+    and replayed if anything else goes wrong, so nothing useful is lost.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except (errors.UsageError, SystemExit):
+            raise
+        except BaseException:
+            sys.stderr.flush()
+            held.seek(0)
+            os.write(saved, held.read())
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
