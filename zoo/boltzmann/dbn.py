@@ -86,8 +86,9 @@ def get_config(variant=None):
     ``--config.preprocessing=unit`` (the gray levels as probabilities, as
     Hinton et al. did with MNIST; no likelihood then) the test error is
     1.9% in about 80 s (LogisticRegression on the same [0, 1] images:
-    2.5%); ``tests/zoo/boltzmann/test_dbn.py`` trains 100 epochs on dynamic
-    binarizations and tests on the gray levels: 0.8%.
+    2.5%). ``tests/zoo/boltzmann/test_dbn.py`` fine-tunes discriminatively
+    for 100 epochs on dynamic binarizations and tests on the gray levels:
+    below LogisticRegression's 1.9% on the raw gray levels (measured 1.4%).
 
     ``config.epochs`` (``--epochs``) is the number of fine-tuning epochs;
     ``pretrain_epochs`` are per layer, so a run has

@@ -4,10 +4,15 @@ The maths is checked against brute-force enumeration written here in numpy
 (the energy as a sum over pairs i < j, so the 1/2 convention is checked too),
 against the RBM free energy of ``zoo.boltzmann.energy`` when the lateral
 weights are zero, against the learning rule's closed form on hand-made
-samples, and against exact probabilities for Gibbs sampling and AIS.
+samples (and the closed form against automatic differentiation), against
+exact probabilities for Gibbs sampling and AIS, and a step under a
+two-replica ``MirroredStrategy`` against the same step on one device.
 """
 
 import itertools
+import pathlib
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -21,6 +26,7 @@ from tfgen import registry
 from tfgen.data.info import DataInfo
 from zoo.boltzmann import boltzmann_machine as bm
 from zoo.boltzmann import energy as rbm_energy
+from zoo.boltzmann import fully_connected
 
 
 def _info(image_shape):
@@ -28,10 +34,12 @@ def _info(image_shape):
                     num_classes=10)
 
 
-def _model(image_shape=(2, 2, 1), **fields):
+def _model(image_shape=(2, 2, 1), learning_rate=None, **fields):
     config = bm.get_config("tiny")
     for name, value in fields.items():
         setattr(config, name, value)  # locked: existing fields only
+    if learning_rate is not None:
+        config.optimizers.model.learning_rate = learning_rate
     keras.utils.set_random_seed(0)
     model = bm.BoltzmannMachine(config, _info(image_shape))
     model.compile_for_training()
@@ -119,10 +127,8 @@ def test_gradient_is_the_learning_rule_on_hand_made_samples():
     clamped = np.array([[1, 0, 1, 1], [1, 1, 0, 1], [0, 1, 1, 0]],
                        np.float32)
     free = np.array([[0, 0, 1, 0], [1, 1, 1, 1]], np.float32)
-    with tf.GradientTape() as tape:
-        loss = bm.learning_objective(clamped, free, *model.parameters())
-    grad_coupling, grad_bias = tape.gradient(
-        loss, [model.coupling, model.bias])
+    grad_coupling, grad_bias = fully_connected.learning_rule_gradients(
+        clamped, free)
     statistic = clamped.T @ clamped / 3 - free.T @ free / 2  # (N, N)
     off_diagonal = 1 - np.eye(4)
     np.testing.assert_allclose(grad_coupling, -0.5 * statistic * off_diagonal,
@@ -132,11 +138,98 @@ def test_gradient_is_the_learning_rule_on_hand_made_samples():
 
     # One SGD step (momentum starts at zero): dW = lr / 2 (<xx'>_d - <xx'>_m).
     before = model.coupling.numpy()
-    model.optimizer.apply([grad_coupling, grad_bias],
+    model.build_for_training()
+    model.apply_gradients([grad_coupling, grad_bias],
                           [model.coupling, model.bias])
+    learning_rate = model.config.optimizers.model.learning_rate
     np.testing.assert_allclose(
         model.coupling.numpy() - before,
-        model.config.learning_rate / 2 * statistic * off_diagonal, atol=1e-6)
+        learning_rate / 2 * statistic * off_diagonal, atol=1e-6)
+
+
+def test_closed_form_learning_rule_is_the_objectives_gradient():
+    # An unprojected coupling matrix (asymmetric, non-zero diagonal): the
+    # closed form must also be the gradient through the projection that
+    # the energy applies to the stored matrix.
+    model = _model(image_shape=(3, 1, 1), num_hidden=2)
+    random_state = np.random.RandomState(10)
+    model.coupling.assign(random_state.normal(size=(5, 5)))
+    model.bias.assign(random_state.normal(size=5))
+    clamped, free = ((random_state.uniform(size=(rows, 5)) < 0.5).astype(
+        np.float32) for rows in (6, 4))
+    with tf.GradientTape() as tape:
+        loss = fully_connected.learning_objective(clamped, free,
+                                                  *model.parameters())
+    expected = tape.gradient(loss, [model.coupling, model.bias])
+    got = fully_connected.learning_rule_gradients(clamped, free)
+    for name, value, reference in zip(("coupling", "bias"), got, expected):
+        np.testing.assert_allclose(value, reference, atol=1e-6,
+                                   err_msg=name)
+
+
+# Two logical CPUs must be set before TensorFlow starts: a fresh process.
+_MIRRORED = """
+import sys
+sys.path.insert(0, {repo!r})
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+import numpy as np
+import zoo
+from tfgen.data.info import DataInfo
+from zoo.boltzmann import boltzmann_machine as bm
+
+# Gibbs noise that does not depend on how the batch is split: every unit
+# takes its more probable state, on one device as on each replica.
+keras.random.uniform = lambda shape, *args, **kwargs: tf.fill(shape, 0.5)
+info = DataInfo(name="mock", event_shape=(2, 2, 1), num_levels=2,
+                num_classes=1)
+random_state = np.random.RandomState(0)
+coupling = random_state.normal(scale=0.5, size=(8, 8)).astype(np.float32)
+bias = random_state.normal(size=8).astype(np.float32)
+images = (random_state.uniform(size=(8, 2, 2, 1)) < 0.5).astype(np.float32)
+batches = tf.data.Dataset.from_tensor_slices(
+    {{"image": images, "label": np.zeros(8, np.int64)}}).batch(8)
+
+
+def step(strategy):
+    with strategy.scope():
+        config = bm.get_config("tiny")
+        config.optimizers.model.learning_rate = 0.5
+        model = bm.BoltzmannMachine(config, info)
+        model.compile_for_training()
+        model.build_for_training()
+    model.coupling.assign(coupling)
+    model.bias.assign(bias)
+    model.fit(batches, epochs=1, verbose=0)  # one step on the 8 images
+    return model.coupling.numpy(), model.bias.numpy()
+
+
+single = step(tf.distribute.get_strategy())
+mirrored = step(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+start = bm.fully_connected.symmetric_zero_diagonal(coupling).numpy()
+print(float(np.abs(single[0] - start).max()),
+      float(np.abs(mirrored[0] - single[0]).max()),
+      float(np.abs(mirrored[1] - single[1]).max()))
+"""
+
+
+def test_a_mirrored_step_is_the_single_device_step_on_the_global_batch():
+    # Two replicas of 4 images each: each replica's gradient is the mean
+    # over its half, and the two are summed, so without the division by the
+    # number of replicas the step would be twice the single-device one.
+    script = _MIRRORED.format(
+        repo=str(pathlib.Path(__file__).resolve().parents[3]))
+    completed = subprocess.run([sys.executable, "-c", script],
+                               capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    moved, coupling_gap, bias_gap = (
+        float(value)
+        for value in completed.stdout.strip().splitlines()[-1].split())
+    assert moved > 0.05  # the step is not trivially zero
+    assert coupling_gap < 1e-6 and bias_gap < 1e-6, (coupling_gap, bias_gap)
 
 
 def test_training_keeps_couplings_symmetric_with_zero_diagonal():
@@ -166,7 +259,7 @@ def test_gibbs_sampling_reaches_the_exact_distribution():
     exact = np.exp(_brute_force_log_probs(weights, bias, 3))  # (8,)
 
     num_chains, num_sweeps = 20000, 30
-    run = tf.function(lambda: bm.gibbs_sweeps(
+    run = tf.function(lambda: fully_connected.gibbs_sweeps(
         tf.zeros([num_chains, 6]), *model.parameters(), tf.range(6),
         num_sweeps, lambda step: tf.random.stateless_uniform(
             [num_chains, 6], seed=[7, step])))
@@ -192,12 +285,36 @@ def test_ais_estimate_matches_exact_log_partition():
     model = _model(image_shape=(4, 2, 1), num_hidden=4)  # V + H = 12
     _random_parameters(model, 0.7, seed=8)
     weights, bias = model.parameters()
-    exact = float(bm.exact_log_partition(8, weights, bias))
-    estimate = float(tf.function(bm.ais_log_partition)(
-        weights, bias, 500, 100, 0))
+    exact = float(fully_connected.exact_log_partition(8, weights, bias))
+    estimate, stderr = tf.function(fully_connected.ais_log_partition)(
+        weights, bias, 500, 100, tf.constant([0, 0], tf.int64))
     # 500 steps and 100 runs on 12 units: the error measures under 0.01
     # nats; an estimate that forgot a term would be off by far more.
-    assert abs(estimate - exact) < 0.05, (estimate, exact)
+    assert abs(float(estimate) - exact) < 0.05, (float(estimate), exact)
+    assert 0.0 < float(stderr) < 0.05
+    assert abs(float(estimate) - exact) < 4 * float(stderr) + 0.01
+
+
+def test_log_prob_kind_and_stderr_follow_the_partition_function():
+    # V + H = 8: log Z enumerated, exact; V + H = 22: an AIS estimate whose
+    # value and standard error the model states, checked here against the
+    # enumeration the model does not make (2^22 states).
+    small = _model(image_shape=(2, 2, 1), num_hidden=4)
+    small.estimate_log_partition()
+    assert small.log_prob_kind == "exact" and small.log_prob_stderr() == 0.0
+    large = _model(image_shape=(3, 6, 1), num_hidden=4, ais_betas=500,
+                   ais_runs=100)
+    _random_parameters(large, 0.3, seed=12)
+    large.estimate_log_partition()
+    assert large.log_prob_kind == "estimate"
+    exact = float(fully_connected.exact_log_partition(
+        18, *large.parameters()))
+    report = large.report()
+    stderr = report["log_partition_stderr"]
+    assert stderr == large.log_prob_stderr() and 0.0 < stderr < 0.05
+    assert abs(report["log_partition"] - exact) < 4 * stderr + 0.01, (
+        report, exact)
+    assert bm.BoltzmannMachine.log_prob_kind == "estimate"
 
 
 def _binarized_digit_centres():

@@ -4,7 +4,8 @@ Greedy stacking is checked on the data each RBM sees and on which layers
 change in which stage; generative classification against free energies
 computed in numpy; discriminative fine-tuning (Hinton & Salakhutdinov 2006)
 against scikit-learn's logistic regression on the same split of ``digits``;
-up-down fine-tuning for untied weights and a kept classification error; and
+two up-down updates against a numpy replay of the algorithm with the same
+recorded noise; label-clamped samples against the DBN's own classifier; and
 the variational bound of Salakhutdinov & Murray (2008) against the exact
 log-likelihood of a DBN small enough to enumerate.
 """
@@ -29,17 +30,23 @@ from tfgen.data.info import DataInfo
 from zoo.boltzmann import dbn
 
 
-def _config(**fields):
+def _config(optimizers=None, **fields):
+    """The tiny config with ``fields`` and ``{optimizer: {setting: value}}``."""
     config = dbn.get_config("tiny")
     for name, value in fields.items():
         setattr(config, name, value)  # locked: existing fields only
+    for name, settings in (optimizers or {}).items():
+        for setting, value in settings.items():
+            config.optimizers[name][setting] = value
     return config
 
 
 def _model(info, **fields):
     keras.utils.set_random_seed(0)  # fixed initial weights
     model = dbn.DBN(_config(**fields), info)
-    model.compile_for_training()
+    # Every optimizer over all of its variables, as the training loop does:
+    # each stage applies one to a few of them.
+    model.build_for_training()
     return model
 
 
@@ -106,14 +113,13 @@ def _pseudo_log_likelihood(model, layer, visible):
 def test_greedy_stacking_trains_each_layer_on_the_one_below(data_dir):
     images, labels = _digits(data_dir, "train", "binarize_static")
     info = data.get_info("digits", data_dir=data_dir)
-    model = _model(info, hidden_units=(24, 24, 32), pretrain_epochs=8,
-                   pretrain_learning_rate=0.1)
+    model = _model(info, hidden_units=(24, 24, 32), pretrain_epochs=8)
     assert [name for name, _ in model.training_stages()] == [
         "pretrain_layer_0", "pretrain_layer_1", "pretrain_layer_2",
         "finetune"]
     batches = _batches(images, labels)
     _train(model, batches, stages=("pretrain_layer_0",))
-    layer_0 = [np.array(v) for v in model._rbm_variables(0)]
+    layer_0 = [np.array(v) for v in model.rbm_variables(0)]
 
     # Layer 1's training data, drawn binary: pseudo-likelihood needs 0/1.
     rng = np.random.default_rng(0)
@@ -143,7 +149,7 @@ def test_greedy_stacking_trains_each_layer_on_the_one_below(data_dir):
     after = _pseudo_log_likelihood(model, 1, binary)
     assert after > before + 0.05, (before, after)
     # Lower layers are frozen while the ones above are pretrained.
-    for old, new in zip(layer_0, model._rbm_variables(0)):
+    for old, new in zip(layer_0, model.rbm_variables(0)):
         np.testing.assert_array_equal(old, np.asarray(new))
     # The top RBM sees the labels as one-hot softmax units.
     top_input = np.asarray(model.layer_input(images[:5], labels[:5], 2))
@@ -215,34 +221,146 @@ def test_discriminative_dbn_beats_logistic_regression_on_digits(data_dir):
     test_images, _ = _digits(data_dir, "test", "unit")
     info = data.get_info("digits", data_dir=data_dir)
     model = _model(info, hidden_units=(128, 128, 512), pretrain_epochs=10,
-                   pretrain_learning_rate=0.1, epochs=100,
-                   finetune="discriminative", learning_rate=3e-3)
+                   epochs=100, finetune="discriminative",
+                   optimizers={"discriminative": {"learning_rate": 3e-3}})
     _train(model, train_batches)
     error = _error(model, test_images, test_labels)
-    # Measured: 0.8% against 1.9% (3 and 7 of the 360 test images).
+    print(f"test error {error:.2%}, logistic regression {baseline:.2%}")
+    # What the README states: logistic regression errs 1.9% (7 of the 360
+    # test images) and the DBN, tested on the gray levels, less. Measured:
+    # 1.4% (5 images).
+    assert round(baseline * len(test_labels)) == 7, baseline
     assert error < baseline, (error, baseline)
 
 
-def test_up_down_unties_the_weights_and_keeps_the_error(data_dir):
+def _numpy_up_down(parameters, data, labels, noise, top_gibbs_steps):
+    """The gradients of one up-down update (Hinton et al. 2006, appendix B).
+
+    Written from the paper, in numpy, for a DBN with one directed layer:
+    ``parameters`` holds R, r (recognition), G, g (generative), W, U, c, d, b
+    (the top RBM over the pen units and the label); ``noise`` yields the
+    uniform draws of every binary state in the algorithm's order.
+    """
+    def sigmoid(x):
+        return 1 / (1 + np.exp(-x))
+
+    def softmax(x):
+        exp = np.exp(x - x.max(-1, keepdims=True))
+        return exp / exp.sum(-1, keepdims=True)
+
+    R, r, G, g, W, U, c, d, b = (parameters[name] for name in (
+        "R", "r", "G", "g", "W", "U", "c", "d", "b"))
+    rows = len(data)
+    # Wake: a binary pen state from the recognition weights.
+    pen_wake = (next(noise) < sigmoid(data @ R + r)) * 1.0
+    # The top RBM: CD-k from (pen, label); the label is free in the chain.
+    positive_hidden = sigmoid(pen_wake @ W + labels @ U + b)
+    hidden_probs = positive_hidden
+    for _ in range(top_gibbs_steps):
+        hidden = (next(noise) < hidden_probs) * 1.0
+        pen = (next(noise) < sigmoid(hidden @ W.T + c)) * 1.0
+        label_probs = softmax(hidden @ U.T + d)
+        hidden_probs = sigmoid(pen @ W + label_probs @ U + b)
+    # Sleep: the pixels' probabilities generated from the chain's pen state.
+    pixels = sigmoid(pen @ G.T + g)
+    gradients = {
+        # Descending -log p(data | wake pen) and -log q(pen | pixels).
+        "G": (sigmoid(pen_wake @ G.T + g) - data).T @ pen_wake / rows,
+        "g": (sigmoid(pen_wake @ G.T + g) - data).mean(0),
+        "R": pixels.T @ (sigmoid(pixels @ R + r) - pen) / rows,
+        "r": (sigmoid(pixels @ R + r) - pen).mean(0),
+        # CD: <v h'>_negative - <v h'>_positive.
+        "W": (pen.T @ hidden_probs - pen_wake.T @ positive_hidden) / rows,
+        "U": (label_probs.T @ hidden_probs - labels.T @ positive_hidden)
+        / rows,
+        "c": (pen - pen_wake).mean(0),
+        "d": (label_probs - labels).mean(0),
+        "b": (hidden_probs - positive_hidden).mean(0)}
+    return gradients
+
+
+def test_up_down_updates_replay_in_numpy_with_the_recorded_noise(
+        monkeypatch):
+    # Two updates of a 6-4 stack under a top RBM of 3 units, 2 labels: SGD
+    # with momentum 0.9 and weight decay on the weight matrices, so the
+    # second update also checks that the velocity carries over.
+    info = DataInfo("hand", (2, 3, 1), 2, 2)
+    learning_rate, momentum, weight_decay, steps = 0.3, 0.9, 0.05, 2
+    model = _model(info, hidden_units=(4, 3), top_gibbs_steps=steps,
+                   weight_decay=weight_decay,
+                   optimizers={"up_down": {"learning_rate": learning_rate,
+                                           "momentum": momentum}})
+    random_state = np.random.default_rng(5)
+    for variable in model.trainable_variables:  # untied, as after up-down
+        variable.assign(random_state.normal(0, 1.0, variable.shape))
+    model.begin_stage("finetune")
+    names = {"R": model.recognition_weights[0],
+             "r": model.recognition_biases[0],
+             "G": model.generative_weights[0], "g": model.generative_biases[0],
+             "W": model.top_weights, "U": model.label_weights,
+             "c": model.top_visible_bias, "d": model.label_bias,
+             "b": model.top_hidden_bias}
+    parameters = {name: np.asarray(variable, np.float64)
+                  for name, variable in names.items()}
+    velocities = {name: 0.0 for name in names}
+    recorded, draw = [], np.random.default_rng(6)
+
+    def uniform(shape, seed=None, **kwargs):
+        del seed, kwargs
+        recorded.append(draw.uniform(size=[int(size) for size in shape]))
+        return tf.constant(recorded[-1], tf.float32)
+
+    monkeypatch.setattr(keras.random, "uniform", uniform)
+    images = (random_state.random((5, 2, 3, 1)) < 0.5).astype(np.float32)
+    labels = np.array([0, 1, 1, 0, 1])
+    for _ in range(2):
+        recorded.clear()
+        model.train_step({"image": tf.constant(images),
+                          "label": tf.constant(labels, tf.int64)})
+        # One draw for the wake state and two per step of the chain.
+        assert len(recorded) == 1 + 2 * steps
+        gradients = _numpy_up_down(
+            parameters, images.reshape(5, 6).astype(np.float64),
+            np.eye(2)[labels], iter(recorded), steps)
+        for name, gradient in gradients.items():
+            if parameters[name].ndim == 2:
+                gradient = gradient + weight_decay * parameters[name]
+            velocities[name] = (momentum * velocities[name]
+                                - learning_rate * gradient)
+            parameters[name] = parameters[name] + velocities[name]
+        for name, variable in names.items():
+            np.testing.assert_allclose(variable, parameters[name],
+                                       rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_samples_clamped_to_a_label_are_classified_as_that_label(data_dir):
+    # A 64-64-128 DBN pretrained and fine-tuned up-down on binarized digits:
+    # its top RBM's Gibbs chain with a label clamped, passed down, gives
+    # images that its own generative classifier assigns to that label far
+    # more often than chance (1 in 10).
+    keras.utils.set_random_seed(0)
     images, labels = _digits(data_dir, "train", "binarize_static")
-    test_images, test_labels = _digits(data_dir, "test", "binarize_static")
     info = data.get_info("digits", data_dir=data_dir)
     model = _model(info, hidden_units=(64, 128), pretrain_epochs=10,
-                   epochs=5, top_gibbs_steps=3)
-    batches = _batches(images, labels)
-    _train(model, batches, stages=("pretrain_layer_0", "pretrain_layer_1"))
-    # Tied by pretraining.
-    np.testing.assert_array_equal(model.recognition_weights[0],
-                                  model.generative_weights[0])
-    pretrained_error = _error(model, test_images, test_labels)
-    _train(model, batches, stages=("finetune",))
-    difference = np.abs(np.asarray(model.recognition_weights[0])
-                        - np.asarray(model.generative_weights[0]))
-    assert difference.max() > 1e-3, difference.max()
-    tuned_error = _error(model, test_images, test_labels)
-    # 0.03 is about 11 of the 360 test images.
-    assert tuned_error < pretrained_error + 0.03, (pretrained_error,
-                                                   tuned_error)
+                   epochs=5, top_gibbs_steps=3, sample_gibbs_steps=100)
+    _train(model, _batches(images, labels))
+    assert model.capability_inputs("sample")["labels"].maximum == 9
+    seeds = tf.range(200, dtype=tf.int64)
+    wanted = seeds % 10
+    clamped = model.sample(seed=seeds, labels=wanted)["images"]
+    agreement = float(np.mean(
+        model.classify(images=clamped)["labels"].numpy() == wanted.numpy()))
+    print(f"clamped samples classified as their label: {agreement:.1%}")
+    assert agreement > 0.5, agreement
+    # Another label changes the images drawn from the same seeds.
+    other = model.sample(seed=seeds, labels=(wanted + 1) % 10)["images"]
+    assert float(np.mean(np.abs(other - clamped))) > 0.05
+    # Without labels, each row's label is drawn from its seed.
+    np.testing.assert_allclose(
+        model.sample(seed=seeds[:20])["images"],
+        model.sample(seed=seeds[:20],
+                     labels=model.draw_labels(seeds[:20]))["images"],
+        atol=1e-6)
 
 
 def _log_joint(model, visible, states):
@@ -287,16 +405,30 @@ def test_log_prob_bound_lies_below_the_exact_log_likelihood():
              + (1 - states[None]) * np.log1p(-q[:, None])).sum(-1)  # (B, S)
     expected = (np.exp(log_q) * (log_joint - log_q)).sum(-1)
     # 4000 samples: the Monte-Carlo error is std(log w) / 63, a few 0.01.
+    # The setting is not degenerate: q is far enough from p(h_1|v) that a
+    # bound computed with the wrong sign of log q, or without it, would
+    # not land on expected.
+    assert (exact - expected).mean() > 0.05
     np.testing.assert_allclose(bound, expected, atol=0.08)
-    assert np.all(expected < exact)  # Jensen: the gap is KL(q || p(h|v))
+    # The model's bound lies below the exact log-likelihood (Jensen: the
+    # gap is KL(q || p(h|v))).
     assert np.all(bound < exact), (bound - exact).max()
-    assert (exact - expected).mean() > 0.05  # not trivially tight
 
 
 def test_bad_config_names_the_field():
     info = DataInfo("hand", (2, 2, 1), 2, 4)
     for field, value in (("finetune", "wake_sleep"),
                          ("preprocessing", "levels"), ("hidden_units", ()),
-                         ("top_gibbs_steps", 0), ("momentum", 1.0)):
+                         ("top_gibbs_steps", 0), ("pretrain_epochs", -1),
+                         ("weight_decay", -1.0)):
         with pytest.raises(errors.UsageError, match=f"config.{field}"):
             _model(info, **{field: value})
+    with pytest.raises(errors.UsageError,
+                       match="config.optimizers.up_down.momentum"):
+        _model(info, optimizers={"up_down": {"momentum": 1.0}})
+    # Each of the three algorithms needs its optimizer.
+    config = _config()
+    with config.optimizers.unlocked():
+        del config.optimizers["discriminative"]
+    with pytest.raises(errors.UsageError, match="'discriminative'"):
+        dbn.DBN(config, info).compile_for_training()

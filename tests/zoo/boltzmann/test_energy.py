@@ -148,10 +148,48 @@ def test_closed_form_gradients_are_the_objectives_gradients(gaussian):
                                    err_msg=name)
 
 
-def test_mean_log_odds_matches_hand_computation_and_clips():
-    # Unit means over two batches: 3/4, 0 (clipped to 0.1) and 1 (to 0.9).
-    batches = [np.array([[1, 0, 1], [1, 0, 1]], np.float32),
-               np.array([[1, 0, 1], [0, 0, 1]], np.float32)]
-    got = energy.mean_log_odds(batches, lambda batch: batch, floor=0.1)
-    expected = [np.log(3.0), np.log(0.1 / 0.9), np.log(9.0)]
-    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-5)
+def test_binary_states_enumerate_every_vector_once_in_chunks():
+    table = energy.binary_states(4).numpy()  # (16, 4)
+    expected = np.array([[(row >> bit) & 1 for bit in range(4)]
+                         for row in range(16)], np.float32)
+    np.testing.assert_array_equal(table, expected)
+    chunk = energy.binary_states(4, 5, 11, dtype=tf.float64)
+    assert chunk.dtype == tf.float64
+    np.testing.assert_array_equal(chunk, expected[5:11])
+
+
+# --- The pseudo-likelihood (Besag 1975), with three visible units. -------
+
+W = np.array([[0.5, -1.0], [0.25, 0.75], [-0.5, 0.125]], np.float32)
+C = np.array([0.1, -0.2, 0.3], np.float32)  # visible biases
+B = np.array([-0.4, 0.6], np.float32)  # hidden biases
+ROWS = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]], np.float32)
+
+
+def _log_conditional(row, index):
+    """log p(v_i | v_-i) from the two unnormalized probabilities exp(-F)."""
+    both = np.repeat(row[None], 2, axis=0)
+    both[:, index] = [0.0, 1.0]
+    minus_free = both @ C + np.logaddexp(0, both @ W + B).sum(axis=-1)
+    return (minus_free - logsumexp(minus_free))[int(row[index])]
+
+
+def test_pseudo_log_likelihood_is_its_definition():
+    indices = np.array([2, 0])
+    got = energy.pseudo_log_likelihood(tf.constant(ROWS), indices, W, C, B)
+    expected = [3 * _log_conditional(row, index)
+                for row, index in zip(ROWS, indices)]
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_exact_pseudo_log_likelihood_sums_every_conditional():
+    got = energy.exact_pseudo_log_likelihood(ROWS, W, C, B)
+    expected = [sum(_log_conditional(row, index) for index in range(3))
+                for row in ROWS]
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    # The one-coordinate estimate averages to it over the coordinates.
+    estimates = [energy.pseudo_log_likelihood(tf.constant(ROWS),
+                                              np.full(2, index), W, C, B)
+                 for index in range(3)]
+    np.testing.assert_allclose(np.mean(estimates, axis=0), expected,
+                               rtol=1e-5)
