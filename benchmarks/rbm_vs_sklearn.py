@@ -30,7 +30,10 @@ and the script prints a JSON line per batch size and a markdown table:
 
 Run: ``python benchmarks/rbm_vs_sklearn.py [--batch_sizes=10,100,500]
 [--epochs=N] [--repeats=3] [--tf_threads=1] [--dataset=mnist
---manual_dir=../shared/data/mnist]``.
+--manual_dir=../shared/data/mnist]``. ``--parameters_dir=DIR`` also keeps
+each library's last trained parameters and the scored test images, one
+``.npz`` per library and batch size, so that the reported numbers can be
+checked.
 """
 
 import json
@@ -56,7 +59,7 @@ from sklearn.neural_network import BernoulliRBM  # noqa: E402
 from tfgen import data  # noqa: E402
 from tfgen import registry  # noqa: E402
 from tfgen import training  # noqa: E402
-from zoo.boltzmann import rbm  # noqa: E402
+from zoo.boltzmann import energy  # noqa: E402
 import zoo  # noqa: E402,F401
 
 flags.DEFINE_enum("dataset", "digits", ["digits", "mnist"],
@@ -89,6 +92,10 @@ flags.DEFINE_float("settle_seconds", 1.0,
                    "Pause before each timed training (see _settle).")
 flags.DEFINE_bool("jit_compile", False,
                   "Compile tfgen's train_step with XLA (slower on this CPU).")
+flags.DEFINE_string("parameters_dir", None,
+                    "If set, writes <library>_batch<size>.npz there: the "
+                    "last trained weights, visible_bias, hidden_bias and "
+                    "the test_images the pseudo-likelihood scored.")
 FLAGS = flags.FLAGS
 
 
@@ -103,7 +110,7 @@ def _split(split, data_dir):
 
 def _test_pseudo_log_likelihood(visible, parameters):
     """Mean exact pseudo-log-likelihood of the test images, nats."""
-    return float(tf.reduce_mean(rbm.exact_pseudo_log_likelihood(
+    return float(tf.reduce_mean(energy.exact_pseudo_log_likelihood(
         visible, *parameters)))
 
 
@@ -147,9 +154,10 @@ def _train_tfgen(images, batch_size, info):
     per_step = FLAGS.minibatches_per_step or -(-len(images) // batch_size)
     steps_per_epoch = -(-len(images) // (batch_size * per_step))
     with config.unlocked():
+        config.optimizers.model.update(learning_rate=FLAGS.learning_rate,
+                                       momentum=0.0)
         config.update(num_hidden=FLAGS.num_hidden, training="pcd",
-                      num_chains=batch_size, cd_steps=1, momentum=0.0,
-                      weight_decay=0.0, learning_rate=FLAGS.learning_rate,
+                      num_chains=batch_size, cd_steps=1, weight_decay=0.0,
                       batch_size=batch_size * per_step,
                       minibatch_size=batch_size, epochs=_epochs(),
                       steps_per_execution=(FLAGS.steps_per_execution
@@ -162,7 +170,7 @@ def _train_tfgen(images, batch_size, info):
         {"image": images.reshape((-1,) + info.image_shape),
          "label": np.zeros(len(images), np.int64)}
     ).shuffle(len(images), seed=0).batch(config.batch_size).cache().repeat()
-    model.build_for_training(next(iter(batches)))
+    model.build_for_training()
     initial = model.get_weights()
     model.fit(batches, epochs=1, steps_per_epoch=1,
               verbose=0)  # Traces and compiles.
@@ -227,6 +235,14 @@ def main(argv):
         }
         row["ratio_tfgen_over_sklearn"] = (row["tfgen_seconds_per_epoch"]
                                            / row["sklearn_seconds_per_epoch"])
+        if FLAGS.parameters_dir:
+            for library, parameters in (("tfgen", tfgen_params),
+                                        ("sklearn", sklearn_params)):
+                np.savez(pathlib.Path(FLAGS.parameters_dir)
+                         / f"{library}_batch{batch_size}.npz",
+                         weights=parameters[0], visible_bias=parameters[1],
+                         hidden_bias=parameters[2],
+                         test_images=test_x[:FLAGS.pll_images])
         print(json.dumps(row), flush=True)
         rows.append(row)
     print()
