@@ -3,9 +3,10 @@
 The autoregressive property is checked on the network itself, not only on
 its masks: the Jacobian of every output with respect to the inputs, by
 automatic differentiation, is zero on and above the diagonal (output i does
-not depend on inputs i, i+1, ...) and nonzero below it, with random weights
-everywhere; a perturbation of input j leaves outputs 1 .. j unchanged. The
-context reaches every output.
+not depend on inputs i, i+1, ...) and nonzero below it, with random
+positive weights everywhere (every unit active, so every path counts); a
+perturbation of input j leaves outputs 1 .. j unchanged and changes the
+later ones. The context reaches every output.
 """
 
 import keras
@@ -25,10 +26,17 @@ def _network(event_size=5, hidden_units=(7, 6), num_params=2,
         context_size=context_size, output_initializer="zeros")
     rng = np.random.RandomState(seed)
     for variable in network.weights:
-        # Biases too: with zero biases and ReLU some paths could be dead
-        # for every input, which would hide a connection.
-        variable.assign(rng.standard_normal(variable.shape))
+        # Positive weights and biases: on positive inputs every ReLU unit
+        # is then active and every path through the masks adds a positive
+        # term to a derivative, so a connection exists exactly where its
+        # derivative is nonzero (a dead unit would hide connections).
+        variable.assign(rng.uniform(0.5, 1.5, variable.shape))
     return network
+
+
+def _positive(shape, seed):
+    return tf.constant(np.random.RandomState(seed).uniform(0.0, 1.0, shape),
+                       tf.float32)
 
 
 def test_masks_connect_input_j_to_output_i_only_for_j_before_i():
@@ -46,8 +54,7 @@ def test_masks_connect_input_j_to_output_i_only_for_j_before_i():
 def test_output_i_depends_exactly_on_the_inputs_before_i(
         event_size, hidden_units, compiled):
     network = _network(event_size, hidden_units)
-    inputs = tf.constant(np.random.RandomState(1).standard_normal(
-        (64, event_size)), tf.float32)
+    inputs = _positive((16, event_size), seed=1)
 
     def jacobian(values):
         with tf.GradientTape() as tape:
@@ -58,7 +65,7 @@ def test_output_i_depends_exactly_on_the_inputs_before_i(
     if compiled:
         jacobian = tf.function(jacobian)
     result = jacobian(inputs).numpy()
-    assert result.shape == (64, event_size, 2, event_size)
+    assert result.shape == (16, event_size, 2, event_size)
     # d output_i / d input_j over the batch and both parameters.
     magnitude = np.abs(result).max(axis=(0, 2))  # (D outputs, D inputs)
     allowed = np.tril(np.ones((event_size, event_size)), k=-1) > 0
@@ -73,8 +80,7 @@ def test_output_i_depends_exactly_on_the_inputs_before_i(
 
 def test_perturbing_an_input_changes_only_the_later_outputs():
     network = _network(event_size=6, hidden_units=(12, 12))
-    inputs = np.random.RandomState(2).standard_normal((8, 6)).astype(
-        np.float32)
+    inputs = _positive((8, 6), seed=2).numpy()
     outputs = network(tf.constant(inputs)).numpy()
     for index in range(6):
         moved = inputs.copy()
@@ -88,10 +94,8 @@ def test_perturbing_an_input_changes_only_the_later_outputs():
 
 def test_context_reaches_every_output_and_broadcasts():
     network = _network(event_size=4, hidden_units=(8,), context_size=3)
-    codes = tf.constant(np.random.RandomState(3).standard_normal(
-        (5, 2, 4)), tf.float32)  # (k, B, D)
-    context = tf.constant(np.random.RandomState(4).standard_normal(
-        (2, 3)), tf.float32)  # (B, context_size)
+    codes = _positive((5, 2, 4), seed=3)  # (k, B, D)
+    context = _positive((2, 3), seed=4)  # (B, context_size)
     with tf.GradientTape() as tape:
         tape.watch(context)
         outputs = network(codes, context=context)
