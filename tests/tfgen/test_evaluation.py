@@ -1,11 +1,16 @@
 """The evaluation harness's numbers, against hand-computed values."""
 
+import json
 import math
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
+from tfgen import config as config_lib
 from tfgen import evaluation
+from tfgen.data import DataInfo
+from tfgen.model import GenerativeModel
 
 
 def test_independent_pixel_nll_binarized_matches_hand_computation():
@@ -51,3 +56,177 @@ def test_continuous_preprocessing_has_no_discrete_baseline():
 
 def test_bits_per_dim():
     assert evaluation.bits_per_dim(64 * math.log(2.0), 64) == pytest.approx(1.0)
+
+
+# --- evaluate(): the one computation of a trained model's test numbers. -----
+
+class Scored(GenerativeModel):
+    """A model whose every number is known in closed form.
+
+    log p(x) = -(sum of x) - 1 (a stated estimate, stderr 0.3); the
+    reconstruction of x is ``flip`` * x (in the data's units); the test
+    loss is the sum of x.
+    """
+
+    capabilities = ("log_prob", "reconstruct")
+    metric_names = ("loss",)
+    log_prob_kind = "estimate"
+
+    def __init__(self, config, data_info, flip=0.5):
+        super().__init__(config, data_info)
+        self.flip = flip
+        self.built = True
+
+    def log_prob_stderr(self):
+        return 0.3
+
+    def report(self):
+        return {"constant": 2}
+
+    def _sums(self, images):
+        images = tf.cast(images, tf.float32)
+        return tf.reduce_sum(tf.reshape(images, [tf.shape(images)[0], -1]),
+                             axis=1)
+
+    def test_step(self, batch):
+        return self.update_metrics({"loss": self._sums(batch["image"])})
+
+    def _log_prob(self, images):
+        return {"log_prob": -self._sums(images) - 1.0}
+
+    def _reconstruct(self, images):
+        images = tf.cast(images, tf.float32)
+        if self.config.preprocessing == "levels":
+            # A capability's images are in [0, 1] for level data.
+            images = images / (self.data_info.num_levels - 1)
+        return {"images": self.flip * images}
+
+
+def _scored(preprocessing, train, test, num_levels=2, flip=0.5):
+    config = config_lib.base_config(log_prob_samples=7)
+    config.preprocessing = preprocessing
+    config.batch_size = 3  # not a divisor of the test set's size
+    config.lock()
+    info = DataInfo("mock", test.shape[1:], num_levels, 0,
+                    {"train": len(train), "test": len(test)})
+    model = Scored(config, info, flip=flip)
+    model.compile_for_training()
+    splits = {
+        "test": tf.data.Dataset.from_tensor_slices(
+            {"image": test, "label": np.zeros(len(test), np.int64)}),
+        "train_for_evaluation": tf.data.Dataset.from_tensor_slices(
+            {"image": train, "label": np.zeros(len(train), np.int64)})}
+    return model, splits
+
+
+def test_evaluate_binarized_numbers_against_closed_forms():
+    rng = np.random.default_rng(0)
+    train = (rng.random((20, 2, 3, 1)) < 0.3).astype(np.float32)
+    test = (rng.random((7, 2, 3, 1)) < 0.6).astype(np.float32)
+    model, splits = _scored("binarize_static", train, test)
+    results = evaluation.evaluate(model, splits)
+    sums = test.reshape(7, -1).sum(axis=1)
+    assert results["num_test_examples"] == 7
+    assert results["test"] == {"loss": pytest.approx(sums.mean(), rel=1e-6)}
+    assert results["test_nll"] == pytest.approx(sums.mean() + 1.0, rel=1e-6)
+    assert results["log_prob_kind"] == "estimate"
+    assert results["log_prob_stderr"] == 0.3
+    assert results["log_prob_samples"] == 7
+    assert "test_bits_per_dim" not in results  # not integer levels
+    # (x - x/2)^2 summed: a quarter of the number of ones.
+    assert results["test_squared_error"] == pytest.approx(0.25 * sums.mean(),
+                                                          rel=1e-6)
+    assert results["baseline_independent_pixels_nll"] == pytest.approx(
+        evaluation.independent_pixel_nll(
+            train, test, preprocessing="binarize_static", num_levels=2))
+    assert results["model_report"] == {"constant": 2.0}
+    json.dumps(results)  # plain numbers and strings
+
+
+def test_evaluate_levels_in_bits_per_dim_and_errors_in_unit_intensities():
+    rng = np.random.default_rng(1)
+    train = rng.integers(0, 3, (10, 2, 2, 1)).astype(np.int32)
+    test = rng.integers(0, 3, (5, 2, 2, 1)).astype(np.int32)
+    model, splits = _scored("levels", train, test, num_levels=3)
+    results = evaluation.evaluate(model, splits)
+    sums = test.reshape(5, -1).sum(axis=1)
+    nll = sums.mean() + 1.0
+    assert results["test_nll"] == pytest.approx(nll, rel=1e-6)
+    assert results["test_bits_per_dim"] == pytest.approx(
+        nll / (4 * math.log(2.0)), rel=1e-6)
+    # Levels 0..2 are intensities 0, 1/2, 1; the reconstruction is half.
+    unit = test.reshape(5, -1) / 2.0
+    assert results["test_squared_error"] == pytest.approx(
+        np.square(unit / 2).sum(axis=1).mean(), rel=1e-6)
+
+
+def test_evaluate_symmetric_errors_are_in_unit_intensities_unclipped():
+    rng = np.random.default_rng(2)
+    test = rng.uniform(-1, 1, (4, 2, 2, 1)).astype(np.float32)
+    # The reconstruction -x: in [0, 1] units (1 - x)/2 against (1 + x)/2,
+    # a difference of x per pixel.
+    model, splits = _scored("symmetric", test, test, flip=-1.0)
+    results = evaluation.evaluate(model, splits)
+    assert results["test_squared_error"] == pytest.approx(
+        np.square(test).reshape(4, -1).sum(axis=1).mean(), rel=1e-5)
+    assert "baseline_independent_pixels_nll" not in results  # continuous
+    # An overshooting reconstruction, 3x, counts beyond [0, 1].
+    model, splits = _scored("unit", np.abs(test), np.abs(test), flip=3.0)
+    assert evaluation.evaluate(model, splits)["test_squared_error"] == (
+        pytest.approx(np.square(2 * np.abs(test)).reshape(4, -1).sum(
+            axis=1).mean(), rel=1e-5))
+
+
+def test_report_lines_state_the_kind_k_and_error_of_the_nll():
+    results = {"test": {"loss": 1.5, "elbo": -1.5}, "test_nll": 22.27344,
+               "log_prob_kind": "lower_bound", "log_prob_stderr": 0.0,
+               "log_prob_samples": 100, "test_squared_error": 6.5,
+               "baseline_independent_pixels_nll": 27.21,
+               "model_report": {"log_partition": 78.2}}
+    assert evaluation.report_lines(results) == [
+        "test elbo: -1.5000",
+        "test loss: 1.5000",
+        "test NLL: 22.2734 nats (log_prob lower_bound, k=100)",
+        "test squared error per example (reconstruct): 6.5000",
+        "baseline NLL, independent pixels (ignores the input): 27.2100 nats",
+        "model log_partition: 78.2000",
+    ]
+    estimate = {"test_nll": 22.5, "log_prob_kind": "estimate",
+                "log_prob_stderr": 0.0071, "test_bits_per_dim": 2.08}
+    assert evaluation.report_lines(estimate) == [
+        "test NLL: 22.5000 nats (log_prob estimate, stderr 0.0071)",
+        "test bits/dim: 2.0800"]
+
+
+def test_record_evaluation_keeps_training_numbers_and_replaces_its_own(
+        tmp_path):
+    (tmp_path / "metrics.json").write_text(json.dumps(
+        {"model": "vae", "history": {"loss": [3.0]}, "test_nll": 99.0,
+         "export": "somewhere"}))
+    evaluation.record_evaluation(tmp_path, {"test_nll": 22.0,
+                                            "test": {"loss": 1.0}},
+                                 model="vae", checkpoint="ckpt-3", epochs=3)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics == {"model": "vae", "history": {"loss": [3.0]},
+                       "test_nll": 22.0, "test": {"loss": 1.0},
+                       "export": "somewhere"}
+    assert json.loads((tmp_path / "evaluation.json").read_text()) == {
+        "model": "vae", "checkpoint": "ckpt-3", "epochs": 3,
+        "test_nll": 22.0, "test": {"loss": 1.0}}
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "evaluation.json", "metrics.json"]  # no temporary left
+
+
+def test_export_record_round_trips_beside_a_saved_model(tmp_path):
+    model, _ = _scored("binarize_static", np.zeros((2, 1, 1, 1), np.float32),
+                       np.zeros((2, 1, 1, 1), np.float32))
+    assert evaluation.read_export_record(tmp_path) is None
+    evaluation.write_export_record(tmp_path, model, "scored")
+    record = evaluation.read_export_record(tmp_path)
+    assert record["model"] == "scored"
+    assert record["log_prob_kind"] == "estimate"
+    assert record["log_prob_stderr"] == 0.3
+    assert record["model_report"] == {"constant": 2.0}
+    assert record["config"]["preprocessing"] == "binarize_static"
+    assert record["config"]["optimizers"]["model"]["algorithm"] == "adam"
+    assert (tmp_path / "assets.extra" / "tfgen_model.json").is_file()

@@ -1,4 +1,5 @@
-"""Tests of tfgen.plots: exact tiling of image grids and atomic PNG files."""
+"""Tests of tfgen.plots: exact tiling of image grids, atomic PNG files, and
+the pictures of a model chosen from what it declares."""
 
 import os
 
@@ -6,8 +7,15 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 from scipy import stats
+import tensorflow as tf
+import tensorflow_probability as tfp
 
+from tfgen import config as config_lib
+from tfgen import evaluation
 from tfgen import plots
+from tfgen.data import DataInfo
+from tfgen.model import CapabilityInput
+from tfgen.model import GenerativeModel
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -209,3 +217,199 @@ def test_side_by_side_codes_draw_one_panel_per_model(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=r"vae: codes must have shape"):
         plots.plot_latent_codes_side_by_side(
             [("vae", np.zeros((3, 4)), [0, 1, 2])], tmp_path / "bad.png")
+
+
+# --- A trained model's pictures, chosen from what it declares. -------------
+
+IMAGES_INFO = DataInfo("mock", (2, 2, 1), 2, 10,
+                       {"train": 8, "validation": 4, "test": 8})
+POINTS_INFO = DataInfo("points", (2,), None, 0,
+                       {"train": 8, "validation": 4, "test": 8})
+
+
+def _config(preprocessing="binarize_static"):
+    config = config_lib.base_config()
+    config.preprocessing = preprocessing
+    config.batch_size = 4
+    config.num_grid_samples = 4
+    config.lock()
+    return config
+
+
+class Coder(GenerativeModel):
+    """Encodes an image to its first ``width`` pixels; decodes a code by
+    filling the image with the sigmoid of its first number.
+
+    ``code_size`` and the prior are set per instance, so that the tests can
+    vary what the model declares and nothing else.
+    """
+
+    capabilities = ("sample", "encode", "decode", "reconstruct")
+
+    def __init__(self, config, data_info, *, code_size=2, width=2,
+                 prior=None):
+        super().__init__(config, data_info)
+        self.code_size = code_size
+        self.width = width
+        self.prior = prior
+        self.decoded = []  # every batch of codes decode saw
+        self.offset = self.add_weight(shape=(), initializer="zeros",
+                                      name="offset")
+        self.built = True
+
+    def code_prior(self):
+        return self.prior
+
+    def _encode(self, images, labels=None):
+        flat = tf.reshape(images, [tf.shape(images)[0], -1])
+        return {"codes": flat[:, :self.width] + self.offset}
+
+    def _decode(self, codes, labels=None):
+        self.decoded.append(np.asarray(codes))
+        value = tf.sigmoid(codes[:, :1])[:, :, None, None]  # (B, 1, 1, 1)
+        return {"images": tf.broadcast_to(value, [tf.shape(codes)[0], 2, 2,
+                                                  1])}
+
+    def _sample(self, seed, labels=None):
+        return self._decode(self.stream("sample").normal_rows(
+            seed, [self.width]), labels)
+
+    def _reconstruct(self, images, labels=None):
+        return {"images": tf.cast(images, tf.float32)}
+
+    def capability_inputs(self, capability):
+        if capability == "decode" and not self.code_size:
+            # Codes of the width encode returns, undeclared as code_size.
+            return {"codes": CapabilityInput(
+                tf.TensorSpec([None, self.width], tf.float32))}
+        return super().capability_inputs(capability)
+
+
+class LabelledCoder(Coder):
+    """The same, with every capability taking labels (as ``cvae``)."""
+
+    labelled_capabilities = Coder.capabilities
+
+
+class PointSampler(GenerativeModel):
+    """Samples points in the plane and reconstructs them."""
+
+    capabilities = ("sample", "reconstruct")
+
+    def __init__(self, config, data_info):
+        super().__init__(config, data_info)
+        self.built = True
+
+    def _sample(self, seed):
+        return {"images": self.stream("sample").normal_rows(seed, [2])}
+
+    def _reconstruct(self, images):
+        return {"images": images}
+
+
+def _normal_prior(loc, scale):
+    return tfp.distributions.MultivariateNormalDiag(
+        loc=tf.constant(loc, tf.float32), scale_diag=tf.constant(scale,
+                                                                 tf.float32))
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda: Coder(_config(), IMAGES_INFO, prior=_normal_prior([0, 0],
+                                                               [1, 1])),
+     ("samples", "reconstructions", "latent_manifold", "latent_codes")),
+    # No prior over the codes: no manifold to draw.
+    (lambda: Coder(_config(), IMAGES_INFO),
+     ("samples", "reconstructions", "latent_codes")),
+    # Codes of another size: no 2-D pictures, whatever the prior.
+    (lambda: Coder(_config(), IMAGES_INFO, code_size=3, width=3,
+                   prior=_normal_prior([0, 0, 0], [1, 1, 1])),
+     ("samples", "reconstructions")),
+    # 2-D codes that the model does not declare as code_size: not guessed
+    # from the shape of what encode returns.
+    (lambda: Coder(_config(), IMAGES_INFO, code_size=None,
+                   prior=_normal_prior([0, 0], [1, 1])),
+     ("samples", "reconstructions")),
+    # decode needs labels as well as codes: codes drawn, no manifold.
+    (lambda: LabelledCoder(_config(), IMAGES_INFO,
+                           prior=_normal_prior([0, 0], [1, 1])),
+     ("samples", "reconstructions", "latent_codes")),
+    # Points, not images: a scatter of samples, no image grids.
+    (lambda: PointSampler(_config("identity"), POINTS_INFO), ("samples",)),
+])
+def test_plots_are_chosen_from_what_the_model_declares(make, expected):
+    assert plots.chosen_plots(make()) == expected
+
+
+def _split(info, count=8):
+    rng = np.random.RandomState(0)
+    images = (rng.uniform(size=(count,) + info.event_shape) < 0.5).astype(
+        np.float32)
+    return tf.data.Dataset.from_tensor_slices(
+        {"image": images, "label": np.arange(count, dtype=np.int64) % 10})
+
+
+def test_model_plots_write_what_was_chosen_and_the_prior_sets_the_grid(
+        tmp_path):
+    model = Coder(_config(), IMAGES_INFO,
+                  prior=_normal_prior([1.0, -2.0], [2.0, 0.5]))
+    written = plots.write_model_plots(model, tmp_path, _split(IMAGES_INFO),
+                                      num_samples=4)
+    assert tuple(written) == plots.chosen_plots(model)
+    for name, path in written.items():
+        assert path == str(tmp_path / f"{name}.png")
+        with open(path, "rb") as stream:
+            assert stream.read(8) == PNG_SIGNATURE
+    # The manifold decodes the prior's quantiles, here N(1, 2^2) along z1
+    # and N(-2, 0.5^2) along z2, at 15 levels from 5% to 95%.
+    codes = next(batch for batch in model.decoded if len(batch) == 15 * 15)
+    levels = stats.norm.ppf(np.linspace(0.05, 0.95, 15))
+    np.testing.assert_allclose(codes[:15, 0], 1.0 + 2.0 * levels, atol=1e-5)
+    # Rows run from the top (high z2) down.
+    np.testing.assert_allclose(codes[::15, 1], (-2.0 + 0.5 * levels)[::-1],
+                               atol=1e-5)
+
+
+def test_points_get_a_scatter_of_samples_beside_the_data(tmp_path,
+                                                         monkeypatch):
+    drawn = []
+    monkeypatch.setattr(plots, "plot_points", lambda real, samples, path,
+                        **kwargs: drawn.append((real, samples)) or str(path))
+    model = PointSampler(_config("identity"), POINTS_INFO)
+    split = _split(POINTS_INFO)
+    written = plots.write_model_plots(model, tmp_path, split, num_samples=4)
+    assert list(written) == ["samples"]
+    real, samples = drawn[0]
+    np.testing.assert_array_equal(
+        real, np.stack([b["image"] for b in split.as_numpy_iterator()]))
+    np.testing.assert_array_equal(samples, model.sample(
+        seed=np.arange(len(samples)))["images"])
+
+
+def test_prior_quantiles_of_a_prior_that_is_not_gaussian():
+    prior = tfp.distributions.Independent(tfp.distributions.Uniform(
+        low=[0.0, 0.0], high=[1.0, 2.0]), reinterpreted_batch_ndims=1)
+    probabilities = np.linspace(0.05, 0.95, 5)
+    quantiles = plots.prior_quantiles(prior, probabilities)
+    # 20,000 draws: a quantile's standard error is at most 0.007 here.
+    np.testing.assert_allclose(quantiles, np.stack(
+        [probabilities, 2 * probabilities], axis=1), atol=0.03)
+
+
+def test_display_units_clip_what_the_squared_error_keeps():
+    # Linear decoders overshoot [0, 1]; a picture clips them rather than
+    # letting one negative pixel rescale the whole grid, but the
+    # reconstruction error counts them.
+    overshoot = np.array([-0.2, 0.5, 1.3], np.float32)
+    np.testing.assert_allclose(plots.display_units(overshoot, "unit"),
+                               [0.0, 0.5, 1.0])
+    np.testing.assert_allclose(
+        evaluation.unit_intensities(overshoot, "unit"), overshoot)
+    np.testing.assert_allclose(
+        plots.display_units(np.array([0, 8, 16]), "levels", 17),
+        [0.0, 0.5, 1.0])
+    # A capability's output is already in [0, 1] for level data.
+    np.testing.assert_allclose(
+        plots.display_units(np.array([0.25]), "levels"), [0.25])
+    np.testing.assert_allclose(
+        plots.display_units(np.array([-1.0, 0.0, 1.0]), "symmetric"),
+        [0.0, 0.5, 1.0])

@@ -43,6 +43,10 @@ def test_list_models_prints_name_family_capabilities(tmp_path):
     (["--model=vae", "--config.nope=1"], "unknown config field 'nope'"),
     (["--model=vae", "--config.latent_dim=abc"], "--config.latent_dim='abc'"),
     (["--model=vae", "--config.batch_size=0"], "batch_size=0 must be positive"),
+    (["--model=vae", "--config.learning_rate=0.1"],
+     "unknown config field 'learning_rate'"),
+    (["--model=vae", "--config.optimizers.model.learning_rate=-1"],
+     "config.optimizers.model.learning_rate=-1.0 must be positive"),
     (["--model=vae", "--dataset=mnist", "--manual_dir=missing-folder"],
      "missing-folder"),
     (["--model=vae", "stray"], "unexpected arguments: stray"),
@@ -69,15 +73,22 @@ def test_train_writes_everything_then_resumes(tmp_path, data_dir):
     assert first.returncode == 0, first.stderr[-3000:]
     assert "test elbo:" in first.stdout
     # The tiny config has a 2-D latent space, so the latent plots are drawn.
-    for name in ("metrics.json", "samples.png", "config.json",
+    for name in ("metrics.json", "evaluation.json", "run.json",
+                 "samples.png", "reconstructions.png", "config.json",
                  "latent_manifold.png", "latent_codes.png",
-                 "checkpoints/checkpoint", "export/vae/1/saved_model.pb"):
+                 "checkpoints/checkpoint", "export/vae/1/saved_model.pb",
+                 "export/vae/1/assets.extra/tfgen_model.json"):
         assert (workdir / name).exists(), name
     assert any((workdir / "logs" / "train").glob("events.out.tfevents.*"))
     assert any((workdir / "logs" / "samples").glob("events.out.tfevents.*"))
     metrics = json.loads((workdir / "metrics.json").read_text())
     assert len(metrics["history"]["loss"]) == 1
     assert metrics["export"].endswith(os.path.join("export", "vae", "1"))
+    assert sorted(metrics["plots"]) == ["latent_codes", "latent_manifold",
+                                        "reconstructions", "samples"]
+    assert json.loads((workdir / "run.json").read_text()) == {
+        "model": "vae", "data_dir": str(data_dir.resolve()),
+        "manual_dir": None}
 
     second = _train(*common, "--epochs=2", cwd=tmp_path)
     assert second.returncode == 0, second.stderr[-3000:]
@@ -97,7 +108,8 @@ def test_divergence_stops_with_message_and_keeps_last_good_checkpoint(
     workdir = tmp_path / "work"
     result = _train("--model=vae", "--config_variant=tiny",
                     f"--workdir={workdir}", f"--data_dir={data_dir}",
-                    "--config.learning_rate=1e30", "--epochs=3", cwd=tmp_path)
+                    "--config.optimizers.model.learning_rate=1e30",
+                    "--epochs=3", cwd=tmp_path)
     assert result.returncode == 1, result.stderr[-2000:]
     assert "training stopped: metric" in result.stderr
     assert not (workdir / "export").exists()
