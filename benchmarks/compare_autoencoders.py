@@ -64,7 +64,6 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from tfgen import cli  # noqa: E402
-from tfgen import config as config_lib  # noqa: E402
 from tfgen import errors  # noqa: E402
 from tfgen import train as train_cli  # noqa: E402  (its flags, make_config)
 
@@ -144,6 +143,10 @@ def make_configs(*, variant=None, dataset=None, code_dim=None,
     Raises:
         UsageError: a bad variant, dataset or config value.
     """
+    # Imported here: it imports TensorFlow, whose start-up lines must not
+    # bury a bad flag's one line (tfgen.cli holds them while flags parse).
+    from tfgen import config as config_lib
+
     deep_overrides = dict(overrides or {})
     if "preprocessing" in deep_overrides:
         # PCA and the figures' originals are [0, 1] intensities: a binarized

@@ -1,4 +1,4 @@
-"""The deep autoencoder vs PCA comparison, run end to end as a user runs it.
+"""The deep autoencoder vs PCA experiment, run end to end as a user runs it.
 
 The command runs once (tiny configs, 3-D codes for the main comparison) in a
 subprocess; its table is then checked against numbers recomputed here from
@@ -231,6 +231,23 @@ def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, data_dir,
     assert len(lines) == 1 and lines[0].startswith("error: "), lines
     assert expected in lines[0], lines
     assert not workdir.exists() and not (tmp_path / "runs").exists()
+
+
+def test_runs_as_a_script_from_any_folder(tmp_path):
+    # python benchmarks/compare_autoencoders.py, as the other benchmarks
+    # run: no PYTHONPATH, another working folder.
+    env = {key: value for key, value in os.environ.items()
+           if key != "PYTHONPATH"}
+    workdir = tmp_path / "work"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "compare_autoencoders.py"),
+         "--config_variant=tiny", "--num_neighbours=0",
+         f"--workdir={workdir}"], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert result.stderr.strip() == (
+        "error: flag --num_neighbours=0: 0 is not a positive integer")
+    assert not workdir.exists()
 
 
 def test_too_many_neighbours_fail_before_anything_is_written(tmp_path,
