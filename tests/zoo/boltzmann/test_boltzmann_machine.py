@@ -302,8 +302,8 @@ def test_log_prob_kind_and_stderr_follow_the_partition_function():
     small = _model(image_shape=(2, 2, 1), num_hidden=4)
     small.estimate_log_partition()
     assert small.log_prob_kind == "exact" and small.log_prob_stderr() == 0.0
-    large = _model(image_shape=(3, 6, 1), num_hidden=4, ais_betas=500,
-                   ais_runs=100)
+    large = _model(image_shape=(3, 6, 1), num_hidden=4, ais_betas=1000,
+                   ais_runs=200)
     _random_parameters(large, 0.3, seed=12)
     large.estimate_log_partition()
     assert large.log_prob_kind == "estimate"
@@ -311,9 +311,9 @@ def test_log_prob_kind_and_stderr_follow_the_partition_function():
         18, *large.parameters()))
     report = large.report()
     stderr = report["log_partition_stderr"]
-    assert stderr == large.log_prob_stderr() and 0.0 < stderr < 0.05
-    assert abs(report["log_partition"] - exact) < 4 * stderr + 0.01, (
-        report, exact)
+    # A stderr of about 0.005 nats: an error of 0.05 in the estimate fails.
+    assert stderr == large.log_prob_stderr() and 0.0 < stderr < 0.01
+    assert abs(report["log_partition"] - exact) < 4 * stderr, (report, exact)
     assert bm.BoltzmannMachine.log_prob_kind == "estimate"
 
 
