@@ -313,6 +313,20 @@ def test_sample_is_seeded_row_by_row(end_to_end):
         np.testing.assert_array_equal(clamped[1:2], alone)
 
 
+def _training_state(model):
+    """``{group: [variables]}``: every variable a resumed run needs.
+
+    The model's own variables, trainable or not (weights, data statistics,
+    log Z, persistent chains, the noise seed's state), and each optimizer's
+    (step count, learning rate, slots), as Keras tracks them: what
+    ``checkpoint_variables`` must cover, whatever it lists.
+    """
+    state = {"model": list(model.variables)}
+    state.update({f"optimizer {name}": list(optimizer.variables)
+                  for name, optimizer in model.optimizers.items()})
+    return state
+
+
 def test_checkpoint_holds_every_variable_and_restores_outputs(end_to_end,
                                                               tmp_path):
     name, model = end_to_end.name, end_to_end.model
@@ -321,14 +335,13 @@ def test_checkpoint_holds_every_variable_and_restores_outputs(end_to_end,
     fresh = training.build_model(end_to_end.run.spec, end_to_end.run.config,
                                  end_to_end.run.info)
     fresh.build_for_training()
+    state = _training_state(fresh)
+    expected_state = _training_state(model)
+    assert sorted(state) == sorted(expected_state), name
 
-    # Every model variable and every optimizer variable is in a group.
-    groups = fresh.checkpoint_variables()
-    held = {id(variable) for variables in groups.values()
+    # Every variable is in a group of checkpoint_variables().
+    held = {id(variable) for variables in fresh.checkpoint_variables().values()
             for variable in variables}
-    state = {"model": list(fresh.variables)}
-    state.update({f"optimizer {optimizer_name}": list(optimizer.variables)
-                  for optimizer_name, optimizer in fresh.optimizers.items()})
     for group, variables in state.items():
         missing = [variable.path for variable in variables
                    if id(variable) not in held]
@@ -343,10 +356,8 @@ def test_checkpoint_holds_every_variable_and_restores_outputs(end_to_end,
             _scramble(variable, rng)
     assert checkpoints.TrainingCheckpoint(fresh, tmp_path).restore() == 1
 
-    expected_groups = model.checkpoint_variables()
-    assert sorted(groups) == sorted(expected_groups), name
-    for group, variables in groups.items():
-        expected = expected_groups[group]
+    for group, variables in state.items():
+        expected = expected_state[group]
         assert len(variables) == len(expected), (name, group)
         for restored, original in zip(variables, expected):
             np.testing.assert_array_equal(
@@ -445,7 +456,7 @@ _NUM_STDERRS = 4
 _FLOAT_TOLERANCE = 1e-4
 # Models with the same weights and other seeds: the spread of their
 # log_prob is the Monte-Carlo error of a stochastic bound.
-_NUM_REPLICAS = 8
+_NUM_REPLICAS = 16
 
 
 def _discrete_log_prob_models():
@@ -565,3 +576,83 @@ def test_log_prob_sums_to_one_over_a_tiny_space(name):
         assert total <= allowed + _FLOAT_TOLERANCE, (
             f"{where}: log sum exp(E[log_prob]) over the space is {total:.5f}"
             f", above the {allowed:.5f} its errors allow")
+
+
+# --- A density over continuous values integrates to 1. ----------------------
+
+# Models whose log_prob is a density of per-pixel standardized values
+# (x - mean) / std, with the training data's mean and std, rather than of
+# the pixels themselves: it omits the Jacobian -sum log std (their
+# docstrings say so). Over the pixels it then integrates to prod std.
+STANDARDIZED_DENSITIES = {
+    "gaussian_rbm": "GaussianRBM: a log density in standardized units",
+}
+# Quadrature on a uniform grid of this spacing, in units of the data's
+# standard deviation: for a density smooth on that scale (Gaussian units of
+# unit variance) the grid sum's error is far below 1e-6.
+_GRID_SPACING = 0.05
+# The box is wide enough when the density on its boundary is this small
+# relative to its peak: the mass outside is then negligible.
+_EDGE_RATIO = 1e-12
+_QUADRATURE_TOLERANCE = 1e-4
+
+
+def _continuous_log_prob_models():
+    return [name for name in MODEL_NAMES
+            if "log_prob" in registry.get(name).capabilities
+            and registry.get(name).get_config("tiny").preprocessing
+            in _CONTINUOUS]
+
+
+@pytest.mark.parametrize("event_shape", [(1, 1, 1), (1, 2, 1)],
+                         ids=["one_pixel", "two_pixels"])
+@pytest.mark.parametrize("name", _continuous_log_prob_models())
+def test_log_density_integrates_to_one(name, event_shape):
+    """The integral of exp(log_prob) over one or two pixels is 1.
+
+    On a uniform grid over a box around the training data, widened until
+    the density on its edges is negligible. Pixels are integrated over the
+    whole real line, beyond the [0, 1] a served request may hold: the
+    density's support is the line. "exact": within the quadrature's
+    tolerance; an estimate: within ``_NUM_STDERRS`` of its stated error too.
+    """
+    _skip_if_excused(name, "log_density_normalized")
+    spec = registry.get(name)
+    config = spec.get_config("tiny")
+    info = DataInfo(name="tiny_continuous", event_shape=event_shape,
+                    num_levels=17, num_classes=3, split_sizes={"train": 64})
+    model = _fitted_on_random_data(spec, config, info)
+    training_images = np.concatenate([
+        np.asarray(batch["image"]) for batch in _random_batches(
+            config, info, num_batches=4, batch_size=16)])
+    pixels = training_images.reshape(len(training_images), -1)
+    center = pixels.mean(axis=0)  # (D,)
+    scale = pixels.std(axis=0)  # (D,) as the model standardizes
+    half_width = 8.0
+    while True:
+        axis = np.arange(-half_width, half_width + _GRID_SPACING / 2,
+                         _GRID_SPACING)
+        grid = np.stack(np.meshgrid(*[axis] * info.event_size,
+                                    indexing="ij"), axis=-1).reshape(
+                                        -1, info.event_size)  # (N, D)
+        images = (center + scale * grid).reshape((-1,) + event_shape)
+        log_density = np.asarray(model.log_prob(
+            images=tf.constant(images, tf.float32))["log_prob"], np.float64)
+        assert np.all(np.isfinite(log_density)), name
+        on_edge = np.any(np.abs(grid) >= axis[-1] - 1e-9, axis=1)
+        if (log_density[on_edge].max() - log_density.max()
+                < np.log(_EDGE_RATIO) or half_width >= 64):
+            break
+        half_width *= 2
+    # The grid sum over standardized values; over the pixels it is divided
+    # by prod(scale) unless the density is of standardized values.
+    log_integral = (np.logaddexp.reduce(log_density)
+                    + info.event_size * np.log(_GRID_SPACING))
+    if name not in STANDARDIZED_DENSITIES:
+        log_integral += np.sum(np.log(scale))
+    allowed = (_NUM_STDERRS * model.log_prob_stderr()
+               + _QUADRATURE_TOLERANCE)
+    assert abs(log_integral) <= allowed, (
+        f"{name} ({model.log_prob_kind}): log of the integral of "
+        f"exp(log_prob) over {info.event_size} pixel(s) is "
+        f"{log_integral:.5f}, beyond the {allowed:.5f} its errors allow")
