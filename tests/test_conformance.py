@@ -459,11 +459,27 @@ _FLOAT_TOLERANCE = 1e-4
 _NUM_REPLICAS = 16
 
 
-def _discrete_log_prob_models():
-    return [name for name in MODEL_NAMES
-            if "log_prob" in registry.get(name).capabilities
-            and registry.get(name).get_config("tiny").preprocessing
-            not in _CONTINUOUS]
+# Config variants whose likelihood lives on another space than the tiny
+# config's: {case id: (model name, command-line overrides)}.
+LOG_PROB_VARIANTS = {
+    "vae-levels": ("vae", {"likelihood": "categorical",
+                           "preprocessing": "levels"}),
+}
+
+
+def _tiny_config(name, overrides=None):
+    config = registry.get(name).get_config("tiny")
+    return config_lib.apply_overrides(config, overrides or {})
+
+
+def _discrete_log_prob_cases():
+    cases = [pytest.param(name, {}, id=name) for name in MODEL_NAMES
+             if "log_prob" in registry.get(name).capabilities
+             and _tiny_config(name).preprocessing not in _CONTINUOUS]
+    cases += [pytest.param(name, overrides, id=case)
+              for case, (name, overrides) in LOG_PROB_VARIANTS.items()
+              if name in MODEL_NAMES]
+    return cases
 
 
 def _tiny_space(preprocessing):
@@ -526,8 +542,8 @@ def _replicas(spec, config, info, model):
     return copies
 
 
-@pytest.mark.parametrize("name", _discrete_log_prob_models())
-def test_log_prob_sums_to_one_over_a_tiny_space(name):
+@pytest.mark.parametrize("name,overrides", _discrete_log_prob_cases())
+def test_log_prob_sums_to_one_over_a_tiny_space(name, overrides):
     """Summed over every image of a tiny space, p(x) is 1, or at most 1.
 
     ``log_prob_kind`` "exact": the log of the sum is 0 within 1e-4.
@@ -541,7 +557,7 @@ def test_log_prob_sums_to_one_over_a_tiny_space(name):
     """
     _skip_if_excused(name, "log_prob_normalized")
     spec = registry.get(name)
-    config = spec.get_config("tiny")
+    config = _tiny_config(name, overrides)
     info, images = _tiny_space(config.preprocessing)
     model = _fitted_on_random_data(spec, config, info)
     kind = model.log_prob_kind
