@@ -50,7 +50,7 @@ def _time_bare(spec, config, data_dir):
     batches = (splits["train"].shuffle(info.split_sizes["train"], seed=0)
                .batch(config.batch_size).prefetch(-1))
     validation = splits["validation"].batch(config.batch_size).cache()
-    model.build_for_training(next(iter(batches)))
+    model.build_for_training()
     start = time.time()
     model.fit(batches, validation_data=validation, epochs=config.epochs,
               verbose=0, shuffle=False)
