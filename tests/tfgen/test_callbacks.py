@@ -1,4 +1,4 @@
-"""The shared callbacks: non-finite guard, per-epoch checkpoints, sample grids."""
+"""Shared callbacks: non-finite guard, epoch checkpoints, sample grids."""
 
 import keras
 import numpy as np

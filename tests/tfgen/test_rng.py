@@ -1,4 +1,4 @@
-"""Named stateless streams: reproducible, independent, and rightly distributed."""
+"""Named stateless streams: reproducible, independent, well distributed."""
 
 import numpy as np
 import pytest
