@@ -9,16 +9,19 @@ Serving uses (``saved_model_cli run`` uses it too).
 
 Each fresh process pays for a TensorFlow import (seconds), so a suite that
 checks many signatures sends them all through ``run_all_signatures_fresh``,
-and one that also runs ``saved_model_cli run`` and ``scan`` does all three
-in one process with ``serve_run_and_scan_fresh``.
+and one that checks many SavedModels keeps one ``FreshServer``: a fresh
+interpreter that runs each SavedModel's signatures, ``saved_model_cli run``
+and ``saved_model_cli scan`` in turn, importing TensorFlow once.
 """
 
 import json
 import os
 import pathlib
+import select
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 
@@ -48,79 +51,112 @@ sys.argv[0] = "saved_model_cli"
 sys.exit(saved_model_cli.main())
 """
 
-_RUN_ALL_SIGNATURES = """
+# Functions of a fresh process: each takes a job, a dict read from JSON
+# with "saved_model_dir" and "outdir" (where results are written) and the
+# request files.
+_SERVING_FUNCTIONS = """
+import contextlib
+import io
 import json
 import os
 
 import numpy as np
 import tensorflow as tf
-
-with open(sys.argv[1], encoding="utf-8") as request_file:
-    job = json.load(request_file)
-graph = tf.Graph()
-index = {}
-with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
-    meta_graph = tf.compat.v1.saved_model.loader.load(
-        session, ["serve"], job["saved_model_dir"])
-    for signature_number, (signature, inputs) in enumerate(
-            job["requests"].items()):
-        if signature not in meta_graph.signature_def:
-            raise KeyError(f"no signature {signature!r}; the SavedModel has "
-                           f"{sorted(meta_graph.signature_def)}")
-        signature_def = meta_graph.signature_def[signature]
-        if set(inputs) != set(signature_def.inputs):
-            raise KeyError(f"signature {signature!r} takes inputs "
-                           f"{sorted(signature_def.inputs)}, the request "
-                           f"gives {sorted(inputs)}")
-        feed = {signature_def.inputs[name].name: np.load(path)
-                for name, path in inputs.items()}
-        fetches = {name: info.name
-                   for name, info in signature_def.outputs.items()}
-        results = session.run(fetches, feed_dict=feed)
-        index[signature] = {}
-        for output_number, (name, value) in enumerate(results.items()):
-            file_name = f"{signature_number}_{output_number}.npy"
-            np.save(os.path.join(job["outdir"], file_name), value)
-            index[signature][name] = file_name
-with open(os.path.join(job["outdir"], "index.json"), "w",
-          encoding="utf-8") as index_file:
-    json.dump(index, index_file)
-"""
-
-# Appended to _RUN_ALL_SIGNATURES: saved_model_cli's own main, as its command
-# line runs it, for "run" (writing into outdir/cli) and then "scan". absl's
-# app.run ends each with SystemExit; its flags parse again for the second.
-_SAVED_MODEL_CLI_RUN_AND_SCAN = """
-import contextlib
-import io
-
 from tensorflow.python.tools import saved_model_cli
 
 
-def _saved_model_cli(*arguments):
+def run_signatures(job):
+    # job["requests"]: {signature: {input name: .npy path}}; writes each
+    # output as a .npy file and their names in outdir/index.json.
+    graph = tf.Graph()
+    index = {}
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
+        meta_graph = tf.compat.v1.saved_model.loader.load(
+            session, ["serve"], job["saved_model_dir"])
+        for signature_number, (signature, inputs) in enumerate(
+                job["requests"].items()):
+            if signature not in meta_graph.signature_def:
+                raise KeyError(f"no signature {signature!r}; the SavedModel "
+                               f"has {sorted(meta_graph.signature_def)}")
+            signature_def = meta_graph.signature_def[signature]
+            if set(inputs) != set(signature_def.inputs):
+                raise KeyError(f"signature {signature!r} takes inputs "
+                               f"{sorted(signature_def.inputs)}, the request "
+                               f"gives {sorted(inputs)}")
+            feed = {signature_def.inputs[name].name: np.load(path)
+                    for name, path in inputs.items()}
+            fetches = {name: info.name
+                       for name, info in signature_def.outputs.items()}
+            results = session.run(fetches, feed_dict=feed)
+            index[signature] = {}
+            for output_number, (name, value) in enumerate(results.items()):
+                file_name = f"{signature_number}_{output_number}.npy"
+                np.save(os.path.join(job["outdir"], file_name), value)
+                index[signature][name] = file_name
+    with open(os.path.join(job["outdir"], "index.json"), "w",
+              encoding="utf-8") as index_file:
+        json.dump(index, index_file)
+
+
+def saved_model_cli_main(*arguments):
+    # saved_model_cli's own main, as its command line runs it; absl's
+    # app.run ends it with SystemExit, and parses its flags anew each time.
     sys.argv = ["saved_model_cli", *arguments]
     try:
         saved_model_cli.main()
     except SystemExit as exit_status:
         if exit_status.code not in (None, 0):
-            raise RuntimeError(
-                f"saved_model_cli {arguments[0]} exited with status "
-                f"{exit_status.code}") from None
+            raise RuntimeError(f"saved_model_cli {arguments[0]} exited with "
+                               f"status {exit_status.code}") from None
 
 
-cli = job["cli"]
-_saved_model_cli(
-    "run", "--dir", job["saved_model_dir"], "--tag_set", "serve",
-    "--signature_def", cli["signature"],
-    "--inputs", ";".join(f"{name}={path}"
-                         for name, path in cli["inputs"].items()),
-    "--outdir", os.path.join(job["outdir"], "cli"))
-report = io.StringIO()
-with contextlib.redirect_stdout(report):
-    _saved_model_cli("scan", "--dir", job["saved_model_dir"])
-with open(os.path.join(job["outdir"], "scan.txt"), "w",
-          encoding="utf-8") as scan_file:
-    scan_file.write(report.getvalue())
+def run_and_scan(job):
+    # saved_model_cli run of job["cli"]["signature"] (outputs in outdir/cli)
+    # and saved_model_cli scan (its report in outdir/scan.txt).
+    cli = job["cli"]
+    saved_model_cli_main(
+        "run", "--dir", job["saved_model_dir"], "--tag_set", "serve",
+        "--signature_def", cli["signature"],
+        "--inputs", ";".join(f"{name}={path}"
+                             for name, path in cli["inputs"].items()),
+        "--outdir", os.path.join(job["outdir"], "cli"))
+    report = io.StringIO()
+    with contextlib.redirect_stdout(report):
+        saved_model_cli_main("scan", "--dir", job["saved_model_dir"])
+    with open(os.path.join(job["outdir"], "scan.txt"), "w",
+              encoding="utf-8") as scan_file:
+        scan_file.write(report.getvalue())
+
+
+def load_job(path):
+    with open(path, encoding="utf-8") as job_file:
+        return json.load(job_file)
+"""
+
+_RUN_ALL_SIGNATURES = _SERVING_FUNCTIONS + """
+run_signatures(load_job(sys.argv[1]))
+"""
+
+# A server's loop: one job file path per line of stdin; after each job one
+# line "<sentinel> ok" or "<sentinel> error" on stdout (a failed job's
+# traceback in outdir/error.txt). Whatever else a job prints is held back.
+_JOB_DONE = "fresh-server-job-done"
+_SERVER_LOOP = _SERVING_FUNCTIONS + f"""
+import traceback
+
+for line in sys.stdin:
+    job = load_job(line.strip())
+    status = "ok"
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            run_signatures(job)
+            run_and_scan(job)
+    except Exception:
+        status = "error"
+        with open(os.path.join(job["outdir"], "error.txt"), "w",
+                  encoding="utf-8") as error_file:
+            error_file.write(traceback.format_exc())
+    print("{_JOB_DONE}", status, flush=True)
 """
 
 
@@ -257,46 +293,119 @@ def scan_for_denylisted_ops(saved_model_dir):
             work_dir, "saved_model_cli scan")
 
 
-def serve_run_and_scan_fresh(saved_model_dir, requests, cli_signature,
-                             cli_inputs):
-    """All of a SavedModel's fresh-process checks in one fresh process.
+class FreshServer:
+    """One fresh interpreter that checks SavedModels one after the other.
 
-    It runs ``requests`` through the TF1 session loader (as
-    ``run_all_signatures_fresh``), then ``saved_model_cli run`` on one
-    signature (as ``run_saved_model_cli``) and ``saved_model_cli scan`` (as
-    ``scan_for_denylisted_ops``): one TensorFlow import instead of three.
+    The interpreter is guarded as ``run_fresh_python``'s (it cannot import
+    the project) and imports TensorFlow once. For each SavedModel it runs
+    the requests through the TF1 session loader (as
+    ``run_all_signatures_fresh``), one signature through ``saved_model_cli
+    run`` (as ``run_saved_model_cli``) and ``saved_model_cli scan`` (as
+    ``scan_for_denylisted_ops``). Use it as a context manager.
 
     Args:
-        saved_model_dir: the SavedModel's folder.
-        requests: ``{signature_name: {input_name: np.ndarray}}``.
-        cli_signature: the signature ``saved_model_cli run`` runs.
-        cli_inputs: its ``{input_name: np.ndarray}``.
-
-    Returns:
-        ``(served, cli_outputs, scan_report)``: ``{signature_name:
-        {output_name: np.ndarray}}``, ``{output_name: np.ndarray}`` and
-        what ``saved_model_cli scan`` printed.
-
-    Raises:
-        FreshProcessError: loading, running or scanning failed.
+        timeout_s: seconds one SavedModel's checks may take.
     """
-    with tempfile.TemporaryDirectory(prefix="serve-fresh-") as work_dir:
-        outdir = pathlib.Path(work_dir) / "outputs"
-        outdir.mkdir()
+
+    def __init__(self, timeout_s=300):
+        self._timeout_s = timeout_s
+        self._work_dir = tempfile.TemporaryDirectory(prefix="fresh-server-")
+        work_dir = pathlib.Path(self._work_dir.name)
+        self._jobs = 0
+        # A file, not a pipe: a chatty stderr never blocks the server.
+        self._stderr = open(work_dir / "stderr.txt", "w+", encoding="utf-8")
+        environment = {name: value for name, value in os.environ.items()
+                       if name != "PYTHONPATH"}
+        environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", _IMPORT_GUARD + _SERVER_LOOP],
+            cwd=work_dir, env=environment, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=self._stderr, text=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def close(self):
+        """Ends the interpreter and removes its files."""
+        if self._process.poll() is None:
+            self._process.stdin.close()
+            try:
+                self._process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process.stdout.close()
+        self._stderr.close()
+        self._work_dir.cleanup()
+
+    def _stderr_text(self):
+        self._stderr.flush()
+        self._stderr.seek(0)
+        return self._stderr.read()
+
+    def _wait_for_job(self, what):
+        deadline = time.monotonic() + self._timeout_s
+        while True:
+            remaining = deadline - time.monotonic()
+            ready, _, _ = select.select([self._process.stdout], [], [],
+                                        max(remaining, 0))
+            if not ready:
+                self._process.kill()
+                raise FreshProcessError(f"{what} (timed out)", None,
+                                        self._stderr_text())
+            line = self._process.stdout.readline()
+            if not line:
+                raise FreshProcessError(what, self._process.wait(),
+                                        self._stderr_text())
+            if line.startswith(_JOB_DONE):
+                return line.split()[-1]
+
+    def check(self, saved_model_dir, requests, cli_signature, cli_inputs):
+        """Runs one SavedModel's fresh-process checks.
+
+        Args:
+            saved_model_dir: the SavedModel's folder.
+            requests: ``{signature_name: {input_name: np.ndarray}}``.
+            cli_signature: the signature ``saved_model_cli run`` runs.
+            cli_inputs: its ``{input_name: np.ndarray}``.
+
+        Returns:
+            ``(served, cli_outputs, scan_report)``: ``{signature_name:
+            {output_name: np.ndarray}}``, ``{output_name: np.ndarray}`` and
+            what ``saved_model_cli scan`` printed.
+
+        Raises:
+            FreshProcessError: a check failed (the job's traceback is in the
+                message), or the interpreter died or timed out.
+        """
+        self._jobs += 1
+        job_dir = pathlib.Path(self._work_dir.name) / f"job{self._jobs}"
+        outdir = job_dir / "outputs"
+        outdir.mkdir(parents=True)
         job = {
             "saved_model_dir": os.path.abspath(saved_model_dir),
             "outdir": str(outdir),
             "requests": {
-                signature: _save_inputs(inputs, work_dir, f"request{number}_")
+                signature: _save_inputs(inputs, job_dir, f"request{number}_")
                 for number, (signature, inputs) in enumerate(requests.items())},
             "cli": {"signature": cli_signature,
-                    "inputs": _save_inputs(cli_inputs, work_dir, "cli_")},
+                    "inputs": _save_inputs(cli_inputs, job_dir, "cli_")},
         }
-        job_path = pathlib.Path(work_dir) / "job.json"
+        job_path = job_dir / "job.json"
         job_path.write_text(json.dumps(job), encoding="utf-8")
-        run_fresh_python(
-            _RUN_ALL_SIGNATURES + _SAVED_MODEL_CLI_RUN_AND_SCAN, [job_path],
-            work_dir, "TF1 session loader, saved_model_cli run and scan")
+        what = f"fresh checks of {saved_model_dir}"
+        try:
+            self._process.stdin.write(f"{job_path}\n")
+            self._process.stdin.flush()
+        except BrokenPipeError:
+            raise FreshProcessError(what, self._process.wait(),
+                                    self._stderr_text()) from None
+        if self._wait_for_job(what) != "ok":
+            raise FreshProcessError(
+                what, 1, (outdir / "error.txt").read_text(encoding="utf-8"))
         index = json.loads((outdir / "index.json").read_text(encoding="utf-8"))
         served = {signature: {name: np.load(outdir / file_name)
                               for name, file_name in outputs.items()}

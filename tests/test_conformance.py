@@ -23,7 +23,8 @@ the reason. Each model:
   tiny space it gives 1 (exact), at most 1 (a lower bound) or 1 within its
   stated error (an estimate);
 - exports a SavedModel that runs in a fresh process that cannot import this
-  project, with the in-memory outputs, and holds no file-I/O or Python ops.
+  project (one for the whole suite, which imports TensorFlow once), with the
+  in-memory outputs, and holds no file-I/O or Python ops.
 """
 
 import dataclasses
@@ -386,14 +387,22 @@ def _scramble(variable, rng):
     variable.assign(np.asarray(value).astype(dtype.as_numpy_dtype))
 
 
-def test_export_runs_in_a_fresh_process_with_the_same_outputs(end_to_end):
+@pytest.fixture(scope="module")
+def fresh_server():
+    """One interpreter that cannot import the project, for every export."""
+    with serving_helpers.FreshServer() as server:
+        yield server
+
+
+def test_export_runs_in_a_fresh_process_with_the_same_outputs(end_to_end,
+                                                              fresh_server):
     name, model = end_to_end.name, end_to_end.model
     _skip_if_excused(name, "export")
     path = pathlib.Path(end_to_end.results["export"])
     requests = end_to_end.requests
     default = export.default_capability(model.capabilities)
     # serving_default through saved_model_cli itself, as a user would run it.
-    served, by_cli, scan = serving_helpers.serve_run_and_scan_fresh(
+    served, by_cli, scan = fresh_server.check(
         path, requests, "serving_default", requests[default])
     expected = _run_capabilities(model, requests)
     for capability in expected:
