@@ -543,7 +543,7 @@ def _replicas(spec, config, info, model):
                                      spec.get_config())
         with other.unlocked():
             other.seed = config.seed + 1000 * replica
-        copy = training.build_model(spec, other, info)
+        copy = spec.build(other, info)  # Needs no optimizer: not trained.
         assert len(copy.variables) == len(model.variables)
         for target, source in zip(copy.variables, model.variables):
             target.assign(source)
