@@ -197,7 +197,8 @@ class GenerativeModel(keras.Model):
         Each name must have an entry in ``config.optimizers``. The default
         is one optimizer, ``model``, over every trainable variable; models
         with several (pretraining and fine-tuning, a generator and a
-        discriminator) override this.
+        discriminator) override this, and a model fitted in closed form
+        returns ``{}`` (its config's ``optimizers`` is then empty).
         """
         return {optimizers_lib.DEFAULT: list(self.trainable_variables)}
 
@@ -217,9 +218,10 @@ class GenerativeModel(keras.Model):
                 f"does not use; its optimizers: {names}")
         self.optimizers = {name: optimizers_lib.build(
             self.config.optimizers[name]) for name in names}
-        # Keras's own attribute holds the first; all of them are applied
-        # through apply_gradients and checkpointed by checkpoint_variables.
-        self.compile(optimizer=self.optimizers[names[0]],
+        # Keras's own attribute holds the first (None for a model fitted
+        # in closed form); all of them are applied through apply_gradients
+        # and checkpointed by checkpoint_variables.
+        self.compile(optimizer=self.optimizers[names[0]] if names else None,
                      steps_per_execution=self.config.steps_per_execution,
                      jit_compile=self.config.jit_compile)
 

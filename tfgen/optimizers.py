@@ -11,10 +11,10 @@ overridden like any field (``--config.optimizers.model.learning_rate=3e-4``).
 The model says which variables each named optimizer updates
 (``GenerativeModel.optimizer_variables``); the base class builds,
 checkpoints and applies them. A model with one optimizer names it
-``model`` and needs no code of its own: ``base_config`` declares it.
+``model`` and needs no code of its own: ``base_config`` declares it. A model
+fitted without gradients (PCA) declares none and empties the dict.
 """
 
-import keras
 import ml_collections
 
 from tfgen import errors
@@ -49,6 +49,10 @@ def build(entry):
     Raises:
         UsageError: the entry is invalid (see ``validate_entry``).
     """
+    # Imported here: configs are read (and command lines checked) before
+    # TensorFlow starts.
+    import keras
+
     settings = dict(entry)
     algorithm = settings.pop("algorithm")
     return keras.optimizers.get({"class_name": algorithm, "config": settings})
@@ -82,15 +86,15 @@ def validate(config, required=None):
     """Checks every entry of ``config.optimizers``.
 
     Args:
-        config: a model's config.
+        config: a model's config; ``config.optimizers`` may be empty for a
+            model fitted in closed form (PCA).
         required: optimizer names the model needs; each must be present.
 
     Raises:
         UsageError: a required optimizer is missing or an entry is wrong.
     """
-    if "optimizers" not in config or not config.optimizers:
-        raise errors.UsageError("the config declares no optimizers "
-                                "(config.optimizers)")
+    if "optimizers" not in config:
+        raise errors.UsageError("the config has no config.optimizers")
     for name in required or ():
         if name not in config.optimizers:
             raise errors.UsageError(

@@ -34,6 +34,7 @@ float64, 2 N D numbers: nothing for ``digits``, about 0.7 GB for MNIST and
 2.2 GB for CIFAR-10.
 """
 
+import ml_collections
 import tensorflow as tf
 
 from tfgen import config as config_lib
@@ -71,6 +72,8 @@ def get_config(variant=None):
         loss="squared_error",
     )
     config.preprocessing = "unit"
+    # Fitted in closed form by adapt: no optimizer.
+    config.optimizers = ml_collections.ConfigDict()
     # Fitted in closed form by adapt: 1 epoch measures the training error
     # and writes a checkpoint without changing anything; 0 skips it.
     config.epochs = 1
@@ -212,6 +215,10 @@ class PCA(autoencoder.Autoencoder):
         self.explained_variance.assign(tf.cast(tf.pad(
             variances, [[0, self.num_pixels - variances.shape[0]]]),
             tf.float32))
+
+    def optimizer_variables(self):
+        """None: nothing is learnt by gradient descent."""
+        return {}
 
     def training_stages(self):
         """One measuring pass (``config.epochs`` = 1) or none (0)."""
