@@ -39,7 +39,8 @@ flags.DEFINE_bool("list_models", False,
 flags.DEFINE_string("config_variant", None,
                     'Config variant, e.g. "tiny" for the test-sized config.')
 flags.DEFINE_string("dataset", None,
-                    "Dataset: digits, mnist, fashion_mnist or cifar10 "
+                    "Dataset: digits, mnist, fashion_mnist, cifar10, ring8 or "
+                    "grid25 "
                     "(default: the model config's).")
 flags.DEFINE_string("data_dir", None,
                     "TFDS folder where prepared datasets are cached.")
