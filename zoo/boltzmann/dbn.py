@@ -258,13 +258,10 @@ class DBN(GenerativeModel):
             "pretrain": [variable for variable in self.trainable_variables
                          if id(variable) not in untied],
             "up_down": list(self.trainable_variables),
-            "discriminative": self._discriminative_variables(),
-        }
-
-    def _discriminative_variables(self):
-        return (self.recognition_weights + self.recognition_biases
+            "discriminative": (
+                self.recognition_weights + self.recognition_biases
                 + [self.top_weights, self.top_hidden_bias,
-                   self.label_weights, self.label_bias])
+                   self.label_weights, self.label_bias])}
 
     # --- The stack's pieces. --------------------------------------------
 
@@ -313,26 +310,24 @@ class DBN(GenerativeModel):
         return (self.top_weights, self.label_weights, self.top_visible_bias,
                 self.label_bias, self.top_hidden_bias)
 
-    def rbm(self, layer):
-        """(weights, visible_bias, hidden_bias) of the RBM ``layer``.
-
-        During pretraining a lower RBM's parameters are the recognition
-        weights and biases and the generative (visible) biases; the top RBM
-        is ``labelled_rbm.stacked``, over (h_{L-1}, y).
-        """
-        if layer < self.top:
-            return (self.recognition_weights[layer],
-                    self.generative_biases[layer],
-                    self.recognition_biases[layer])
-        return labelled_rbm.stacked(self.top_parameters)
-
     def rbm_variables(self, layer):
-        """The variables of ``rbm(layer)`` (the top's as ``top_parameters``)."""
+        """The variables RBM ``layer`` is pretrained in.
+
+        A lower RBM's are the recognition weights and biases and the
+        generative (visible) biases; the top RBM's are ``top_parameters``.
+        """
         if layer < self.top:
             return [self.recognition_weights[layer],
                     self.generative_biases[layer],
                     self.recognition_biases[layer]]
         return list(self.top_parameters)
+
+    def rbm(self, layer):
+        """(weights, visible_bias, hidden_bias) of the RBM ``layer``; the
+        top one is ``labelled_rbm.stacked``, over (h_{L-1}, y)."""
+        if layer < self.top:
+            return tuple(self.rbm_variables(layer))
+        return labelled_rbm.stacked(self.top_parameters)
 
     def _visible_means(self, hidden, layer):
         """Mean-field reconstruction of RBM ``layer``'s visible units."""
@@ -542,30 +537,25 @@ class DBN(GenerativeModel):
         As in Hinton et al. (2006)'s figures: the label units of row i are
         clamped to ``labels[i]``; h_{L-1} starts from the top RBM's visible
         biases and alternates with h_L for ``config.sample_gibbs_steps``
-        steps, every draw from ``seed[i]`` alone (the stream ``sample``:
-        the start at step 0, block b of steps at step b + 1); the last
-        step's probabilities of h_{L-1} are then passed down the generative
-        weights as probabilities (no further sampling).
+        steps (``labelled_rbm.clamped_chain``), every draw from ``seed[i]``
+        alone (the stream ``sample``: the start at step 0, block b of steps
+        at step b + 1); the last step's probabilities of h_{L-1} then pass
+        down the generative weights as probabilities.
 
         Returns:
             ``{"images": (B, H, W, C)}``, pixel probabilities.
         """
-        labels = tf.one_hot(labels, self.num_classes)  # (B, K)
-        pen_size, top_size = self.sizes[-2], self.sizes[-1]
         stream = self.stream("sample")
         pen = sampling.sample_binary(
             tf.sigmoid(self.top_visible_bias),
-            stream.uniform_rows(seed, [pen_size], step=0))  # (B, D)
-        pen_means = pen
-        steps = int(self.config.sample_gibbs_steps)
-        for block, first in enumerate(range(0, steps, _NOISE_BLOCK)):
-            # One per-row draw serves a block of steps: a draw per step would
-            # cost a pass over the rows per step.
-            noise = stream.uniform_rows(
-                seed, [min(_NOISE_BLOCK, steps - first), top_size + pen_size],
-                step=block + 1)  # (B, block, H + D)
-            pen, pen_means = labelled_rbm.clamped_gibbs(
-                pen, labels, self.top_parameters, noise)
+            stream.uniform_rows(seed, [self.sizes[-2]], step=0))  # (B, D)
+        pen_means = labelled_rbm.clamped_chain(
+            pen, tf.one_hot(labels, self.num_classes), self.top_parameters,
+            int(self.config.sample_gibbs_steps),
+            lambda block, steps: stream.uniform_rows(
+                seed, [steps, self.sizes[-1] + self.sizes[-2]],
+                step=block + 1),
+            _NOISE_BLOCK)
         logits = self._generate_down(pen_means)
         return {"images": tf.reshape(tf.sigmoid(logits),
                                      (-1,) + self.image_shape)}

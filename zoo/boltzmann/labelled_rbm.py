@@ -72,35 +72,42 @@ def label_logits(pen, parameters):
             + tf.reduce_sum(tf.nn.softplus(hidden), axis=-1))  # (B, K)
 
 
-def clamped_gibbs(pen, labels, parameters, noise):
-    """Gibbs steps h ~ p(h | p, y), p ~ p(p | h), the label clamped.
+def clamped_chain(pen, labels, parameters, num_steps, block_noise,
+                  block_size):
+    """Gibbs sampling h ~ p(h | p, y), p ~ p(p | h) with the label clamped.
 
     Args:
         pen: (B, D) binary pen states to start from.
         labels: (B, K) one-hot, clamped.
         parameters: the tuple of the module docstring.
-        noise: (B, steps, H + D) uniform draws, one slice per step.
+        num_steps: Gibbs steps, a Python int.
+        block_noise: ``block_noise(block, steps)`` returns the uniform draws
+            (B, steps, H + D) of the ``steps`` Gibbs steps from
+            ``block * block_size`` on: a draw per block rather than per
+            step, which costs a pass over the rows each.
+        block_size: steps per block of noise.
 
     Returns:
-        ``(pen, pen_means)``: the last binary pen states and their
-        probabilities, each (B, D).
+        The last step's probabilities of the pen units, (B, D).
     """
-    top_size = parameters[0].shape[1]
-    pen_size = parameters[0].shape[0]
+    pen_size, top_size = parameters[0].shape
 
-    def step_fn(step, pen, pen_means):
+    def step_fn(step, pen, pen_means, noise):
         top_noise, pen_noise = tf.split(noise[:, step], [top_size, pen_size],
                                         axis=-1)
         top = sampling.sample_binary(
             hidden_probabilities(pen, labels, parameters), top_noise)
         pen_means, _ = visible_means(top, parameters)  # (B, D)
         return (step + 1, sampling.sample_binary(pen_means, pen_noise),
-                pen_means)
+                pen_means, noise)
 
-    _, pen, pen_means = tf.while_loop(
-        lambda step, *_: step < tf.shape(noise)[1], step_fn,
-        (tf.constant(0), pen, pen))
-    return pen, pen_means
+    pen_means = pen
+    for block, first in enumerate(range(0, num_steps, block_size)):
+        noise = block_noise(block, min(block_size, num_steps - first))
+        _, pen, pen_means, _ = tf.while_loop(
+            lambda step, *_: step < tf.shape(noise)[1], step_fn,
+            (tf.constant(0), pen, pen_means, noise))
+    return pen_means
 
 
 def log_partition(parameters, *, num_chains, num_betas, seed,
