@@ -188,9 +188,24 @@ class Autoencoder(GenerativeModel):
         """Returns ``{"codes": f(x)}``, (B, code_size)."""
         return {"codes": self.encoder(tf.cast(images, tf.float32))}
 
+    def decoded_images(self, codes):
+        """g(z), the decoder's output in pixel units, unclipped (B, H, W, C).
+
+        Linear outputs (the ``squared_error`` loss: PCA, the linear
+        autoencoder) overshoot [0, 1] a little; their maths (the
+        orthogonal projection, the squared error the papers report) is that
+        of this unclipped map.
+        """
+        return self.outputs_to_images(self.decoder(codes))
+
     def _decode(self, codes):
-        """Returns ``{"images": g(z)}``, float32 (B, H, W, C)."""
-        return {"images": self.outputs_to_images(self.decoder(codes))}
+        """Returns ``{"images": g(z)}`` clipped to [0, 1], (B, H, W, C).
+
+        A served image lies in the data's range; only linear outputs are
+        ever clipped (see ``decoded_images``).
+        """
+        return {"images": tf.clip_by_value(self.decoded_images(codes), 0.0,
+                                           1.0)}
 
     def _reconstruct(self, images):
         """Returns ``{"images": g(f(x))}``, as ``decode``."""

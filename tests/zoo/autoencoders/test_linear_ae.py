@@ -103,8 +103,8 @@ def test_codec_and_loss_are_affine_maps_and_squared_error_by_hand():
     np.testing.assert_allclose(model.encode(images)["codes"], codes,
                                rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(
-        np.reshape(model.reconstruct(images)["images"], (7, -1)),
-        reconstructions, rtol=1e-5, atol=1e-5)
+        np.reshape(model.decoded_images(model.encode(images)["codes"]),
+                   (7, -1)), reconstructions, rtol=1e-5, atol=1e-5)
     terms = model.loss_terms(tf.constant(images), training=True)
     expected = np.sum((flat - reconstructions)**2, axis=1)
     np.testing.assert_allclose(terms["loss"], expected, rtol=1e-5)
@@ -159,8 +159,8 @@ def test_trained_linear_autoencoder_spans_the_principal_subspace():
     # The tolerance is 0.2% of a pixel's range; 1,000 steps leave 3e-4.
     projected = (flat - mean) @ top @ top.T + mean  # (N, 64)
     np.testing.assert_allclose(
-        np.reshape(model.reconstruct(DIGITS)["images"], flat.shape),
-        projected, atol=2e-3)
+        np.reshape(model.decoded_images(model.encode(DIGITS)["codes"]),
+                   flat.shape), projected, atol=2e-3)
     error = float(tf.reduce_mean(model.loss_terms(
         tf.constant(DIGITS), training=False)["squared_error"]))
     assert optimum <= error * (1 + 1e-5), (error, optimum)  # nothing beats PCA

@@ -178,7 +178,7 @@ def test_matches_scikit_learn(images):
                                reference.transform(flat) * signs, atol=1e-4)
     codes = reference.transform(flat).astype(np.float32)
     np.testing.assert_allclose(
-        np.reshape(model.decode(codes * signs)["images"], flat.shape),
+        np.reshape(model.decoded_images(codes * signs), flat.shape),
         reference.inverse_transform(codes), atol=1e-4)
 
 
@@ -191,13 +191,16 @@ def test_encode_decode_is_an_orthogonal_projection(adapted):
     if adapted:
         model.adapt(_batches(DIGITS))
     images = tf.constant(DIGITS[:50])
+    # The linear codec itself (the capabilities clip its overshoot to
+    # [0, 1], see test_capabilities_clip_the_linear_overshoot).
     codes = model.encode(images)["codes"]  # (50, 6)
-    reconstructions = model.reconstruct(images)["images"]
+    reconstructions = model.decoded_images(codes)
     # Idempotent: projecting a projection changes nothing.
-    np.testing.assert_allclose(model.reconstruct(reconstructions)["images"],
-                               reconstructions, atol=1e-5)
+    np.testing.assert_allclose(
+        model.decoded_images(model.encode(reconstructions)["codes"]),
+        reconstructions, atol=1e-5)
     # W^T W = I: decoding then encoding returns the codes.
-    np.testing.assert_allclose(model.encode(model.decode(codes)["images"])[
+    np.testing.assert_allclose(model.encode(model.decoded_images(codes))[
         "codes"], codes, atol=1e-5)
     # Orthogonal: the residual has no component in the subspace, so moving
     # the code by delta adds exactly |delta|^2 to the squared error.
@@ -205,7 +208,7 @@ def test_encode_decode_is_an_orthogonal_projection(adapted):
     np.testing.assert_allclose(residual @ model.components.numpy(), 0.0,
                                atol=1e-5)
     delta = np.random.RandomState(0).normal(size=(50, 6)).astype(np.float32)
-    moved = model.decode(codes + delta)["images"]
+    moved = model.decoded_images(codes + delta)
     np.testing.assert_allclose(
         np.sum(np.square(images - moved), axis=(1, 2, 3)),
         np.sum(np.square(residual), axis=1) + np.sum(delta**2, axis=1),
@@ -283,3 +286,16 @@ def test_the_training_loop_fits_checkpoints_and_resumes(data_dir, tmp_path):
         spec, config, tmp_path, data_dir=data_dir, verbose=0)
     assert again["history"] == {}
     assert again["test"] == results["test"]
+
+
+def test_capabilities_clip_the_linear_overshoot():
+    model = _model(code_dim=6)
+    model.adapt(_batches(DIGITS))
+    codes = model.encode(DIGITS[:50])["codes"]
+    linear = np.asarray(model.decoded_images(codes * 3.0))
+    assert linear.min() < 0.0 and linear.max() > 1.0  # it does overshoot
+    served = np.asarray(model.decode(codes * 3.0)["images"])
+    np.testing.assert_array_equal(served, np.clip(linear, 0.0, 1.0))
+    np.testing.assert_array_equal(
+        model.reconstruct(DIGITS[:50])["images"],
+        np.clip(model.decoded_images(codes), 0.0, 1.0))
