@@ -70,10 +70,13 @@ def _skip_if_excused(name, check):
 
 
 def _data_range(model):
-    """``(low, high)`` of the data a model's ``images`` outputs live in."""
+    """``(low, high)`` of the data a model's ``images`` outputs live in.
+
+    The contract (tfgen.model): intensities in [0, 1], an expected level
+    divided by num_levels - 1 for integer levels; [-1, 1] for symmetric
+    data; points anywhere.
+    """
     preprocessing = model.config.preprocessing
-    if preprocessing == "levels":
-        return 0.0, float(model.data_info.num_levels - 1)
     if preprocessing == "symmetric":
         return -1.0, 1.0
     if preprocessing == "identity":

@@ -30,6 +30,10 @@ against ``capability_inputs`` and calls the model's ``_sample``,
 dict of named tensors computed with TensorFlow ops only, so that the export
 layer can trace them into SavedModel signatures.
 
+Outputs named ``images`` are intensities in the data's range: [0, 1] (for
+integer levels, the level divided by ``num_levels - 1``), [-1, 1] for the
+``symmetric`` preprocessing, any value for data that are not images.
+
 Capabilities: ``sample``, ``log_prob`` (exact, or a documented bound or
 estimate), ``encode``, ``decode``, ``reconstruct``, ``complete``,
 ``free_energy``, ``classify``, ``discriminate``.
