@@ -270,6 +270,25 @@ def prepare(*, workdir=None, preset=None, dataset=None, code_dim=None,
                       test_images=test_images)
 
 
+def _reconstructions(model, batch):
+    """The reconstructions whose squared error the papers compare, (B, ...).
+
+    A deterministic autoencoder's own decoder output, unclipped
+    (``decoded_images``): PCA's linear map overshoots [0, 1] a little, and
+    the clipped images its ``reconstruct`` serves would flatter it. Other
+    models (the VAE): their ``reconstruct`` capability.
+    """
+    from tfgen import evaluation
+
+    decoded_images = getattr(model, "decoded_images", None)
+    if decoded_images is not None:
+        codes = model.encode(**evaluation.capability_arguments(
+            model, "encode", batch))["codes"]
+        return np.asarray(decoded_images(codes))
+    return np.asarray(model.reconstruct(**evaluation.capability_arguments(
+        model, "reconstruct", batch))["images"])
+
+
 def _pass_over(model, batches, *, keep_codes):
     """Encodes and reconstructs a batched split with the model's capabilities.
 
@@ -284,9 +303,7 @@ def _pass_over(model, batches, *, keep_codes):
              "reconstructions": []}
     for batch in batches:
         images = np.asarray(batch["image"], np.float32)
-        reconstructions = np.asarray(model.reconstruct(
-            **evaluation.capability_arguments(model, "reconstruct", batch))[
-                "images"])
+        reconstructions = _reconstructions(model, batch)
         parts["squared_errors"].append(
             evaluation.squared_errors(images, reconstructions))
         parts["labels"].append(np.asarray(batch["label"]))

@@ -303,7 +303,12 @@ class GenerativeModel(keras.Model):
         if replicas > 1:
             gradients = [None if gradient is None else gradient / replicas
                          for gradient in gradients]
-        self.optimizers[optimizer].apply(gradients, variables)
+        named = self.optimizers[optimizer]
+        if not named.built:
+            # On all its variables: built on this step's alone, it would
+            # refuse the others later (a staged model updates a few at once).
+            named.build(list(self.optimizer_variables()[optimizer]))
+        named.apply(gradients, variables)
 
     # --- Metrics. ------------------------------------------------------------
 

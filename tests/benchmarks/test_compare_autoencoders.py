@@ -79,8 +79,11 @@ def _restore(workdir, name, data_dir):
 
 def _reconstruct_and_encode(model, images):
     images = np.asarray(images, np.float32)
-    return (np.asarray(model.reconstruct(images=images)["images"]),
-            np.asarray(model.encode(images=images)["codes"]))
+    codes = np.asarray(model.encode(images=images)["codes"])
+    if hasattr(model, "decoded_images"):
+        # An autoencoder's own output, unclipped: the papers' measure.
+        return np.asarray(model.decoded_images(codes)), codes
+    return np.asarray(model.reconstruct(images=images)["images"]), codes
 
 
 def _precision(points, labels):
