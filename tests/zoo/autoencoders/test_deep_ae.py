@@ -297,9 +297,15 @@ def test_unrolled_stack_reconstructs_by_the_up_down_pass(loss):
         hidden = hidden @ weights.T + visible_bias
         if layer > 0 or loss == "cross_entropy":  # Gaussian pixels: linear
             hidden = _sigmoid(hidden)
-    reconstruction = np.array(model.reconstruct(tf.constant(images))["images"])
+    # The network's own output (linear pixels unclipped; the served
+    # reconstruction clips them to [0, 1]).
+    codes = model.encode(tf.constant(images))["codes"]
+    reconstruction = np.array(model.decoded_images(codes))
     np.testing.assert_allclose(reconstruction.reshape(32, -1), hidden,
                                rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(
+        model.reconstruct(tf.constant(images))["images"],
+        np.clip(reconstruction, 0.0, 1.0))
 
 
 @pytest.mark.parametrize("pretraining", ["rbm", "autoencoders"])
