@@ -90,7 +90,9 @@ class GaussianRBM(rbm.RBM):
 
     metric_names = ("loss", "reconstruction_error")
     gaussian = True
-    preprocessings = ("unit",)
+    # Gray images in [0, 1], or real-valued data such as points in the
+    # plane (``--dataset=ring8 --config.preprocessing=identity``).
+    preprocessings = ("unit", "identity")
 
     def __init__(self, config, data_info, **kwargs):
         super().__init__(config, data_info, **kwargs)
@@ -106,9 +108,15 @@ class GaussianRBM(rbm.RBM):
         return (super().to_visible(images) - self.pixel_mean) / self.pixel_std
 
     def to_images(self, visible):
-        """(B, V) standardized means -> (B, H, W, C) clipped to [0, 1]."""
-        return super().to_images(tf.clip_by_value(
-            visible * self.pixel_std + self.pixel_mean, 0.0, 1.0))
+        """(B, V) standardized means -> examples in the data's units.
+
+        Images (B, H, W, C) are clipped to [0, 1]; other data (points) keep
+        their values.
+        """
+        values = visible * self.pixel_std + self.pixel_mean
+        if self.data_info.is_image:
+            values = tf.clip_by_value(values, 0.0, 1.0)
+        return super().to_images(values)
 
     def adapt(self, train_batches):
         """Fits the per-pixel mean and (floored) standard deviation."""

@@ -183,8 +183,8 @@ class RBM(GenerativeModel):
     def __init__(self, config, data_info, **kwargs):
         validate(config, self.preprocessings)
         super().__init__(config, data_info, **kwargs)
-        self.image_shape = tuple(data_info.image_shape)
-        self.num_visible = int(data_info.num_pixels)
+        self.event_shape = tuple(data_info.event_shape)
+        self.num_visible = int(data_info.event_size)
         self.num_hidden = int(config.num_hidden)
         self.code_size = self.num_hidden
         self.persistent = config.training == "pcd"
@@ -227,7 +227,7 @@ class RBM(GenerativeModel):
 
     def to_images(self, visible):
         """(B, V) visible means -> (B, H, W, C) images in [0, 1]."""
-        return tf.reshape(visible, (-1,) + self.image_shape)
+        return tf.reshape(visible, (-1,) + self.event_shape)
 
     @property
     def parameters(self):
