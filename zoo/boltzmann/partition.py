@@ -261,9 +261,13 @@ def _gaussian_ais_log_weights(weights, visible_bias, hidden_bias, betas,
                                                dtype=tf.float64))
         return step + 1, visible, log_weights
 
+    # The visibles' width is dynamic here: with one visible unit the first
+    # state's static (N, 1) would otherwise clash with the loop's (N, None).
     _, _, log_weights = tf.while_loop(
         lambda step, *_: step < num_betas, body,
-        (tf.constant(1, tf.int64), visible, log_weights))
+        (tf.constant(1, tf.int64), visible, log_weights),
+        shape_invariants=(tf.TensorShape([]), tf.TensorShape([None, None]),
+                          tf.TensorShape([None])))
     return log_weights
 
 
