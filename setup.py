@@ -39,6 +39,9 @@ setuptools.setup(
             "pytest-xdist>=3.5,<4",
             # The export's TF-Hub-style reuse is tested through hub.KerasLayer.
             "tensorflow-hub>=0.16.1,<0.17",
+            # tensorflow-hub 0.16.1 imports pkg_resources, which setuptools
+            # 81 dropped; Python 3.12+ virtualenvs bring no setuptools.
+            "setuptools>=65,<81",
         ],
     },
 )
