@@ -9,6 +9,7 @@ import tfgen  # noqa: F401
 from tfgen import callbacks
 from tfgen import checkpoints
 from tfgen.model import CapabilityInput
+import summary_helpers
 
 
 class RegressionModel(keras.Model):
@@ -108,16 +109,6 @@ def _sampler():
     return model
 
 
-def _grid_steps(log_dir):
-    """The epochs (summary steps) of every sample grid written in log_dir."""
-    steps = []
-    for path in sorted(log_dir.glob("events.out.tfevents.*")):
-        for event in tf.compat.v1.train.summary_iterator(str(path)):
-            steps += [event.step for value in event.summary.value
-                      if value.tag == "samples"]
-    return sorted(steps)
-
-
 def test_sample_grid_summary_survives_several_fits(tmp_path):
     """A staged model runs fit once per stage with the same callbacks."""
     model = _sampler()
@@ -126,7 +117,7 @@ def test_sample_grid_summary_survives_several_fits(tmp_path):
         model.fit(_dataset(nan_from_epoch=99), epochs=stage_end,
                   initial_epoch=stage_end - 1, verbose=0, callbacks=[summary])
     assert len(list(tmp_path.glob("events.out.tfevents.*"))) == 2
-    assert _grid_steps(tmp_path) == [1, 2]
+    assert summary_helpers.grid_steps(tmp_path) == [1, 2]
 
 
 @pytest.mark.parametrize("every_epochs, expected", [
@@ -142,4 +133,4 @@ def test_sample_grids_follow_the_cadence_and_the_last_epoch(
         tmp_path, num_samples=4, every_epochs=every_epochs, last_epoch=3)
     model.fit(_dataset(nan_from_epoch=99), epochs=3, verbose=0,
               callbacks=[summary])
-    assert _grid_steps(tmp_path) == expected
+    assert summary_helpers.grid_steps(tmp_path) == expected

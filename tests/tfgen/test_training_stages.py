@@ -15,6 +15,7 @@ from tfgen import errors
 from tfgen import training
 from tfgen.data import DataInfo
 from tfgen.model import GenerativeModel
+import summary_helpers
 
 STEPS_PER_EPOCH = 2
 
@@ -165,19 +166,9 @@ def test_default_begin_stage_records_known_stages_and_rejects_others():
     assert model.current_stage == "train"
 
 
-def _grid_steps(log_dir):
-    """The epochs (summary steps) of every sample grid written in log_dir."""
-    steps = []
-    for path in sorted(log_dir.glob("events.out.tfevents.*")):
-        for event in tf.compat.v1.train.summary_iterator(str(path)):
-            steps += [event.step for value in event.summary.value
-                      if value.tag == "samples"]
-    return sorted(steps)
-
-
 def test_sample_every_epochs_sets_the_cadence_of_the_loops_grids(tmp_path):
     _run(tmp_path, model_class=Sampler, epochs=3, sample_every_epochs=2)
-    assert _grid_steps(tmp_path / "logs" / "samples") == [2, 3]
+    assert summary_helpers.grid_steps(tmp_path / "logs" / "samples") == [2, 3]
 
 
 def test_the_last_checkpoint_holds_the_model_as_evaluated(tmp_path):
