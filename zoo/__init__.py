@@ -6,4 +6,5 @@ once; nothing in ``tfgen`` core or ``export`` imports it.
 """
 
 from zoo import autoencoders  # noqa: F401
+from zoo import autoregressive  # noqa: F401
 from zoo import boltzmann  # noqa: F401

@@ -30,6 +30,7 @@ EXPECTED_MODELS = {
     "iaf_vae": "autoencoders",
     "linear_ae": "autoencoders",
     "pca": "autoencoders",
+    "pixelcnn": "autoregressive",
     "rbm": "boltzmann",
     "stacked_ae": "autoencoders",
     "vae": "autoencoders",

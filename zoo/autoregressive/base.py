@@ -1,0 +1,322 @@
+"""What every autoregressive model shares: the exact likelihood and the sampler.
+
+An autoregressive model factorizes the distribution of an image x of
+D = H * W * C values in raster order, channels inner (R, then G, then B of a
+pixel before the next pixel), as van den Oord, Kalchbrenner & Kavukcuoglu
+(2016), "Pixel Recurrent Neural Networks", equation (1)-(2):
+
+    p(x) = prod_d p(x_d | x_1, ..., x_{d-1}),
+
+each conditional a categorical distribution over the ``num_levels`` values
+of one channel of one pixel (2 for binarized data, ``data_info.num_levels``
+for integer levels: 17 on ``digits``, 256 on 8-bit images). A causal network
+gives every conditional's logits in one pass, so ``log_prob`` is exact: the
+sum of the D conditionals' log-probabilities, in nats per image; training
+minimizes its mean, and the metrics report it in nats (``nll``) and in bits
+per dimension (``bits_per_dim`` = nats / (D ln 2)).
+
+Sampling is sequential: value d is drawn from p(x_d | x_<d) once the values
+before it are known. ``sample`` and ``complete`` run as one chain
+(``tfgen.chains.run_chain``) of D steps inside the graph, so an exported
+SavedModel returns finished images for one request.
+
+The interface of a subclass:
+
+- ``logits(inputs)``: REQUIRED. ``inputs`` are float32 (B, H, W, C)
+  intensities ``level / (num_levels - 1)`` in [0, 1]; returns float32 logits
+  (B, H, W, C, num_levels). The logits of value d must not depend on inputs
+  d, d+1, ... (raster order, channels inner): the tests check it by
+  gradients, which is why the network takes floats.
+- ``sampler_state(inputs)`` and ``sampler_logits(inputs, state, position)``:
+  OPTIONAL, the hook of a fast sampler. The chain carries ``state`` (a
+  tensor or nested structure of tensors of fixed shapes) from step to step;
+  at step ``position`` (int64 scalar, the flat index of the value drawn)
+  ``sampler_logits`` returns ``(logits (B, num_levels), new_state)``, given
+  ``inputs`` holding every value drawn (or known) so far and zeros after.
+  The defaults run the whole network each step (``state`` is empty):
+  correct for every causal ``logits``, D times the cost of one pass. A model
+  that can carry the activations of earlier positions (a recurrent
+  network's rows, a convolution's cached columns) overrides both and keeps
+  the base's loop, noise and masking.
+- ``validate_config(config)`` (a function of this module) checks the
+  fields this base reads; a model's own validation calls it.
+
+Class attributes a subclass may change: ``capabilities`` (``sample``,
+``log_prob`` and ``complete`` by default).
+
+``complete`` keeps the known values (``mask`` 1) and draws the others from
+their conditionals given every value before them, known or drawn; a causal
+model cannot condition on known values later in raster order.
+"""
+
+import math
+
+import tensorflow as tf
+
+from tfgen import chains
+from tfgen import config as config_lib
+from tfgen import errors
+from tfgen.model import GenerativeModel
+
+BINARIZED = ("binarize_static", "binarize_dynamic")
+PREPROCESSINGS = BINARIZED + ("levels",)
+
+# The smallest uniform draw turned into Gumbel noise: -log(-log(u)) is finite.
+_MIN_UNIFORM = 1e-20
+
+
+def autoregressive_config(**model_fields):
+    """The base config of an autoregressive model: 17 gray levels of digits.
+
+    Args:
+        **model_fields: the model's own hyperparameters.
+
+    Returns:
+        An unlocked ``ConfigDict``; the caller sets the rest and locks it.
+    """
+    config = config_lib.base_config(**model_fields)
+    config.preprocessing = "levels"
+    return config
+
+
+def validate_config(config):
+    """Checks the fields every autoregressive model reads.
+
+    Raises:
+        UsageError: the preprocessing gives no discrete values, or a shared
+            field is out of range.
+    """
+    config_lib.validate(config)
+    if config.preprocessing not in PREPROCESSINGS:
+        raise errors.UsageError(
+            f"config.preprocessing={config.preprocessing!r}: an autoregressive "
+            f"model takes discrete values, one of {', '.join(PREPROCESSINGS)}")
+
+
+class AutoregressiveModel(GenerativeModel):
+    """Base of the autoregressive family: exact likelihood, one sampler.
+
+    Subclasses implement ``logits`` (and optionally the fast sampler's
+    ``sampler_state`` / ``sampler_logits``); see the module docstring.
+
+    Attributes:
+        image_shape: (H, W, C).
+        num_levels: values per channel: 2 for binarized data, else the
+            dataset's ``num_levels``.
+        num_dims: D = H * W * C.
+
+    Args:
+        config: the model's locked config (``validate_config`` is applied).
+        data_info: ``tfgen.data.DataInfo`` of an image dataset.
+        **kwargs: passed to ``keras.Model``.
+
+    Raises:
+        UsageError: a config field is bad, or the data are not images.
+    """
+
+    capabilities = ("sample", "log_prob", "complete")
+    metric_names = ("nll", "bits_per_dim")
+    log_prob_kind = "exact"
+
+    def __init__(self, config, data_info, **kwargs):
+        validate_config(config)
+        if not data_info.is_image:
+            raise errors.UsageError(
+                f"config.dataset={config.dataset!r} holds events of shape "
+                f"{data_info.event_shape}; {type(self).__name__} models "
+                "images (height, width, channels)")
+        super().__init__(config, data_info, **kwargs)
+        self.image_shape = tuple(data_info.image_shape)
+        self.binarized = config.preprocessing in BINARIZED
+        self.num_levels = 2 if self.binarized else int(data_info.num_levels)
+        if self.num_levels < 2:
+            raise errors.UsageError(
+                f"config.dataset={config.dataset!r} has {self.num_levels} "
+                "levels; a categorical likelihood needs at least 2")
+        self.num_dims = math.prod(self.image_shape)
+
+    # --- What a subclass implements. -------------------------------------
+
+    def logits(self, inputs):
+        """The logits of every conditional, (B, H, W, C, num_levels).
+
+        Args:
+            inputs: float32 (B, H, W, C) intensities in [0, 1].
+        """
+        raise NotImplementedError
+
+    def sampler_state(self, inputs):
+        """The fast sampler's initial state; default: none (an empty tuple).
+
+        Args:
+            inputs: float32 (B, H, W, C), the chain's start (known values,
+                zeros elsewhere).
+        """
+        del inputs
+        return ()
+
+    def sampler_logits(self, inputs, state, position):
+        """Logits of value ``position`` given the values before it.
+
+        The default runs the whole network and reads one position.
+
+        Args:
+            inputs: float32 (B, H, W, C): values before ``position`` drawn
+                or known, zeros from it on.
+            state: the structure ``sampler_state`` returned, as updated by
+                the previous step.
+            position: int64 scalar, the flat index (raster order, channels
+                inner) of the value to draw.
+
+        Returns:
+            ``(logits, state)``: float32 (B, num_levels) and the next state,
+            of the same structure and shapes.
+        """
+        logits = tf.reshape(self.logits(inputs),
+                            [-1, self.num_dims, self.num_levels])
+        return tf.gather(logits, position, axis=1), state  # (B, L)
+
+    # --- Conversions. -----------------------------------------------------
+
+    def position_coordinates(self, position):
+        """(row, column, channel) of a flat position, int64 scalars."""
+        height, width, channels = self.image_shape
+        position = tf.cast(position, tf.int64)
+        return (position // (width * channels),
+                (position // channels) % width, position % channels)
+
+    def to_levels(self, images):
+        """Images as the dataset gives them -> int32 levels (B, H, W, C)."""
+        if self.binarized:
+            return tf.cast(tf.round(tf.cast(images, tf.float32)), tf.int32)
+        return tf.cast(images, tf.int32)
+
+    def to_inputs(self, levels):
+        """int32 levels -> float32 intensities level / (num_levels - 1)."""
+        return tf.cast(levels, tf.float32) / float(self.num_levels - 1)
+
+    # --- Likelihood. --------------------------------------------------------
+
+    def conditional_log_probs(self, levels):
+        """log p(x_d | x_<d) of every value, float32 (B, H, W, C).
+
+        Args:
+            levels: int32 (B, H, W, C) in [0, num_levels).
+        """
+        log_probs = tf.nn.log_softmax(self.logits(self.to_inputs(levels)))
+        return tf.reduce_sum(
+            log_probs * tf.one_hot(levels, self.num_levels), axis=-1)
+
+    def _log_prob(self, images):
+        """Returns ``{"log_prob": (B,)}``, the exact log p(x) in nats."""
+        return {"log_prob": tf.reduce_sum(
+            self.conditional_log_probs(self.to_levels(images)),
+            axis=[1, 2, 3])}
+
+    def bits_per_dim(self, nats):
+        """Nats per image -> bits per dimension: nats / (D ln 2)."""
+        return nats / (self.num_dims * math.log(2.0))
+
+    def _metric_values(self, nll):
+        return {"nll": nll, "bits_per_dim": self.bits_per_dim(nll)}
+
+    def train_step(self, batch):
+        levels = self.to_levels(batch["image"])  # (B, H, W, C)
+        with tf.GradientTape() as tape:
+            nll = -tf.reduce_sum(self.conditional_log_probs(levels),
+                                 axis=[1, 2, 3])  # (B,)
+            loss = tf.reduce_mean(nll)
+        self.minimize(tape, loss)
+        return self.update_metrics(self._metric_values(nll))
+
+    def test_step(self, batch):
+        nll = -self._log_prob(batch["image"])["log_prob"]
+        return self.update_metrics(self._metric_values(nll))
+
+    # --- Sampling. ----------------------------------------------------------
+
+    @property
+    def sample_block_size(self):
+        """Steps whose noise is drawn at once: one image row (W * C)."""
+        return self.image_shape[1] * self.image_shape[2]
+
+    def _sample(self, seed):
+        """Returns ``{"images": (B, H, W, C)}``, row i drawn from seed[i]."""
+        shape = tf.concat([tf.shape(seed)[:1], self.image_shape], axis=0)
+        levels = tf.zeros(shape, tf.int32)
+        return {"images": self.to_inputs(self._draw(
+            levels, tf.zeros(shape, tf.bool), seed))}
+
+    def _complete(self, images, mask, seed):
+        """Returns ``{"images": ...}``: mask 1 kept, mask 0 drawn."""
+        known = mask > 0.5
+        levels = tf.where(known, self.to_levels(images), 0)
+        return {"images": self.to_inputs(self._draw(levels, known, seed))}
+
+    def _draw(self, levels, known, seed):
+        """Runs the sampler, compiled once when called eagerly."""
+        if not tf.executing_eagerly():
+            return self.draw_unknown(levels, known, seed)
+        # Eagerly, a while loop runs step by step in Python; one traced
+        # function, kept out of Keras's attribute tracking, runs it in
+        # the graph instead.
+        function = self.__dict__.get("_compiled_draw")
+        if function is None:
+            image = [None] + list(self.image_shape)
+            function = tf.function(self.draw_unknown, input_signature=[
+                tf.TensorSpec(image, tf.int32), tf.TensorSpec(image, tf.bool),
+                tf.TensorSpec([None], tf.int64)])
+            object.__setattr__(self, "_compiled_draw", function)
+        return function(levels, known, tf.cast(seed, tf.int64))
+
+    def draw_unknown(self, levels, known, seed):
+        """Draws every unknown value in turn from its conditional.
+
+        One ``tfgen.chains.run_chain`` over the D positions: step d gets the
+        logits of value d from ``sampler_logits`` and draws it by the
+        Gumbel-max trick, argmax(logits + g) with g = -log(-log u), from the
+        uniforms ``stream("sample").uniform_rows(seed, ...)`` of its block,
+        unless it is known.
+
+        Args:
+            levels: int32 (B, H, W, C); the known values, anything elsewhere.
+            known: bool (B, H, W, C), True where the value is kept.
+            seed: int64 (B,); row i's draws depend on seed[i] alone.
+
+        Returns:
+            int32 (B, H, W, C) levels.
+        """
+        batch = tf.shape(levels)[0]
+        block_size = self.sample_block_size
+        stream = self.stream("sample")
+        flat_levels = tf.reshape(levels, [batch, self.num_dims])  # (B, D)
+        flat_known = tf.reshape(known, [batch, self.num_dims])
+
+        def images_of(flat):
+            return self.to_inputs(tf.reshape(
+                flat, tf.concat([[batch], self.image_shape], axis=0)))
+
+        # Values not yet drawn are zeros: a causal network ignores them, a
+        # fast sampler's state may rely on them being fixed.
+        start = tf.where(flat_known, flat_levels, 0)
+
+        def noise(block):
+            return stream.uniform_rows(seed, [block_size, self.num_levels],
+                                       step=block)  # (B, block, L)
+
+        def step(position, state, uniforms):
+            flat, carried = state
+            logits, carried = self.sampler_logits(images_of(flat), carried,
+                                                  position)  # (B, L)
+            gumbel = -tf.math.log(-tf.math.log(
+                tf.maximum(uniforms, _MIN_UNIFORM)))
+            drawn = tf.argmax(logits + gumbel, axis=-1, output_type=tf.int32)
+            value = tf.where(tf.gather(flat_known, position, axis=1),
+                             tf.gather(flat, position, axis=1), drawn)  # (B,)
+            at = tf.one_hot(position, self.num_dims, dtype=tf.int32)  # (D,)
+            return flat * (1 - at) + value[:, None] * at, carried
+
+        flat, _ = chains.run_chain(
+            (start, self.sampler_state(images_of(start))), self.num_dims,
+            step, noise=noise, block_size=block_size)
+        return tf.reshape(flat, tf.shape(levels))
