@@ -26,6 +26,7 @@ EXPECTED_MODELS = {
     "dbn": "boltzmann",
     "deep_ae": "autoencoders",
     "denoising_ae": "autoencoders",
+    "fvbn": "autoregressive",
     "gaussian_rbm": "boltzmann",
     "iaf_vae": "autoencoders",
     "linear_ae": "autoencoders",

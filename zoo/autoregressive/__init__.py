@@ -5,4 +5,5 @@ fully visible belief net) and ``pixelcnn``. ``base`` holds what they share
 (the exact likelihood, the metrics and the one sampler), ``layers`` the
 masked convolution.
 """
+from zoo.autoregressive import fvbn  # noqa: F401
 from zoo.autoregressive import pixelcnn  # noqa: F401

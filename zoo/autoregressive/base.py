@@ -41,8 +41,9 @@ The interface of a subclass:
 - ``validate_config(config)`` (a function of this module) checks the
   fields this base reads; a model's own validation calls it.
 
-Class attributes a subclass may change: ``capabilities`` (``sample``,
-``log_prob`` and ``complete`` by default).
+Attributes a subclass may set: ``capabilities`` (``sample``, ``log_prob``
+and ``complete`` by default) and ``weight_decay`` (L2 on the rank-2
+weights in ``train_step``; 0 by default).
 
 ``complete`` keeps the known values (``mask`` 1) and draws the others from
 their conditionals given every value before them, known or drawn; a causal
@@ -117,6 +118,8 @@ class AutoregressiveModel(GenerativeModel):
     capabilities = ("sample", "log_prob", "complete")
     metric_names = ("nll", "bits_per_dim")
     log_prob_kind = "exact"
+    # L2 penalty on the weight matrices (rank 2) in train_step.
+    weight_decay = 0.0
 
     def __init__(self, config, data_info, **kwargs):
         validate_config(config)
@@ -226,7 +229,7 @@ class AutoregressiveModel(GenerativeModel):
             nll = -tf.reduce_sum(self.conditional_log_probs(levels),
                                  axis=[1, 2, 3])  # (B,)
             loss = tf.reduce_mean(nll)
-        self.minimize(tape, loss)
+        self.minimize(tape, loss, weight_decay=self.weight_decay)
         return self.update_metrics(self._metric_values(nll))
 
     def test_step(self, batch):
