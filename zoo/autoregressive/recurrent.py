@@ -45,6 +45,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen import errors
+
 MASK_TYPES = ("A", "B")
 
 # Order of the four gates along the last axis of a gate tensor.
@@ -400,3 +402,83 @@ class DiagonalBiLSTM(_RecurrentLayer):
             right_to_left = tf.pad(right_to_left,
                                    [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]
         return self._output(inputs, left_to_right + right_to_left)
+
+
+def pixel_rnn_network(image_shape, num_levels, recurrent_layer, num_layers,
+                      hidden, first_kernel_size, output_features, name):
+    """PixelRNN's network: the architecture of van den Oord et al. (2016),
+    table 1, around either recurrent layer.
+
+    A ``first_kernel_size`` square convolution with mask A (2 * hidden
+    features), ``num_layers`` residual recurrent layers (mask B), then
+    ReLU, a 1 x 1 mask-B convolution to ``output_features``, ReLU, and a
+    1 x 1 mask-B convolution to the logits.
+
+    Args:
+        image_shape: (H, W, C).
+        num_levels: values per channel, L.
+        recurrent_layer: ``recurrent_layer(hidden, name)`` returns one
+            residual, mask-B recurrent layer with ``channels`` = C.
+        num_layers: number of recurrent layers.
+        hidden: LSTM units per pixel.
+        first_kernel_size: odd size of the mask-A convolution.
+        output_features: features of the hidden 1 x 1 output layer.
+        name: the network's name.
+
+    Returns:
+        A ``keras.Model`` from float32 (B, H, W, C) inputs to logits
+        (B, H, W, L * C): feature ``l * C + c`` is channel c's logit of
+        level l (group c, as ``causal_mask`` counts groups).
+    """
+    height, width, channels = image_shape
+
+    def conv(filters, size, mask_type, layer_name):
+        return MaskedConv2D(filters, size, mask_type, channels,
+                            name=layer_name)
+
+    inputs = keras.Input((height, width, channels))
+    features = conv(2 * hidden, first_kernel_size, "A", "input_conv")(
+        inputs)  # (B, H, W, 2 hidden)
+    for layer in range(num_layers):
+        features = recurrent_layer(hidden, f"lstm_{layer}")(features)
+    features = conv(output_features, 1, "B", "output_hidden")(
+        keras.layers.ReLU()(features))  # (B, H, W, output_features)
+    logits = conv(num_levels * channels, 1, "B", "output_logits")(
+        keras.layers.ReLU()(features))  # (B, H, W, L * C)
+    return keras.Model(inputs, logits, name=name)
+
+
+def logits_by_channel(logits, num_levels):
+    """(B, H, W, L * C) network output -> (B, H, W, C, L) logits."""
+    batch, height, width, features = _shape(logits)
+    logits = tf.reshape(logits, [batch, height, width, num_levels,
+                                 features // num_levels])
+    return tf.transpose(logits, [0, 1, 2, 4, 3])
+
+
+def validate_network_config(config, channels):
+    """Checks the fields ``pixel_rnn_network`` reads from a model's config.
+
+    Args:
+        config: a config with ``hidden_units``, ``num_layers``,
+            ``first_kernel_size`` and ``output_features``.
+        channels: the image's colour channels.
+
+    Raises:
+        UsageError: naming the field that is out of range.
+    """
+    if config.hidden_units < 1 or config.hidden_units % channels:
+        raise errors.UsageError(
+            f"config.hidden_units={config.hidden_units} must be a positive "
+            f"multiple of the image's {channels} channels")
+    if config.num_layers < 0:
+        raise errors.UsageError(
+            f"config.num_layers={config.num_layers} must be non-negative")
+    if config.first_kernel_size < 1 or config.first_kernel_size % 2 == 0:
+        raise errors.UsageError(
+            f"config.first_kernel_size={config.first_kernel_size} must be a "
+            "positive odd number")
+    if config.output_features < channels:
+        raise errors.UsageError(
+            f"config.output_features={config.output_features} must be at "
+            f"least the image's {channels} channels")

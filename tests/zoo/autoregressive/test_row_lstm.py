@@ -1,0 +1,165 @@
+"""Tests of the Row LSTM PixelRNN (zoo/autoregressive/row_lstm.py).
+
+Dependencies are read off the exact Jacobian of the logits with respect to
+the float inputs, with random weights: masked paths give exact zeros.
+"""
+
+import itertools
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfgen import data
+from tfgen import errors
+from tfgen import registry
+from tfgen.data import DataInfo
+from zoo.autoregressive import row_lstm
+
+NAME = "row_lstm"
+
+
+def build(height, width, channels=1, num_levels=17, preprocessing="levels",
+          seed=0, **overrides):
+    config = row_lstm.get_config("tiny")
+    with config.unlocked():
+        config.preprocessing = preprocessing
+        config.update(overrides)
+    info = DataInfo(name="mock", event_shape=(height, width, channels),
+                    num_levels=num_levels, num_classes=None,
+                    split_sizes={"train": 8, "validation": 8, "test": 8})
+    keras.utils.set_random_seed(seed)
+    return registry.get(NAME).build(config, info)
+
+
+def randomize(model, scale=0.7, seed=0):
+    """Random weights, far from the near-uniform conditionals of Glorot's."""
+    for index, variable in enumerate(model.trainable_variables):
+        variable.assign(scale * tf.random.stateless_normal(
+            variable.shape, seed=[seed, index]))
+
+
+def logit_dependencies(model, seed=0):
+    """(D, D) bool: value i's logits have a nonzero gradient wrt input j
+    (raster order, channels inner)."""
+    inputs = tf.random.stateless_uniform((1,) + model.image_shape,
+                                         seed=[seed, 7])
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        logits = model.logits(inputs)  # (1, H, W, C, L)
+    jacobian = tape.jacobian(logits, inputs).numpy()[0]
+    # (H, W, C, L, 1, H, W, C) -> (D, D)
+    jacobian = np.abs(jacobian).sum(axis=3)[:, :, :, 0]
+    size = model.num_dims
+    return jacobian.reshape(size, size) > 0
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_logits_are_causal(channels):
+    """Value i's logits read no input at or after i, and some before it."""
+    model = build(4, 5, channels, hidden_units=6, num_layers=2,
+                  output_features=6)
+    randomize(model)
+    depends = logit_dependencies(model)
+    at_or_after = np.triu(np.ones_like(depends), k=0)
+    assert not np.any(depends & at_or_after), np.argwhere(
+        depends & at_or_after)[:5]
+    assert np.all(depends[1:].any(axis=1))  # every value but the first
+
+
+def test_receptive_field_misses_the_upper_right():
+    """The Row LSTM's context is a triangle: the first pixel of the last row
+    reads neither the upper right corner nor the pixels beside it."""
+    height, width = 4, 10
+    model = build(height, width, first_kernel_size=3, num_layers=2)
+    randomize(model)
+    depends = logit_dependencies(model).reshape(height, width, height, width)
+    last_row_start = depends[height - 1, 0]
+    # Reads the row above, near it ...
+    assert last_row_start[height - 2, 0] and last_row_start[height - 2, 1]
+    # ... but not the top row's far end: the first layer reaches 1 pixel to
+    # the right, each Row LSTM one more per row.
+    assert not last_row_start[0, width - 3:].any()
+    assert not last_row_start[0:2, width - 1].any()
+
+
+@pytest.mark.parametrize("preprocessing,num_levels,shape", [
+    ("binarize_static", 2, (2, 2, 1)),
+    ("levels", 3, (2, 2, 1)),
+    ("binarize_static", 2, (1, 2, 3)),  # colour: channel masks
+])
+def test_log_prob_sums_to_one_over_a_tiny_space(preprocessing, num_levels,
+                                                shape):
+    model = build(*shape, num_levels=num_levels, preprocessing=preprocessing,
+                  hidden_units=6, output_features=6)
+    randomize(model)
+    values = np.array(list(itertools.product(
+        range(num_levels), repeat=int(np.prod(shape)))))
+    images = values.reshape((-1,) + shape)
+    if preprocessing == "levels":
+        images = images.astype(np.int32)
+    else:
+        images = images.astype(np.float32)
+    log_prob = model.log_prob(tf.constant(images))["log_prob"].numpy()
+    # 1e-4: float32 sums of D log-softmaxes over up to 81 images.
+    assert abs(float(tf.reduce_logsumexp(log_prob))) < 1e-4
+    # The random weights make the distribution far from uniform.
+    assert log_prob.max() - log_prob.min() > 1.0
+
+
+def independent_pixel_nll(train_levels, test_levels, num_levels):
+    """Test NLL (nats/image) of per-value categoricals fitted on train with
+    add-one smoothing: the baseline any autoregressive model must beat."""
+    counts = np.stack([(train_levels == level).sum(axis=0)
+                       for level in range(num_levels)], axis=-1) + 1.0
+    log_probs = np.log(counts / counts.sum(axis=-1, keepdims=True))
+    chosen = np.take_along_axis(log_probs[None], test_levels[..., None],
+                                axis=-1)
+    return -chosen.reshape(len(test_levels), -1).sum(axis=1).mean()
+
+
+def levels_of(dataset):
+    return np.stack([example["image"].numpy() for example in dataset])
+
+
+def test_training_beats_independent_pixels_on_digits(data_dir):
+    info = data.get_info("digits", data_dir=data_dir)
+    train = data.load("digits", "train", preprocessing="levels", seed=0,
+                      data_dir=data_dir)
+    test_levels = levels_of(data.load("digits", "test",
+                                      preprocessing="levels", seed=0,
+                                      data_dir=data_dir))
+    baseline = independent_pixel_nll(levels_of(train), test_levels,
+                                     info.num_levels)
+    config = row_lstm.get_config("tiny")
+    with config.unlocked():
+        config.hidden_units = 8
+        config.optimizers.model.learning_rate = 3e-3
+    keras.utils.set_random_seed(0)
+    model = registry.get(NAME).build(config, info)
+    model.compile_for_training()
+    model.fit(train.shuffle(2000, seed=0).batch(32), epochs=8, verbose=0)
+    nll = -model.log_prob(tf.constant(test_levels))["log_prob"].numpy().mean()
+    # About 10 nats below the baseline after 8 epochs; 5 leaves room.
+    assert nll < baseline - 5.0, (nll, baseline)
+
+
+@pytest.mark.parametrize("field,value", [
+    ("hidden_units", 0), ("num_layers", -1), ("first_kernel_size", 4),
+    ("output_features", 0), ("kernel_size", 2)])
+def test_bad_config_raises_usage_error_naming_the_field(field, value):
+    with pytest.raises(errors.UsageError, match=f"config.{field}"):
+        build(4, 4, **{field: value})
+
+
+def test_colour_needs_hidden_units_a_multiple_of_the_channels():
+    with pytest.raises(errors.UsageError, match="config.hidden_units"):
+        build(4, 4, channels=3, hidden_units=4)
+
+
+def test_registered_with_a_tiny_variant():
+    spec = registry.get(NAME)
+    assert spec.family == "autoregressive"
+    assert spec.get_config("tiny").epochs == 1
+    assert spec.get_config().preprocessing == "levels"
