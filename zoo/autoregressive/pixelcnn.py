@@ -35,9 +35,11 @@ def get_config(variant=None):
     """Returns the PixelCNN's locked config.
 
     ``python -m tfgen.train --model=pixelcnn`` trains on ``digits`` (1,257
-    training images, 17 gray levels) for 30 epochs, evaluates and exports
-    in about TODO s on 2 CPU cores, end to end. Expected on the 360 test
-    images (seed 0): TODO.
+    training images, 17 gray levels) for 60 epochs, evaluates and exports
+    in about 3 minutes on 2 CPU cores, end to end (160 s of training).
+    Expected on the 360 test images: -log p(x) = 80.3 nats, 1.81 bits/dim
+    (80.26 at seed 0; 82.3 after 30 epochs; ``fvbn``: 90.1; independent
+    pixels: 108.0 nats).
 
     Args:
         variant: ``None`` for the default; ``"tiny"`` for a small, one-epoch
@@ -57,7 +59,7 @@ def get_config(variant=None):
         output_channels=64,  # of the 1x1 layer before the softmax
     )
     config.batch_size = 32
-    config.epochs = 30
+    config.epochs = 60
     config.sample_every_epochs = 0
     if variant == "tiny":
         config.hidden_channels = 4
