@@ -65,9 +65,15 @@ def test_binary_conditionals_are_logistic_regressions():
 def test_fast_sampler_draws_what_the_full_pass_draws(monkeypatch):
     """The running-sum sampler gives the base's full-pass samples."""
     model = build("fvbn", (3, 3, 2), num_levels=4, scale=1.0)
-    seeds = tf.range(20, dtype=tf.int64)
-    levels = tf.zeros([20, 3, 3, 2], tf.int32)
-    known = tf.zeros([20, 3, 3, 2], tf.bool)
+    rng = np.random.default_rng(0)
+    levels = tf.constant(rng.integers(0, 4, (40, 3, 3, 2)), tf.int32)
+    known = rng.random((40, 3, 3, 2)) < 0.5
+    known[:20] = False  # samples from scratch
+    # Completions whose first value is known: the running sums must count
+    # its term once.
+    known[20:, 0, 0, 0] = True
+    known = tf.constant(known)
+    seeds = tf.range(40, dtype=tf.int64)
     fast = model.draw_unknown(levels, known, seeds)
 
     for hook in ("sampler_state", "sampler_logits"):
