@@ -23,8 +23,13 @@ class TrainingCheckpoint:
         self.directory = os.fspath(directory)
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False,
                                  name="completed_epochs")
+        # 1 once training ended and after_training ran: only then is the
+        # checkpoint the model that training evaluated and exported.
+        self._finished = tf.Variable(0, dtype=tf.int64, trainable=False,
+                                     name="training_finished")
         groups = model.checkpoint_variables()
-        self._checkpoint = tf.train.Checkpoint(epoch=self.epoch, **groups)
+        self._checkpoint = tf.train.Checkpoint(
+            epoch=self.epoch, finished=self._finished, **groups)
         self._manager = tf.train.CheckpointManager(
             self._checkpoint, self.directory, max_to_keep=max_to_keep)
 
@@ -45,7 +50,19 @@ class TrainingCheckpoint:
         self._checkpoint.restore(self.latest).assert_existing_objects_matched()
         return int(self.epoch.numpy())
 
-    def save(self, completed_epochs):
-        """Saves the current state after ``completed_epochs`` epochs."""
+    @property
+    def finished(self):
+        """Whether the restored checkpoint was saved at the end of training,
+        after ``after_training`` (False for an epoch's checkpoint)."""
+        return bool(self._finished.numpy())
+
+    def save(self, completed_epochs, *, finished=False):
+        """Saves the current state after ``completed_epochs`` epochs.
+
+        Args:
+            completed_epochs: epochs done, across every stage.
+            finished: training is over and ``after_training`` has run.
+        """
         self.epoch.assign(completed_epochs)
+        self._finished.assign(int(finished))
         return self._manager.save(checkpoint_number=completed_epochs)

@@ -29,8 +29,8 @@ exported version; ``--output=FILE`` writes the numbers as JSON.
 ``--data_dir`` and ``--manual_dir`` say where the data are, as for
 ``tfgen.train``; for a workdir they default to the folders its training
 used. Bad input (a missing folder, a folder that holds no run or no
-checkpoint, an unknown model) prints one line on stderr and exits with
-status 2, having written nothing.
+checkpoint, an unknown model, a run that stopped before it finished)
+prints one line on stderr and exits with status 2, having written nothing.
 """
 
 import dataclasses
@@ -114,8 +114,9 @@ def prepare_workdir(workdir, *, data_dir=None, manual_dir=None):
         A ``PreparedEvaluation``.
 
     Raises:
-        UsageError: the folder is missing, holds no run, no checkpoint, or
-            a run of a model that is not registered.
+        UsageError: the folder is missing, holds no run, no checkpoint, a
+            run of a model that is not registered, or a run that stopped
+            before training finished.
     """
     import keras
     import tensorflow as tf
@@ -160,6 +161,12 @@ def prepare_workdir(workdir, *, data_dir=None, manual_dir=None):
         raise errors.UsageError(
             f"checkpoint {checkpoint.latest} does not fit the model "
             f"{name!r}: {str(error).splitlines()[0]}") from None
+    if not checkpoint.finished:
+        # after_training has not run: an RBM's log Z would still be zero.
+        raise errors.UsageError(
+            f"training in workdir {workdir} stopped after {epochs} epochs, "
+            "before it finished; run python -m tfgen.train again with "
+            f"--workdir={workdir} to finish it")
     return PreparedEvaluation(
         model=model, splits=splits, workdir=workdir,
         provenance={"model": name, "checkpoint": checkpoint.latest,

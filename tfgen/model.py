@@ -401,8 +401,12 @@ class GenerativeModel(keras.Model):
 
         For numbers computed by ``after_training`` that no metric carries,
         such as an estimated log-partition function and its error bar.
-        Default: nothing.
+        Default: ``log_partition`` and ``log_partition_stderr`` for a model
+        with an estimated log Z (``add_log_partition``), else nothing.
         """
+        if self._has_log_partition():
+            return {"log_partition": float(self.log_partition.numpy()),
+                    "log_partition_stderr": self.log_prob_stderr()}
         return {}
 
     def checkpoint_variables(self):
@@ -417,12 +421,42 @@ class GenerativeModel(keras.Model):
             groups[f"optimizer_{name}"] = list(optimizer.variables)
         return groups
 
+    # --- An estimated log-partition function. --------------------------
+
+    def add_log_partition(self):
+        """Creates ``log_partition`` and ``log_partition_stderr``.
+
+        For an energy-based model whose ``log_prob`` is -F(v) - log Z with
+        log Z estimated after training (annealed importance sampling, or
+        enumeration when the model is small): non-trainable scalars, zero
+        until ``store_log_partition``, kept by checkpoints and exports;
+        ``log_prob_stderr`` and ``report`` then state them. Called in
+        ``__init__``.
+        """
+        self.log_partition = self.add_weight(
+            shape=(), name="log_partition", trainable=False,
+            initializer="zeros")
+        self.log_partition_stderr = self.add_weight(
+            shape=(), name="log_partition_stderr", trainable=False,
+            initializer="zeros")
+
+    def store_log_partition(self, log_partition, stderr=0.0):
+        """Keeps an estimate of log Z and its standard error (0: exact)."""
+        self.log_partition.assign(log_partition)
+        self.log_partition_stderr.assign(stderr)
+
+    def _has_log_partition(self):
+        return isinstance(getattr(self, "log_partition_stderr", None),
+                          keras.Variable)
+
     def log_prob_stderr(self):
         """The standard error, in nats, shared by every ``log_prob`` value.
 
-        Zero for exact values and bounds; an estimate states its own (an
-        RBM's: that of its estimated log Z).
+        Zero for exact values and bounds; a model with an estimated log Z
+        (``add_log_partition``) states that estimate's.
         """
+        if self._has_log_partition():
+            return float(self.log_partition_stderr.numpy())
         return 0.0
 
     def code_prior(self):

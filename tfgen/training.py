@@ -234,7 +234,7 @@ def execute(run, *, verbose=1):
             f"{checkpoint.latest or '(none: no epoch completed)'}")
     model.after_training(train_batches)
     epochs_done = int(checkpoint.epoch.numpy())
-    checkpoint.save(epochs_done)
+    checkpoint.save(epochs_done, finished=True)
 
     evaluated = evaluation.evaluate(model, splits)
     results = {

@@ -144,7 +144,20 @@ def _bad_workdirs(root, trained_workdir):
     unknown.mkdir()
     shutil.copy(trained_workdir / "config.json", unknown / "config.json")
     (unknown / "run.json").write_text(json.dumps({"model": "nope"}))
+    # A run whose last checkpoint is an epoch's, as if it was stopped
+    # before after_training ran.
+    unfinished = root / "unfinished"
+    shutil.copytree(trained_workdir, unfinished)
+    from tfgen import checkpoints
+    from tfgen import evaluate
+    prepared = evaluate.prepare_workdir(unfinished)
+    epochs = prepared.provenance["epochs"]
+    checkpoints.TrainingCheckpoint(
+        prepared.model, unfinished / "checkpoints").save(epochs)
     return [
+        ([f"--workdir={unfinished}"],
+         f"stopped after {epochs} epochs, before it finished; run "
+         "python -m tfgen.train again"),
         ([f"--workdir={root / 'missing'}"], "does not exist"),
         ([f"--workdir={empty}"], "holds no tfgen run (no run.json)"),
         ([f"--workdir={no_checkpoint}"], "has no checkpoint in"),

@@ -242,6 +242,45 @@ def test_log_prob_kind_is_declared_with_log_prob():
         Undeclared(_config(), INFO)
 
 
+class Estimated(GenerativeModel):
+    """-sum(x) - log Z with log Z estimated: the core's bookkeeping."""
+
+    capabilities = ("log_prob",)
+    log_prob_kind = "estimate"
+
+    def __init__(self, config, data_info, **kwargs):
+        super().__init__(config, data_info, **kwargs)
+        self.add_log_partition()
+        self.built = True
+
+    def _log_prob(self, images):
+        return {"log_prob": -tf.reduce_sum(images, axis=[1, 2, 3])
+                - self.log_partition}
+
+
+def test_an_estimated_log_partition_is_kept_stated_and_reported():
+    model = Estimated(_config(), INFO)
+    images = tf.ones([2, 2, 2, 1])
+    # Zero until estimated; no error stated, and nothing to report but
+    # the zeros themselves.
+    assert model.log_prob_stderr() == 0.0
+    np.testing.assert_allclose(model.log_prob(images)["log_prob"], [-4, -4])
+    model.store_log_partition(1.5, 0.25)
+    np.testing.assert_allclose(model.log_prob(images)["log_prob"],
+                               [-5.5, -5.5])
+    assert model.log_prob_stderr() == 0.25
+    assert model.report() == {"log_partition": 1.5,
+                              "log_partition_stderr": 0.25}
+    # Checkpointed and exported with the model's variables, never trained.
+    names = {variable.name for variable in model.non_trainable_variables}
+    assert {"log_partition", "log_partition_stderr"} <= names
+    assert not model.trainable_variables
+    # A model without one reports nothing and states no error.
+    plain = Linear(_config(weights=optimizers.optimizer_config("sgd", 0.1),
+                           bias=optimizers.optimizer_config("sgd", 0.1)), INFO)
+    assert plain.report() == {} and plain.log_prob_stderr() == 0.0
+
+
 def test_labels_need_a_dataset_with_classes():
     unlabelled = DataInfo(name="toy", event_shape=(2, 2, 1), num_levels=2,
                           num_classes=0)

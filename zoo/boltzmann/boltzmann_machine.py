@@ -200,13 +200,8 @@ class BoltzmannMachine(GenerativeModel):
         # log Z for machines too large to enumerate, and its AIS standard
         # error; refreshed by estimate_log_partition. Its start is exact for
         # zero parameters.
-        self.log_partition = self.add_weight(
-            shape=(), name="log_partition", trainable=False,
-            initializer=keras.initializers.Constant(
-                self.num_units * math.log(2.0)))
-        self.log_partition_stderr = self.add_weight(
-            shape=(), name="log_partition_stderr", trainable=False,
-            initializer="zeros")
+        self.add_log_partition()
+        self.log_partition.assign(self.num_units * math.log(2.0))
         self.built = True
 
     def adapt(self, train_batches):
@@ -248,18 +243,8 @@ class BoltzmannMachine(GenerativeModel):
             estimate, stderr = tf.function(fully_connected.ais_log_partition)(
                 weights, bias, int(self.config.ais_betas),
                 int(self.config.ais_runs), self.stream("partition").seed())
-        self.log_partition.assign(estimate)
-        self.log_partition_stderr.assign(stderr)
+        self.store_log_partition(estimate, stderr)
         return estimate
-
-    def log_prob_stderr(self):
-        """The standard error of log Z: zero when it is enumerated."""
-        return float(self.log_partition_stderr.numpy())
-
-    def report(self):
-        """log Z and its standard error, for ``metrics.json``."""
-        return {"log_partition": float(self.log_partition.numpy()),
-                "log_partition_stderr": self.log_prob_stderr()}
 
     # --- Training. ------------------------------------------------------
 

@@ -21,6 +21,7 @@ W = ``symmetric_zero_diagonal``(C).
 
 import tensorflow as tf
 
+from tfgen import chains
 from zoo.boltzmann import energy as rbm_energy
 from zoo.boltzmann import partition
 
@@ -94,7 +95,8 @@ def gibbs_sweeps(states, weights, bias, units, num_sweeps, noise):
         units: int32 (U,), the indices of the units resampled.
         num_sweeps: number of sweeps, an int or an int32 scalar tensor.
         noise: function ``noise(sweep) -> (B, U)`` of uniform [0, 1) draws,
-            one per row and updated unit; ``sweep`` is an int32 tensor.
+            one per row and updated unit; ``sweep`` is an int64 tensor.
+            The core's ``tfgen.chains.run_chain`` runs the sweeps.
 
     Returns:
         The states (B, N) after the sweeps.
@@ -102,8 +104,7 @@ def gibbs_sweeps(states, weights, bias, units, num_sweeps, noise):
     num_units = tf.shape(states)[1]
     units = tf.convert_to_tensor(units, tf.int32)
 
-    def sweep(step, x):
-        uniforms = noise(step)  # (B, U)
+    def sweep(step, x, uniforms):  # uniforms (B, U)
 
         def update(j, x):
             unit = units[j]
@@ -114,11 +115,10 @@ def gibbs_sweeps(states, weights, bias, units, num_sweeps, noise):
             return j + 1, x * (1.0 - column) + new[:, None] * column
 
         _, x = tf.while_loop(lambda j, _: j < tf.size(units), update, (0, x))
-        return step + 1, x
+        return x
 
-    _, states = tf.while_loop(lambda step, _: step < num_sweeps, sweep,
-                              (tf.constant(0), states))
-    return states
+    return chains.run_chain(states, num_sweeps, sweep,
+                            lambda sweep: noise(sweep)[:, None])
 
 
 def hidden_log_weights(visible, weights, bias):

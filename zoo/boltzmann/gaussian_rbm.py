@@ -25,6 +25,7 @@ from tfgen import registry
 from tfgen.optimizers import optimizer_config
 from zoo.boltzmann import partition
 from zoo.boltzmann import rbm
+from zoo.boltzmann import rbm_config
 
 # Standardized pixels constant on the training set (a digit's border) would
 # otherwise divide by zero.
@@ -55,7 +56,7 @@ def get_config(variant=None):
         ValueError: the variant is not ``None`` or ``"tiny"``.
     """
     config_lib.check_variant("gaussian_rbm", variant)
-    config = rbm.common_config()
+    config = rbm_config.common_config()
     config.preprocessing = "unit"
     config.batch_size = 20
     config.epochs = 60
@@ -63,7 +64,7 @@ def get_config(variant=None):
     # (Hinton 2010, section 13.2).
     config.optimizers.model = optimizer_config("sgd", 0.005, momentum=0.5)
     if variant == "tiny":
-        rbm.shrink_to_tiny(config)
+        rbm_config.shrink_to_tiny(config)
     config.lock()
     return config
 

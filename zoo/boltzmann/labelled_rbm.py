@@ -22,6 +22,7 @@ greedy pretraining and contrastive divergence treat as one layer.
 
 import tensorflow as tf
 
+from tfgen import chains
 from zoo.boltzmann import energy
 from zoo.boltzmann import partition
 from zoo.boltzmann import sampling
@@ -81,10 +82,11 @@ def clamped_chain(pen, labels, parameters, num_steps, block_noise,
         labels: (B, K) one-hot, clamped.
         parameters: the tuple of the module docstring.
         num_steps: Gibbs steps, a Python int.
-        block_noise: ``block_noise(block, steps)`` returns the uniform draws
-            (B, steps, H + D) of the ``steps`` Gibbs steps from
-            ``block * block_size`` on: a draw per block rather than per
-            step, which costs a pass over the rows each.
+        block_noise: ``block_noise(block)`` returns the uniform draws
+            (B, block_size, H + D) of the Gibbs steps from
+            ``block * block_size`` on (``block`` an int64 tensor): a draw
+            per block rather than per step, which costs a pass over the
+            rows each. The core's ``tfgen.chains.run_chain`` runs the chain.
         block_size: steps per block of noise.
 
     Returns:
@@ -92,21 +94,16 @@ def clamped_chain(pen, labels, parameters, num_steps, block_noise,
     """
     pen_size, top_size = parameters[0].shape
 
-    def step_fn(step, pen, pen_means, noise):
-        top_noise, pen_noise = tf.split(noise[:, step], [top_size, pen_size],
-                                        axis=-1)
+    def step(t, state, noise):
+        pen, _ = state
+        top_noise, pen_noise = tf.split(noise, [top_size, pen_size], axis=-1)
         top = sampling.sample_binary(
             hidden_probabilities(pen, labels, parameters), top_noise)
         pen_means, _ = visible_means(top, parameters)  # (B, D)
-        return (step + 1, sampling.sample_binary(pen_means, pen_noise),
-                pen_means, noise)
+        return sampling.sample_binary(pen_means, pen_noise), pen_means
 
-    pen_means = pen
-    for block, first in enumerate(range(0, num_steps, block_size)):
-        noise = block_noise(block, min(block_size, num_steps - first))
-        _, pen, pen_means, _ = tf.while_loop(
-            lambda step, *_: step < tf.shape(noise)[1], step_fn,
-            (tf.constant(0), pen, pen_means, noise))
+    _, pen_means = chains.run_chain((pen, pen), num_steps, step, block_noise,
+                                    block_size)
     return pen_means
 
 

@@ -25,24 +25,23 @@ by annealed importance sampling (Salakhutdinov & Murray 2008, see
 During training the cheap pseudo-likelihood (Besag 1975) is tracked instead.
 
 ``rbm`` has Bernoulli visibles over binarized images; ``gaussian_rbm``
-(module ``gaussian_rbm``) subclasses it with Gaussian visibles.
+(module ``gaussian_rbm``) subclasses it with Gaussian visibles. Their
+configs are in ``rbm_config``.
 """
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tfgen import config as config_lib
-from tfgen import errors
+from tfgen import chains
 from tfgen import registry
 from tfgen import statistics
 from tfgen.model import GenerativeModel
-from tfgen.optimizers import optimizer_config
 from zoo.boltzmann import energy
 from zoo.boltzmann import partition
 from zoo.boltzmann import sampling
-
-TRAINING = ("cd", "pcd")
+from zoo.boltzmann.rbm_config import get_config
+from zoo.boltzmann.rbm_config import validate
 
 # Gibbs steps of the sample chain whose noise is drawn at once.
 SAMPLE_BLOCK = 50
@@ -50,101 +49,6 @@ SAMPLE_BLOCK = 50
 # Pixel means are clipped to [floor, 1 - floor] before their log-odds start
 # the visible biases and the AIS base: a digit's border is always off.
 _MIN_PIXEL_RATE = 1e-3
-
-
-def common_config(**fields):
-    """The fields both RBMs share; the caller sets the rest and locks."""
-    return config_lib.base_config(
-        num_hidden=128,
-        training="cd",  # 'cd' (Hinton 2002) or 'pcd' (Tieleman 2008)
-        cd_steps=1,  # k: Gibbs steps of each negative phase
-        num_chains=100,  # PCD's persistent chains, whatever the batch size
-        # 0: one update per batch. n > 0: train_step splits each batch into
-        # minibatches of n images, one update each, in one compiled loop, so
-        # Keras's per-step cost falls on the batch rather than on each small
-        # update (see RBM.train_step).
-        minibatch_size=0,
-        weight_decay=1e-4,  # L2 on the weights, not on the biases
-        sample_gibbs_steps=1000,  # of the sample capability's chain
-        ais_chains=200,  # of the log Z estimate
-        ais_betas=5000,
-        **fields)
-
-
-def shrink_to_tiny(config):
-    """The test-sized variant: a few units, one epoch, short chains."""
-    config.num_hidden = 8
-    config.num_chains = 6
-    config.epochs = 1
-    config.sample_gibbs_steps = 5
-    config.num_grid_samples = 16
-    config.ais_chains = 16
-    config.ais_betas = 20
-
-
-def get_config(variant=None):
-    """Returns the Bernoulli-Bernoulli RBM's locked config.
-
-    ``python -m tfgen.train --model=rbm`` trains on ``digits`` (1,257
-    training images, dynamically binarized) with CD-1 for 60 epochs,
-    estimates log Z by AIS (200 chains, 5,000 betas, about 8 s), evaluates
-    and exports in about 50 s on 2 CPU cores, end to end. Expected on the
-    360 test images: -log p(x) about 22.6 nats (22.61 at seed 0, 23.05 at
-    seed 1; independent pixels: 27.2 nats), log Z stderr about 0.01 nats;
-    a run of 1,000 chains and 20,000 betas agrees within 0.015 nats.
-    ``--config.training=pcd`` reaches about 23.6 nats in the same 60 epochs
-    and 22.8 in 120.
-
-    Args:
-        variant: ``None`` for the default; ``"tiny"`` for a small, one-epoch
-            version that tests and CI use.
-
-    Returns:
-        A locked ``ml_collections.ConfigDict``.
-
-    Raises:
-        ValueError: the variant is not ``None`` or ``"tiny"``.
-    """
-    config_lib.check_variant("rbm", variant)
-    config = common_config()
-    config.preprocessing = "binarize_dynamic"
-    config.batch_size = 20
-    config.epochs = 60
-    # SGD with momentum (Hinton 2010, section 9).
-    config.optimizers.model = optimizer_config("sgd", 0.05, momentum=0.5)
-    if variant == "tiny":
-        shrink_to_tiny(config)
-    config.lock()
-    return config
-
-
-def validate(config, preprocessings):
-    """Raises ``UsageError`` naming the field of a bad RBM config."""
-    config_lib.validate(config)
-    if config.preprocessing not in preprocessings:
-        raise errors.UsageError(
-            f"config.preprocessing={config.preprocessing!r}: this RBM models "
-            f"{' or '.join(preprocessings)} data")
-    if config.training not in TRAINING:
-        raise errors.UsageError(
-            f"config.training={config.training!r} is not one of "
-            f"{', '.join(TRAINING)}")
-    for name in ("num_hidden", "cd_steps", "num_chains",
-                 "sample_gibbs_steps"):
-        if config[name] < 1:
-            raise errors.UsageError(
-                f"config.{name}={config[name]} must be positive")
-    if config.weight_decay < 0.0:
-        raise errors.UsageError(
-            f"config.weight_decay={config.weight_decay} must be non-negative")
-    if config.minibatch_size < 0:
-        raise errors.UsageError(
-            f"config.minibatch_size={config.minibatch_size} must be 0 (one "
-            "update per batch) or positive")
-    for name in ("ais_chains", "ais_betas"):
-        if config[name] < 2:
-            raise errors.UsageError(
-                f"config.{name}={config[name]} must be at least 2")
 
 
 @registry.register("rbm", family="boltzmann", get_config=get_config)
@@ -160,8 +64,9 @@ class RBM(GenerativeModel):
 
     ``log_prob`` is -F(v) - log Z with log Z from ``after_training``'s AIS
     estimate (zero until then), so it is an estimate whose standard error
-    ``log_prob_stderr`` states; the export keeps ``log_partition`` and
-    ``log_partition_stderr``, and ``report`` gives them to ``metrics.json``.
+    ``log_prob_stderr`` states (``GenerativeModel.add_log_partition``: the
+    export keeps ``log_partition`` and ``log_partition_stderr``, and
+    ``report`` gives them to ``metrics.json``).
 
     Args:
         config: locked config from ``get_config``.
@@ -204,12 +109,7 @@ class RBM(GenerativeModel):
         self.chains = self.add_weight(
             shape=start.shape, name="persistent_chains", trainable=False,
             initializer=lambda shape, dtype: tf.constant(start, dtype))
-        self.log_partition = self.add_weight(
-            shape=(), name="log_partition", trainable=False,
-            initializer="zeros")
-        self.log_partition_stderr = self.add_weight(
-            shape=(), name="log_partition_stderr", trainable=False,
-            initializer="zeros")
+        self.add_log_partition()
         self.built = True
 
     def initial_chains(self, random_state, shape):
@@ -364,7 +264,7 @@ class RBM(GenerativeModel):
         visible_noise_all = self.visible_noise(
             [num_minibatches, steps, num_chains, self.num_visible])
 
-        def body(index):
+        def update(index, minibatch):  # minibatch (n, V)
             def draw(shape, half_step, visible):
                 noise = visible_noise_all if visible else hidden_noise_all
                 noise = noise[index, half_step // 2]
@@ -373,16 +273,11 @@ class RBM(GenerativeModel):
                                   and shape[0] == num_chains)
                         else noise[:shape[0]])
 
-            minibatch = data[index * minibatch_size:
-                             (index + 1) * minibatch_size]  # (n, V)
             self._apply_update(minibatch, *self._phases(minibatch, draw))
-            return (index + 1,)
 
-        tf.while_loop(lambda index: index < num_minibatches, body,
-                      (tf.constant(0),))
+        _, last = chains.for_each_minibatch(data, minibatch_size, update)
         # Metrics on the last minibatch alone: on the whole batch they
         # would cost as much as many updates.
-        last = data[(num_minibatches - 1) * minibatch_size:]
         negatives = (tf.convert_to_tensor(self.chains) if self.persistent
                      else self.negative_phase(self.hidden_probs(last),
                                               self._draw)[0])
@@ -432,20 +327,6 @@ class RBM(GenerativeModel):
             num_betas=self.config.ais_betas,
             seed=self.stream("partition").seed(),
             base_visible_bias=self.pixel_log_odds(train_batches)))
-
-    def store_log_partition(self, log_partition, stderr):
-        """Keeps log Z and its standard error for ``log_prob``."""
-        self.log_partition.assign(log_partition)
-        self.log_partition_stderr.assign(stderr)
-
-    def log_prob_stderr(self):
-        """The AIS standard error of log Z, shared by every ``log_prob``."""
-        return float(self.log_partition_stderr.numpy())
-
-    def report(self):
-        """log Z and its AIS standard error, for ``metrics.json``."""
-        return {"log_partition": float(self.log_partition.numpy()),
-                "log_partition_stderr": self.log_prob_stderr()}
 
     # --- Capabilities. --------------------------------------------------
 

@@ -17,6 +17,7 @@ Shapes: ``weights`` (V, H), ``visible_bias`` (V,), ``hidden_bias`` (H,).
 
 import tensorflow as tf
 
+from tfgen import chains
 from zoo.boltzmann import energy
 
 
@@ -79,6 +80,8 @@ def sample_chain(visible, weights, visible_bias, hidden_bias, num_steps,
                  block_noise, block_size, *, gaussian=False):
     """A Gibbs chain of ``num_steps`` sweeps, every row computed alone.
 
+    The core's ``tfgen.chains.run_chain`` runs it, in blocks of noise.
+
     Args:
         visible: (B, V) starting visibles.
         weights, visible_bias, hidden_bias: the RBM's parameters.
@@ -96,25 +99,16 @@ def sample_chain(visible, weights, visible_bias, hidden_bias, num_steps,
     """
     transposed = tf.transpose(weights)  # (H, V)
 
-    def sweep(step, visible, mean, hidden_noise, visible_noise):
-        index = step % block_size
+    def sweep(step, state, noise):
+        visible, _ = state
+        hidden_noise, visible_noise = noise
         hidden_probs = tf.sigmoid(rowwise_matmul(visible, weights)
                                   + hidden_bias)
-        hidden = sample_binary(hidden_probs, hidden_noise[:, index])  # (B, H)
+        hidden = sample_binary(hidden_probs, hidden_noise)  # (B, H)
         activation = rowwise_matmul(hidden, transposed) + visible_bias
         mean = activation if gaussian else tf.sigmoid(activation)  # (B, V)
-        visible = sample_visible(mean, visible_noise[:, index], gaussian)
-        return step + 1, visible, mean, hidden_noise, visible_noise
+        return sample_visible(mean, visible_noise, gaussian), mean
 
-    def block(step, visible, mean):
-        hidden_noise, visible_noise = block_noise(step // block_size)
-        stop = tf.minimum(step + block_size, num_steps)
-        step, visible, mean, _, _ = tf.while_loop(
-            lambda step, *_: step < stop, sweep,
-            (step, visible, mean, hidden_noise, visible_noise))
-        return step, visible, mean
-
-    _, _, mean = tf.while_loop(
-        lambda step, *_: step < num_steps, block,
-        (tf.constant(0, tf.int64), visible, tf.zeros_like(visible)))
+    _, mean = chains.run_chain((visible, tf.zeros_like(visible)), num_steps,
+                               sweep, block_noise, block_size)
     return mean

@@ -26,6 +26,7 @@ from tfgen.data.info import DataInfo
 from zoo.boltzmann import gaussian_rbm
 from zoo.boltzmann import partition
 from zoo.boltzmann import rbm
+from zoo.boltzmann import rbm_config
 
 MOCK = DataInfo(name="mock", event_shape=(8, 8, 1), num_levels=17,
                 num_classes=10)
@@ -114,7 +115,7 @@ def test_configs_are_locked_and_tiny_is_small():
     for get_config in (rbm.get_config, gaussian_rbm.get_config):
         config, tiny = get_config(), get_config("tiny")
         assert tiny.epochs == 1 and tiny.num_hidden < config.num_hidden
-        assert config.training in rbm.TRAINING
+        assert config.training in rbm_config.TRAINING
         with pytest.raises(AttributeError):
             config.num_hiddens = 3  # misspelt field
         with pytest.raises(ValueError, match="variant"):
