@@ -32,7 +32,10 @@ The interface of a subclass:
   tensor or nested structure of tensors of fixed shapes) from step to step;
   at step ``position`` (int64 scalar, the flat index of the value drawn)
   ``sampler_logits`` returns ``(logits (B, num_levels), new_state)``, given
-  ``inputs`` holding every value drawn (or known) so far and zeros after.
+  ``inputs`` holding every value before ``position`` (drawn or known) and,
+  from ``position`` on, the known values of ``complete`` and zeros (a
+  causal network ignores them; ``position_coordinates`` gives the value's
+  row, column and channel).
   The defaults run the whole network each step (``state`` is empty):
   correct for every causal ``logits``, D times the cost of one pass. A model
   that can carry the activations of earlier positions (a recurrent
@@ -40,6 +43,8 @@ The interface of a subclass:
   the base's loop, noise and masking.
 - ``validate_config(config)`` (a function of this module) checks the
   fields this base reads; a model's own validation calls it.
+  ``autoregressive_config(**fields)`` is the family's base config (17 gray
+  levels of ``digits``).
 
 Attributes a subclass may set: ``capabilities`` (``sample``, ``log_prob``
 and ``complete`` by default) and ``weight_decay`` (L2 on the rank-2
@@ -165,7 +170,7 @@ class AutoregressiveModel(GenerativeModel):
 
         Args:
             inputs: float32 (B, H, W, C): values before ``position`` drawn
-                or known, zeros from it on.
+                or known; from it on, known values and zeros.
             state: the structure ``sampler_state`` returned, as updated by
                 the previous step.
             position: int64 scalar, the flat index (raster order, channels
