@@ -189,16 +189,18 @@ def ais_log_partition(weights, bias, num_betas, num_runs, seed):
     # (R, N), exact draws from p_0.
     states = tf.cast(uniforms(0) < tf.sigmoid(bias), tf.float32)
 
-    def step(k, x, log_weights):
+    def step(t, state, noise):
+        del noise  # each step seeds its own draws
+        x, log_weights = state
+        k = tf.cast(t, tf.int32) + 1  # from betas[k - 1] to betas[k]
         pairwise = 0.5 * tf.reduce_sum(tf.matmul(x, weights) * x, axis=-1)
         log_weights += (betas[k] - betas[k - 1]) * pairwise
         x = gibbs_sweeps(x, betas[k] * weights, bias, units, 1,
                          lambda _: uniforms(k))
-        return k + 1, x, log_weights
+        return x, log_weights
 
-    _, _, log_weights = tf.while_loop(
-        lambda k, *_: k <= num_betas, step,
-        (tf.constant(1), states, tf.zeros([num_runs])))
+    _, log_weights = chains.run_chain((states, tf.zeros([num_runs])),
+                                      num_betas, step)
     log_mean_weight, stderr = partition.log_mean_weight_and_stderr(
         log_weights)
     return tf.reduce_sum(tf.nn.softplus(bias)) + log_mean_weight, stderr

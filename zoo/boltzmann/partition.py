@@ -37,6 +37,7 @@ import math
 
 import tensorflow as tf
 
+from tfgen import chains
 from zoo.boltzmann import energy
 
 # Enumeration beyond this many units is too slow and too large to be useful.
@@ -188,7 +189,10 @@ def _ais_log_weights(weights, visible_bias, hidden_bias, base_visible_bias,
     log_weights = tf.zeros([num_chains], tf.float64)
     num_betas = tf.shape(betas, out_type=tf.int64)[0]
 
-    def body(step, visible, log_weights):
+    def body(t, state, noise):
+        del noise  # each step seeds its own draws
+        visible, log_weights = state
+        step = t + 1  # the chain moves from betas[step - 1] to betas[step]
         beta_prev, beta = betas[step - 1], betas[step]
         logits = energy.hidden_logits(visible, weights, hidden_bias)  # (N, H)
         # log p*_beta(v) - log p*_beta_prev(v) at the chain's current state.
@@ -209,13 +213,12 @@ def _ais_log_weights(weights, visible_bias, hidden_bias, base_visible_bias,
             tf.random.stateless_uniform([num_chains, num_visible],
                                         seed=visible_seed, dtype=tf.float64)
             < tf.sigmoid(visible_logits), tf.float64)  # (N, V)
-        return step + 1, visible, log_weights
+        return visible, log_weights
 
     # (The sweep after the last update, at beta = 1, is not needed but
     # costs one step of thousands.)
-    _, _, log_weights = tf.while_loop(
-        lambda step, *_: step < num_betas, body,
-        (tf.constant(1, tf.int64), visible, log_weights))
+    _, log_weights = chains.run_chain((visible, log_weights), num_betas - 1,
+                                      body)
     return log_weights
 
 
@@ -239,7 +242,10 @@ def _gaussian_ais_log_weights(weights, visible_bias, hidden_bias, betas,
     log_weights = tf.zeros([num_chains], tf.float64)
     num_betas = tf.shape(betas, out_type=tf.int64)[0]
 
-    def body(step, visible, log_weights):
+    def body(t, state, noise):
+        del noise  # each step seeds its own draws
+        visible, log_weights = state
+        step = t + 1  # the chain moves from betas[step - 1] to betas[step]
         beta_prev, beta = betas[step - 1], betas[step]
         interaction = tf.matmul(visible, weights)  # (N, H), W'v per row
         logits = beta * interaction + hidden_bias
@@ -259,15 +265,13 @@ def _gaussian_ais_log_weights(weights, visible_bias, hidden_bias, betas,
                    + tf.random.stateless_normal([num_chains, num_visible],
                                                seed=visible_seed,
                                                dtype=tf.float64))
-        return step + 1, visible, log_weights
+        # The width of W is dynamic here (reduce_retracing); the state
+        # keeps the static shape it started with (a one-pixel model's
+        # (N, 1)).
+        return tf.reshape(visible, tf.shape(state[0])), log_weights
 
-    # The visibles' width is dynamic here: with one visible unit the first
-    # state's static (N, 1) would otherwise clash with the loop's (N, None).
-    _, _, log_weights = tf.while_loop(
-        lambda step, *_: step < num_betas, body,
-        (tf.constant(1, tf.int64), visible, log_weights),
-        shape_invariants=(tf.TensorShape([]), tf.TensorShape([None, None]),
-                          tf.TensorShape([None])))
+    _, log_weights = chains.run_chain((visible, log_weights), num_betas - 1,
+                                      body)
     return log_weights
 
 
