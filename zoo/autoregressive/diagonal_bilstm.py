@@ -10,9 +10,14 @@ convolution and a 2 x 1 state-to-state convolution scans the image's
 diagonals left to right; a second LSTM scans the mirrored map, and its
 output, shifted down one row, is added to the first's.
 
-The likelihood is exact and computed in one pass (``base``). A pixel's
+The likelihood is exact and computed in one pass (``base``). Each layer's
 context is every pixel before it: unlike the Row LSTM's triangle
-(``row_lstm``) and the PixelCNN's, it has no blind spot.
+(``row_lstm``) and the PixelCNN's, the recurrence has no blind spot. One
+pixel escapes the network as a whole: the last pixel of the row above, seen
+from a pixel more than ``first_kernel_size // 2`` columns left of the row's
+end. Only the mask-A convolution carries it (its feature at a pixel excludes
+that pixel), from features in the current row to the right, which the
+recurrence does not reach; the paper's architecture has the same gap.
 """
 
 from tfgen import config as config_lib

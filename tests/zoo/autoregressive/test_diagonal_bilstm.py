@@ -91,14 +91,26 @@ def test_logits_are_causal(shape):
 
 
 def test_receptive_field_holds_every_earlier_pixel():
-    """No blind spot: the last value reads every value before it."""
+    """No blind spot of the recurrence: the last value reads every value
+    before it, and every value reads all earlier ones (far to the upper
+    right too, through the right-to-left direction) but the last pixel of
+    the row above when it lies beyond the mask-A convolution's reach: only
+    that convolution, whose feature at a pixel excludes the pixel, carries
+    it, and the row's recurrence reaches no feature to its right."""
     height = width = 5
+    first_kernel_size = 3
     model = build(height, width, num_levels=2,
-                  preprocessing="binarize_static", first_kernel_size=3)
+                  preprocessing="binarize_static",
+                  first_kernel_size=first_kernel_size)
     randomize(model, biases=False)
     depends = logit_dependencies(model)
     assert depends[-1, :-1].all()
-    assert not depends[-1, -1]
+    expected = np.tril(np.ones_like(depends), k=-1)
+    reach = first_kernel_size // 2
+    for row in range(1, height):
+        for column in range(width - 1 - reach):
+            expected[row * width + column, row * width - 1] = False
+    np.testing.assert_array_equal(depends, expected)
 
 
 def test_unshifted_right_to_left_direction_breaks_causality(monkeypatch):
