@@ -201,7 +201,8 @@ class MaskedConv2D(keras.layers.Layer):
             *self.kernel_size, in_features, self.filters, self.mask_type,
             self.channels))
         self.kernel = self.add_weight(
-            name="kernel", shape=self.kernel_size + (in_features, self.filters),
+            name="kernel",
+            shape=self.kernel_size + (in_features, self.filters),
             initializer="glorot_uniform")
         self.bias = self.add_weight(name="bias", shape=(self.filters,),
                                     initializer=self.bias_initializer)

@@ -1,4 +1,4 @@
-"""Tests of the Diagonal BiLSTM PixelRNN (zoo/autoregressive/diagonal_bilstm.py).
+"""Tests of the Diagonal BiLSTM PixelRNN (diagonal_bilstm.py).
 
 Dependencies are read off the exact Jacobian of the logits with respect to
 the float inputs, with random weights: masked paths give exact zeros.

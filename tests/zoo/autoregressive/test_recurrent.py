@@ -26,7 +26,8 @@ def dependencies(layer, height, width, features, channels=1, seed=0):
     with tf.GradientTape() as tape:
         tape.watch(inputs)
         outputs = layer(inputs)
-    jacobian = np.abs(tape.jacobian(outputs, inputs).numpy())[0, ..., 0, :, :, :]
+    jacobian = np.abs(tape.jacobian(outputs, inputs).numpy())
+    jacobian = jacobian[0, :, :, :, 0]  # (H, W, F_out, H, W, F_in)
     # (H, W, F_out, H, W, F_in) -> (H, W, groups, H, W, groups)
     out_features, in_features = jacobian.shape[2], jacobian.shape[5]
     grouped = np.zeros((height, width, channels, height, width, channels))
@@ -41,7 +42,8 @@ def dependencies(layer, height, width, features, channels=1, seed=0):
 def assert_causal(depends, mask_type):
     """Nothing at or after i (mask A) or after i (mask B); something before."""
     size = depends.shape[0]
-    later = np.triu(np.ones((size, size), bool), k=1 if mask_type == "B" else 0)
+    later = np.triu(np.ones((size, size), bool),
+                    k=1 if mask_type == "B" else 0)
     assert not np.any(depends & later), np.argwhere(depends & later)[:5]
     assert np.any(depends & ~later)
 
