@@ -26,6 +26,7 @@ EXPECTED_MODELS = {
     "dbn": "boltzmann",
     "deep_ae": "autoencoders",
     "denoising_ae": "autoencoders",
+    "diagonal_bilstm": "autoregressive",
     "fvbn": "autoregressive",
     "gaussian_rbm": "boltzmann",
     "iaf_vae": "autoencoders",
@@ -33,6 +34,7 @@ EXPECTED_MODELS = {
     "pca": "autoencoders",
     "pixelcnn": "autoregressive",
     "rbm": "boltzmann",
+    "row_lstm": "autoregressive",
     "stacked_ae": "autoencoders",
     "vae": "autoencoders",
 }
