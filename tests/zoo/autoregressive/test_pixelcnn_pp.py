@@ -1,0 +1,135 @@
+"""PixelCNN++: causality and the full receptive field by gradients,
+normalization over tiny spaces (down- and up-sampling included), logits
+normalized over the levels, dropout in training only."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from autoregressive_helpers import assert_causal
+from autoregressive_helpers import build
+from autoregressive_helpers import dependencies
+from autoregressive_helpers import every_image
+from tfgen import errors
+from tfgen import registry
+from tfgen.data import DataInfo
+
+
+@pytest.mark.parametrize("shape,resolutions", [
+    ((4, 4, 1), 2), ((5, 3, 1), 3), ((3, 3, 3), 2)],
+    ids=["gray", "odd_sides", "colour"])
+def test_logits_depend_only_on_earlier_values(shape, resolutions):
+    """The logits of (pixel, channel) d: zero gradient on inputs d, d+1...
+    (colour: G reads R of its pixel, B reads R and G, through the means'
+    coefficients and the mixture's posterior weights)."""
+    model = build("pixelcnn_pp", shape, num_levels=4,
+                  overrides={"num_resolutions": resolutions})
+    assert_causal(dependencies(model.logits, shape), strict=True)
+
+
+def test_no_blind_spot_with_two_blocks_at_two_resolutions():
+    """8x8 with the default's architecture (2 gated blocks per stream and
+    resolution, 8x8 and 4x4; 8 filters): every conditional depends on every
+    value before it, the pixels above and to the right included (the
+    plain PixelCNN's blind spot). One block per resolution does not yet
+    reach 7 columns to the right: pixel (7, 0) misses (6, 7)."""
+    shape = (8, 8, 1)
+    model = build("pixelcnn_pp", shape, num_levels=2, overrides={
+        "num_filters": 8, "num_residual_blocks": 2, "num_resolutions": 2})
+    depends = dependencies(model.logits, shape)
+    assert_causal(depends, strict=True)
+    earlier = np.tril(np.ones_like(depends), k=-1)
+    assert (depends == earlier).all(), np.argwhere(depends != earlier)[:5]
+
+    shallow = build("pixelcnn_pp", shape, num_levels=2, overrides={
+        "num_filters": 8, "num_residual_blocks": 1, "num_resolutions": 2})
+    sees = dependencies(shallow.logits, shape)[7 * 8].reshape(8, 8)
+    assert not sees[6, 7] and sees[6, :7].all()
+
+
+@pytest.mark.parametrize(
+    "shape,num_levels,preprocessing,resolutions",
+    [((2, 2, 1), 2, "binarize_dynamic", 2), ((2, 2, 1), 3, "levels", 2),
+     ((2, 2, 1), 3, "levels", 3), ((1, 2, 3), 2, "binarize_static", 2),
+     ((1, 2, 3), 3, "levels", 2)],
+    ids=["binary_2x2", "levels3_2x2", "levels3_2x2_three_resolutions",
+         "binary_1x2x3", "levels3_1x2x3"])
+def test_log_prob_sums_to_one_over_a_tiny_space(shape, num_levels,
+                                                preprocessing, resolutions):
+    """Down-sampling 2 -> 1 (and 1 -> 1) and back to 2 keeps the sum."""
+    model = build("pixelcnn_pp", shape, num_levels, preprocessing,
+                  overrides={"num_resolutions": resolutions}, scale=0.5)
+    binarized = preprocessing != "levels"
+    images = every_image(shape, 2 if binarized else num_levels, binarized)
+    log_probs = np.asarray(model.log_prob(images=tf.constant(images))[
+        "log_prob"], np.float64)
+    assert log_probs.std() > 0.1  # Random weights: not uniform.
+    np.testing.assert_allclose(np.logaddexp.reduce(log_probs), 0.0,
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize("num_levels,channels", [(256, 3), (17, 1)])
+def test_logits_are_log_probabilities_of_the_levels(num_levels, channels):
+    model = build("pixelcnn_pp", (3, 3, channels), num_levels, scale=0.5)
+    inputs = tf.constant(np.random.default_rng(0).integers(
+        0, num_levels, (2, 3, 3, channels)) / (num_levels - 1), tf.float32)
+    logits = model.logits(inputs)
+    assert logits.shape == (2, 3, 3, channels, num_levels)
+    np.testing.assert_allclose(tf.reduce_logsumexp(logits, axis=-1), 0.0,
+                               atol=2e-5)
+
+
+def _digits_like(shape, num_levels, seed):
+    return tf.constant(np.random.default_rng(seed).integers(
+        0, num_levels, (4,) + shape), tf.int32)
+
+
+def test_dropout_acts_in_training_only():
+    """log_prob is deterministic; a training step's logits are not."""
+    shape = (4, 4, 1)
+    model = build("pixelcnn_pp", shape, 17,
+                  overrides={"dropout_rate": 0.5}, scale=0.3)
+    images = _digits_like(shape, 17, 0)
+    first = model.log_prob(images=images)["log_prob"]
+    np.testing.assert_array_equal(first, model.log_prob(images=images)[
+        "log_prob"])
+    inputs = model.to_inputs(images)
+    object.__setattr__(model, "_dropout_active", True)
+    try:
+        training = [model.logits(inputs) for _ in range(2)]
+    finally:
+        object.__setattr__(model, "_dropout_active", False)
+    assert np.abs(training[0] - training[1]).max() > 1e-3
+    assert np.abs(training[0] - model.logits(inputs)).max() > 1e-3
+    np.testing.assert_array_equal(first, model.log_prob(images=images)[
+        "log_prob"])
+
+
+def test_train_step_uses_dropout_and_log_prob_does_not():
+    """The compiled training step traces with dropout on: its loss on a
+    batch differs from the same batch's exact NLL; evaluation matches it."""
+    shape = (4, 4, 1)
+    model = build("pixelcnn_pp", shape, 17, overrides={"dropout_rate": 0.5})
+    model.compile_for_training()
+    model.build_for_training()
+    images = _digits_like(shape, 17, 1)
+    nll = -float(tf.reduce_mean(model.log_prob(images=images)["log_prob"]))
+    batch = {"image": images, "label": tf.zeros(4, tf.int64)}
+    evaluated = model.test_step(batch)["nll"]
+    np.testing.assert_allclose(float(evaluated), nll, rtol=1e-5)
+    model.reset_metrics()
+    trained = model.train_step(batch)["nll"]
+    assert abs(float(trained) - nll) > 1e-3
+
+
+def test_bad_configs_name_their_field():
+    spec = registry.get("pixelcnn_pp")
+    info = DataInfo(name="rgb", event_shape=(4, 4, 3), num_levels=4)
+    for field, value in [("num_filters", 0), ("num_resolutions", 0),
+                         ("num_components", 0), ("num_residual_blocks", -1),
+                         ("dropout_rate", 1.0), ("preprocessing", "unit")]:
+        config = spec.get_config("tiny")
+        with config.unlocked():
+            config[field] = value
+        with pytest.raises(errors.UsageError, match=f"config.{field}="):
+            spec.build(config, info)
