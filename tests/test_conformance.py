@@ -476,6 +476,7 @@ _NUM_REPLICAS = 16
 LOG_PROB_VARIANTS = {
     "vae-levels": ("vae", {"likelihood": "categorical",
                            "preprocessing": "levels"}),
+    "gated_pixelcnn-conditional": ("gated_pixelcnn", {"conditional": "True"}),
 }
 
 

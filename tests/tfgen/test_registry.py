@@ -28,6 +28,7 @@ EXPECTED_MODELS = {
     "denoising_ae": "autoencoders",
     "diagonal_bilstm": "autoregressive",
     "fvbn": "autoregressive",
+    "gated_pixelcnn": "autoregressive",
     "gaussian_rbm": "boltzmann",
     "iaf_vae": "autoencoders",
     "linear_ae": "autoencoders",

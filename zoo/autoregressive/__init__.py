@@ -9,5 +9,6 @@ layers.
 """
 from zoo.autoregressive import diagonal_bilstm  # noqa: F401
 from zoo.autoregressive import fvbn  # noqa: F401
+from zoo.autoregressive import gated_pixelcnn  # noqa: F401
 from zoo.autoregressive import pixelcnn  # noqa: F401
 from zoo.autoregressive import row_lstm  # noqa: F401

@@ -41,6 +41,16 @@ The interface of a subclass:
   that can carry the activations of earlier positions (a recurrent
   network's rows, a convolution's cached columns) overrides both and keeps
   the base's loop, noise and masking.
+- Conditioning on class labels: a model that lists capabilities in
+  ``labelled_capabilities`` (an attribute of the class or, when a config
+  field switches conditioning on, of the instance) receives their
+  ``labels``, int64 (B,), checked by the core, as a keyword argument of
+  ``logits(inputs, labels=labels)``, ``sampler_state(inputs,
+  labels=labels)`` and ``sampler_logits(inputs, state, position,
+  labels=labels)``; training and evaluation pass the batch's ``label``
+  when ``log_prob`` is labelled. Unconditional models never receive the
+  keyword, so they define these methods without it; their likelihood is
+  log p(x), a conditional model's log p(x | y).
 - ``validate_config(config)`` (a function of this module) checks the
   fields this base reads; a model's own validation calls it.
   ``autoregressive_config(**fields)`` is the family's base config (17 gray
@@ -145,25 +155,28 @@ class AutoregressiveModel(GenerativeModel):
 
     # --- What a subclass implements. -------------------------------------
 
-    def logits(self, inputs):
+    def logits(self, inputs, labels=None):
         """The logits of every conditional, (B, H, W, C, num_levels).
 
         Args:
             inputs: float32 (B, H, W, C) intensities in [0, 1].
+            labels: int64 (B,) classes; passed (as a keyword) to a model
+                conditioned on labels only.
         """
         raise NotImplementedError
 
-    def sampler_state(self, inputs):
+    def sampler_state(self, inputs, labels=None):
         """The fast sampler's initial state; default: none (an empty tuple).
 
         Args:
             inputs: float32 (B, H, W, C), the chain's start (known values,
                 zeros elsewhere).
+            labels: int64 (B,); a conditional model's only.
         """
-        del inputs
+        del inputs, labels
         return ()
 
-    def sampler_logits(self, inputs, state, position):
+    def sampler_logits(self, inputs, state, position, labels=None):
         """Logits of value ``position`` given the values before it.
 
         The default runs the whole network and reads one position.
@@ -175,14 +188,28 @@ class AutoregressiveModel(GenerativeModel):
                 the previous step.
             position: int64 scalar, the flat index (raster order, channels
                 inner) of the value to draw.
+            labels: int64 (B,); a conditional model's only.
 
         Returns:
             ``(logits, state)``: float32 (B, num_levels) and the next state,
             of the same structure and shapes.
         """
-        logits = tf.reshape(self.logits(inputs),
+        logits = tf.reshape(self.logits(inputs, **_given(labels)),
                             [-1, self.num_dims, self.num_levels])
         return tf.gather(logits, position, axis=1), state  # (B, L)
+
+    # --- Labels. --------------------------------------------------------------
+
+    @property
+    def conditioned_on_labels(self):
+        """Whether training and ``log_prob`` condition on the labels."""
+        return "log_prob" in self.labelled_capabilities
+
+    def batch_labels(self, batch):
+        """The batch's ``label`` for a conditional model, else None."""
+        if not self.conditioned_on_labels:
+            return None
+        return tf.cast(batch["label"], tf.int64)
 
     # --- Conversions. -----------------------------------------------------
 
@@ -205,20 +232,23 @@ class AutoregressiveModel(GenerativeModel):
 
     # --- Likelihood. --------------------------------------------------------
 
-    def conditional_log_probs(self, levels):
+    def conditional_log_probs(self, levels, labels=None):
         """log p(x_d | x_<d) of every value, float32 (B, H, W, C).
 
         Args:
             levels: int32 (B, H, W, C) in [0, num_levels).
+            labels: int64 (B,) classes of a conditional model, or None.
         """
-        log_probs = tf.nn.log_softmax(self.logits(self.to_inputs(levels)))
+        log_probs = tf.nn.log_softmax(self.logits(self.to_inputs(levels),
+                                                  **_given(labels)))
         return tf.reduce_sum(
             log_probs * tf.one_hot(levels, self.num_levels), axis=-1)
 
-    def _log_prob(self, images):
-        """Returns ``{"log_prob": (B,)}``, the exact log p(x) in nats."""
+    def _log_prob(self, images, labels=None):
+        """Returns ``{"log_prob": (B,)}``, the exact log p(x) in nats
+        (log p(x | y) given a conditional model's labels)."""
         return {"log_prob": tf.reduce_sum(
-            self.conditional_log_probs(self.to_levels(images)),
+            self.conditional_log_probs(self.to_levels(images), labels),
             axis=[1, 2, 3])}
 
     def bits_per_dim(self, nats):
@@ -230,15 +260,17 @@ class AutoregressiveModel(GenerativeModel):
 
     def train_step(self, batch):
         levels = self.to_levels(batch["image"])  # (B, H, W, C)
+        labels = self.batch_labels(batch)
         with tf.GradientTape() as tape:
-            nll = -tf.reduce_sum(self.conditional_log_probs(levels),
+            nll = -tf.reduce_sum(self.conditional_log_probs(levels, labels),
                                  axis=[1, 2, 3])  # (B,)
             loss = tf.reduce_mean(nll)
         self.minimize(tape, loss, weight_decay=self.weight_decay)
         return self.update_metrics(self._metric_values(nll))
 
     def test_step(self, batch):
-        nll = -self._log_prob(batch["image"])["log_prob"]
+        nll = -self._log_prob(batch["image"],
+                              self.batch_labels(batch))["log_prob"]
         return self.update_metrics(self._metric_values(nll))
 
     # --- Sampling. ----------------------------------------------------------
@@ -248,36 +280,46 @@ class AutoregressiveModel(GenerativeModel):
         """Steps whose noise is drawn at once: one image row (W * C)."""
         return self.image_shape[1] * self.image_shape[2]
 
-    def _sample(self, seed):
-        """Returns ``{"images": (B, H, W, C)}``, row i drawn from seed[i]."""
+    def _sample(self, seed, labels=None):
+        """Returns ``{"images": (B, H, W, C)}``, row i drawn from seed[i]
+        (and labels[i] for a conditional model)."""
         shape = tf.concat([tf.shape(seed)[:1], self.image_shape], axis=0)
         levels = tf.zeros(shape, tf.int32)
         return {"images": self.to_inputs(self._draw(
-            levels, tf.zeros(shape, tf.bool), seed))}
+            levels, tf.zeros(shape, tf.bool), seed, labels))}
 
-    def _complete(self, images, mask, seed):
+    def _complete(self, images, mask, seed, labels=None):
         """Returns ``{"images": ...}``: mask 1 kept, mask 0 drawn."""
         known = mask > 0.5
         levels = tf.where(known, self.to_levels(images), 0)
-        return {"images": self.to_inputs(self._draw(levels, known, seed))}
+        return {"images": self.to_inputs(self._draw(levels, known, seed,
+                                                    labels))}
 
-    def _draw(self, levels, known, seed):
+    def _draw(self, levels, known, seed, labels=None):
         """Runs the sampler, compiled once when called eagerly."""
         if not tf.executing_eagerly():
-            return self.draw_unknown(levels, known, seed)
+            return self.draw_unknown(levels, known, seed, labels)
         # Eagerly, a while loop runs step by step in Python; one traced
-        # function, kept out of Keras's attribute tracking, runs it in
-        # the graph instead.
-        function = self.__dict__.get("_compiled_draw")
+        # function (one with labels, one without), kept out of Keras's
+        # attribute tracking, runs it in the graph instead.
+        key = "_compiled_draw" if labels is None else "_compiled_draw_labels"
+        function = self.__dict__.get(key)
         if function is None:
             image = [None] + list(self.image_shape)
-            function = tf.function(self.draw_unknown, input_signature=[
-                tf.TensorSpec(image, tf.int32), tf.TensorSpec(image, tf.bool),
-                tf.TensorSpec([None], tf.int64)])
-            object.__setattr__(self, "_compiled_draw", function)
-        return function(levels, known, tf.cast(seed, tf.int64))
+            signature = [tf.TensorSpec(image, tf.int32),
+                         tf.TensorSpec(image, tf.bool),
+                         tf.TensorSpec([None], tf.int64)]
+            if labels is not None:
+                signature.append(tf.TensorSpec([None], tf.int64))
+            function = tf.function(self.draw_unknown,
+                                   input_signature=signature)
+            object.__setattr__(self, key, function)
+        arguments = [levels, known, tf.cast(seed, tf.int64)]
+        if labels is not None:
+            arguments.append(tf.cast(labels, tf.int64))
+        return function(*arguments)
 
-    def draw_unknown(self, levels, known, seed):
+    def draw_unknown(self, levels, known, seed, labels=None):
         """Draws every unknown value in turn from its conditional.
 
         One ``tfgen.chains.run_chain`` over the D positions: step d gets the
@@ -290,6 +332,7 @@ class AutoregressiveModel(GenerativeModel):
             levels: int32 (B, H, W, C); the known values, anything elsewhere.
             known: bool (B, H, W, C), True where the value is kept.
             seed: int64 (B,); row i's draws depend on seed[i] alone.
+            labels: int64 (B,) classes of a conditional model, or None.
 
         Returns:
             int32 (B, H, W, C) levels.
@@ -314,8 +357,9 @@ class AutoregressiveModel(GenerativeModel):
 
         def step(position, state, uniforms):
             flat, carried = state
-            logits, carried = self.sampler_logits(images_of(flat), carried,
-                                                  position)  # (B, L)
+            logits, carried = self.sampler_logits(
+                images_of(flat), carried, position,
+                **_given(labels))  # (B, L)
             gumbel = -tf.math.log(-tf.math.log(
                 tf.maximum(uniforms, _MIN_UNIFORM)))
             drawn = tf.argmax(logits + gumbel, axis=-1, output_type=tf.int32)
@@ -325,6 +369,13 @@ class AutoregressiveModel(GenerativeModel):
             return flat * (1 - at) + value[:, None] * at, carried
 
         flat, _ = chains.run_chain(
-            (start, self.sampler_state(images_of(start))), self.num_dims,
+            (start, self.sampler_state(images_of(start), **_given(labels))),
+            self.num_dims,
             step, noise=noise, block_size=block_size)
         return tf.reshape(flat, tf.shape(levels))
+
+
+def _given(labels):
+    """``{"labels": labels}``, or no keyword at all for an unconditional
+    model, whose hooks need not take ``labels``."""
+    return {} if labels is None else {"labels": labels}
