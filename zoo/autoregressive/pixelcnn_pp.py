@@ -53,9 +53,10 @@ def get_config(variant=None):
 
     ``python -m tfgen.train --model=pixelcnn_pp`` trains on ``digits``
     (1,257 training images, 17 gray levels) for 30 epochs, evaluates and
-    exports in about 3 minutes on 2 CPU cores. Expected on the 360 test
-    images: see the README's autoregressive table (``pixelcnn``: about
-    80.5 nats, 1.81 bits/dim).
+    exports in about 5 minutes on 2 CPU cores (5m46s wall, 4m44s CPU, at
+    seed 0 on a shared machine). Expected on the 360 test images:
+    -log p(x) 77.56 nats, 1.748 bits/dim at seed 0 (``pixelcnn``: about
+    80.5 nats, 1.81 bits/dim; independent pixels: 108.0 nats).
 
     Args:
         variant: ``None`` for the default; ``"tiny"`` for a small, one-epoch
