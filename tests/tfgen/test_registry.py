@@ -34,6 +34,7 @@ EXPECTED_MODELS = {
     "linear_ae": "autoencoders",
     "pca": "autoencoders",
     "pixelcnn": "autoregressive",
+    "pixelcnn_pp": "autoregressive",
     "rbm": "boltzmann",
     "row_lstm": "autoregressive",
     "stacked_ae": "autoencoders",

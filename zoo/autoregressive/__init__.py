@@ -11,4 +11,5 @@ from zoo.autoregressive import diagonal_bilstm  # noqa: F401
 from zoo.autoregressive import fvbn  # noqa: F401
 from zoo.autoregressive import gated_pixelcnn  # noqa: F401
 from zoo.autoregressive import pixelcnn  # noqa: F401
+from zoo.autoregressive import pixelcnn_pp  # noqa: F401
 from zoo.autoregressive import row_lstm  # noqa: F401
