@@ -52,7 +52,12 @@ def get_config(variant=None):
 
     ``python -m tfgen.train --model=gated_pixelcnn`` trains on ``digits``
     (1,257 training images, 17 gray levels) for 40 epochs, evaluates and
-    exports it.
+    exports it: 4.2 minutes end to end on 2 CPU cores shared with other
+    jobs (195 s of training, 1.7 minutes of CPU time). Expected on the 360
+    test images: -log p(x) about 80.1 nats, 1.80 bits/dim (80.07 at seed
+    0; ``pixelcnn``: 80.3 nats, 1.81 bits/dim in 60 epochs). The training
+    NLL (77.0) is below the validation NLL (80.5) by then; a learning rate
+    of 2e-3 overfits sooner (80.63 nats at seed 0).
 
     ``conditional`` is False by default: the default run then reports
     log p(x), comparable with every other model of the family, whereas a

@@ -210,10 +210,11 @@ def test_conditional_model_trained_on_digits_classifies_by_likelihood(
             "log_prob"]) for label in range(classes)], axis=1)  # (N, K)
     true = log_probs[np.arange(len(images)), labels]
     others = (log_probs.sum(axis=1) - true) / (classes - 1)
-    # Measured: about 2.6 nats apart and 68% right after 6 epochs.
-    assert np.mean(true - others) > 1.0, np.mean(true - others)
+    # Measured: 11.6 nats apart and 86% right after 6 epochs; a model
+    # that ignores its labels gives 0 nats and chance.
+    assert np.mean(true - others) > 5.0, np.mean(true - others)
     accuracy = np.mean(np.argmax(log_probs, axis=1) == labels)
-    assert accuracy > 0.4, accuracy
+    assert accuracy > 0.5, accuracy
 
 
 def test_conditional_variant_runs_end_to_end(data_dir, tmp_path):
