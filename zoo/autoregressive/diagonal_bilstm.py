@@ -10,14 +10,16 @@ convolution and a 2 x 1 state-to-state convolution scans the image's
 diagonals left to right; a second LSTM scans the mirrored map, and its
 output, shifted down one row, is added to the first's.
 
-The likelihood is exact and computed in one pass (``base``). Each layer's
-context is every pixel before it: unlike the Row LSTM's triangle
-(``row_lstm``) and the PixelCNN's, the recurrence has no blind spot. One
-pixel escapes the network as a whole: the last pixel of the row above, seen
-from a pixel more than ``first_kernel_size // 2`` columns left of the row's
-end. Only the mask-A convolution carries it (its feature at a pixel excludes
-that pixel), from features in the current row to the right, which the
-recurrence does not reach; the paper's architecture has the same gap.
+The likelihood is exact and computed in one pass (``base``). Unlike the
+Row LSTM's triangle (``row_lstm``) and the PixelCNN's, the context of every
+value is every value before it: no blind spot. The recurrence alone does
+not give it: the mask-A convolution's feature at a pixel excludes the pixel,
+so the last pixel of the row above would reach a pixel more than
+``first_kernel_size // 2`` columns left of the row's end only through
+features later in the row, beyond the left-to-right recurrence (the paper's
+architecture has this gap). The first layer's right-to-left direction,
+shifted down one row, therefore also reads the image itself: all of row
+r - 1 precedes row r, so it needs no mask.
 """
 
 from tfgen import config as config_lib
@@ -52,6 +54,9 @@ def get_config(variant=None):
         num_layers=2,
         first_kernel_size=7,  # the mask-A convolution's
         output_features=32,  # of the 1 x 1 layer before the softmax
+        # Sample through the carried rows (sampler_logits); False: the
+        # base's full pass at every step, the reference it must equal.
+        fast_sampling=True,
     )
     config.batch_size = 32
     config.epochs = 20
@@ -87,9 +92,9 @@ class DiagonalBiLSTMModel(base.AutoregressiveModel):
         channels = self.image_shape[-1]
         recurrent.validate_network_config(config, channels)
 
-        def diagonal_bilstm(hidden, name):
+        def diagonal_bilstm(hidden, name, **kwargs):
             return recurrent.DiagonalBiLSTM(hidden, channels=channels,
-                                            name=name)
+                                            name=name, **kwargs)
 
         self.network = recurrent.pixel_rnn_network(
             self.image_shape, self.num_levels, diagonal_bilstm,
@@ -97,10 +102,26 @@ class DiagonalBiLSTMModel(base.AutoregressiveModel):
             hidden=int(config.hidden_units),
             first_kernel_size=int(config.first_kernel_size),
             output_features=int(config.output_features),
-            name="diagonal_bilstm")
+            name="diagonal_bilstm", image_to_first_layer=True)
+        self.fast_sampling = bool(config.fast_sampling)
         self.built = True
 
     def logits(self, inputs):
         """Returns (B, H, W, C, num_levels) logits of every conditional."""
         return recurrent.logits_by_channel(self.network(inputs),
                                            self.num_levels)
+
+    # --- The fast sampler: the base's hook (``recurrent.sampler_logits``).
+
+    def sampler_state(self, inputs):
+        """Every layer's carried rows, zeros; none for the full passes."""
+        if not self.fast_sampling:
+            return super().sampler_state(inputs)
+        return recurrent.sampler_state(self.network, inputs)
+
+    def sampler_logits(self, inputs, state, position):
+        """Value ``position``'s logits, computed at its pixel only."""
+        if not self.fast_sampling:
+            return super().sampler_logits(inputs, state, position)
+        return recurrent.sampler_logits(self.network, inputs, state, position,
+                                        self.num_levels)

@@ -47,6 +47,9 @@ def get_config(variant=None):
         kernel_size=3,  # k of the 1 x k convolutions along a row
         first_kernel_size=7,  # the mask-A convolution's
         output_features=32,  # of the 1 x 1 layer before the softmax
+        # Sample through the carried rows (sampler_logits); False: the
+        # base's full pass at every step, the reference it must equal.
+        fast_sampling=True,
     )
     config.batch_size = 32
     config.epochs = 40
@@ -95,9 +98,25 @@ class RowLSTMModel(base.AutoregressiveModel):
             hidden=int(config.hidden_units),
             first_kernel_size=int(config.first_kernel_size),
             output_features=int(config.output_features), name="row_lstm")
+        self.fast_sampling = bool(config.fast_sampling)
         self.built = True
 
     def logits(self, inputs):
         """Returns (B, H, W, C, num_levels) logits of every conditional."""
         return recurrent.logits_by_channel(self.network(inputs),
                                            self.num_levels)
+
+    # --- The fast sampler: the base's hook (``recurrent.sampler_logits``).
+
+    def sampler_state(self, inputs):
+        """Every layer's carried rows, zeros; none for the full passes."""
+        if not self.fast_sampling:
+            return super().sampler_state(inputs)
+        return recurrent.sampler_state(self.network, inputs)
+
+    def sampler_logits(self, inputs, state, position):
+        """Value ``position``'s logits, computed at its pixel only."""
+        if not self.fast_sampling:
+            return super().sampler_logits(inputs, state, position)
+        return recurrent.sampler_logits(self.network, inputs, state, position,
+                                        self.num_levels)

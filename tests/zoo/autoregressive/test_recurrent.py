@@ -148,6 +148,28 @@ def test_diagonal_bilstm_reads_every_earlier_pixel():
         depends, np.tril(np.ones((height * width,) * 2, bool)))
 
 
+def test_diagonal_bilstm_row_inputs_reach_the_rows_above_only():
+    """The row inputs enter the shifted right-to-left direction alone:
+    pixel (r, c) reads them at rows < r, columns >= c."""
+    height, width = 4, 5
+    layer = recurrent.DiagonalBiLSTM(4, residual=False, row_input_features=2)
+    inputs = tf.random.stateless_normal([1, height, width, 3], seed=[0, 2])
+    row_inputs = tf.random.stateless_normal([1, height, width, 2],
+                                            seed=[0, 3])
+    with tf.GradientTape() as tape:
+        tape.watch(row_inputs)
+        outputs = layer(inputs, row_inputs)
+    jacobian = np.abs(tape.jacobian(outputs, row_inputs).numpy())
+    depends = jacobian[0, :, :, :, 0].sum(axis=(2, 5)) > 0  # (H, W, H, W)
+    rows, columns = np.indices((height, width))
+    for row in range(height):
+        for column in range(width):
+            np.testing.assert_array_equal(
+                depends[row, column], (rows < row) & (columns >= column))
+    with pytest.raises(ValueError, match="row_inputs"):
+        layer(inputs)
+
+
 def test_diagonal_bilstm_without_the_shift_reads_later_pixels():
     """The right-to-left direction must be shifted down one row."""
     layer = recurrent.DiagonalBiLSTM(4, residual=False,
