@@ -53,8 +53,13 @@ def display_units(values, preprocessing, num_levels=None):
 
 
 # The pictures write_model_plots can draw, in the order it draws them.
-MODEL_PLOTS = ("samples", "reconstructions", "latent_manifold",
-               "latent_codes")
+MODEL_PLOTS = ("samples", "reconstructions", "completions",
+               "latent_manifold", "latent_codes")
+
+# Test images whose lower half the completions picture fills in, and the
+# completions drawn for each (their seeds differ).
+_NUM_COMPLETED = 8
+_COMPLETIONS_PER_IMAGE = 2
 
 # Samples and test points drawn in a points dataset's picture.
 _NUM_POINTS = 1000
@@ -68,6 +73,8 @@ def chosen_plots(model):
     - ``samples``: the model declares ``sample``, and its data are images
       (a grid) or points in the plane (a scatter beside the data);
     - ``reconstructions``: it declares ``reconstruct`` and models images;
+    - ``completions``: it declares ``complete`` and models images (test
+      images' lower halves filled in, given their upper halves);
     - ``latent_codes``: it declares ``encode`` and ``code_size`` is 2 (the
       test set's codes coloured by label);
     - ``latent_manifold``: besides, it declares a prior over its codes
@@ -88,6 +95,8 @@ def chosen_plots(model):
         chosen.add("samples")
     if "reconstruct" in capabilities and info.is_image:
         chosen.add("reconstructions")
+    if "complete" in capabilities and info.is_image:
+        chosen.add("completions")
     if ("encode" in capabilities and model.code_size == 2
             and set(model.capability_inputs("encode")) <= set(
                 evaluation.BATCH_INPUTS)):
@@ -105,8 +114,8 @@ def write_model_plots(model, folder, test_split, *, num_samples):
     Args:
         model: a trained ``GenerativeModel``.
         folder: where the files go (``samples.png``,
-            ``reconstructions.png``, ``latent_manifold.png``,
-            ``latent_codes.png``).
+            ``reconstructions.png``, ``completions.png``,
+            ``latent_manifold.png``, ``latent_codes.png``).
         test_split: the unbatched test split, as the training loop loads it.
         num_samples: images in the sample grid (``config.num_grid_samples``).
 
@@ -147,6 +156,9 @@ def write_model_plots(model, folder, test_split, *, num_samples):
         written["reconstructions"] = save_image_grid(
             rows, folder / "reconstructions.png", num_columns=columns,
             title=f"{model.name}: test images (odd rows), reconstructions")
+    if "completions" in chosen:
+        written["completions"] = plot_completions(
+            model, test_split, folder / "completions.png")
     if "latent_manifold" in chosen:
         prior = model.code_prior()
         written["latent_manifold"] = plot_latent_manifold(
@@ -168,6 +180,46 @@ def write_model_plots(model, folder, test_split, *, num_samples):
             folder / "latent_codes.png",
             title=f"{model.name}: test codes")
     return written
+
+
+def upper_half_mask(images):
+    """1 on the upper half of each image's rows, 0 below, float32 like the
+    images (B, H, W, C): what ``complete`` keeps and what it fills in."""
+    images = np.asarray(images)
+    mask = np.zeros(images.shape, np.float32)
+    mask[:, :images.shape[1] // 2] = 1.0
+    return mask
+
+
+def plot_completions(model, test_split, path):
+    """Test images, their upper halves, and the model's completions.
+
+    Rows: the test images; their upper halves (the unknown pixels drawn at
+    the middle of the range); then ``_COMPLETIONS_PER_IMAGE`` completions
+    of each, from different seeds (``complete`` with the images, the mask
+    of ``upper_half_mask`` and, for a conditional model, their labels).
+
+    Returns:
+        ``path``.
+    """
+    preprocessing, info = model.config.preprocessing, model.data_info
+    batch = next(iter(test_split.batch(_NUM_COMPLETED)))
+    images = np.asarray(batch["image"])
+    count = images.shape[0]
+    mask = upper_half_mask(images)
+    arguments = {"images": images, "mask": mask}
+    if "labels" in model.capability_inputs("complete"):
+        arguments["labels"] = np.asarray(batch["label"])
+    originals = display_units(images, preprocessing, info.num_levels)
+    kept = np.where(mask > 0.5, originals, 0.5)
+    rows, labels = [originals, kept], ["test images", "upper halves"]
+    for draw in range(_COMPLETIONS_PER_IMAGE):
+        seeds = np.arange(draw * count, (draw + 1) * count, dtype=np.int64)
+        rows.append(display_units(
+            model.complete(seed=seeds, **arguments)["images"], preprocessing))
+        labels.append(f"completion {draw + 1}")
+    return plot_image_rows(rows, path, row_labels=labels,
+                           title=f"{model.name}: lower halves filled in")
 
 
 def image_grid(images, num_columns=None):

@@ -307,6 +307,20 @@ class PointSampler(GenerativeModel):
         return {"images": images}
 
 
+class Completer(GenerativeModel):
+    """Fills unknown pixels with the parity of the row's seed."""
+
+    capabilities = ("complete",)
+
+    def __init__(self, config, data_info):
+        super().__init__(config, data_info)
+        self.built = True
+
+    def _complete(self, images, mask, seed):
+        parity = tf.cast(seed % 2, tf.float32)[:, None, None, None]
+        return {"images": mask * images + (1.0 - mask) * parity}
+
+
 def _normal_prior(loc, scale):
     return tfp.distributions.MultivariateNormalDiag(
         loc=tf.constant(loc, tf.float32), scale_diag=tf.constant(scale,
@@ -335,6 +349,7 @@ def _normal_prior(loc, scale):
      ("samples", "reconstructions", "latent_codes")),
     # Points, not images: a scatter of samples, no image grids.
     (lambda: PointSampler(_config("identity"), POINTS_INFO), ("samples",)),
+    (lambda: Completer(_config(), IMAGES_INFO), ("completions",)),
 ])
 def test_plots_are_chosen_from_what_the_model_declares(make, expected):
     assert plots.chosen_plots(make()) == expected
@@ -413,3 +428,36 @@ def test_display_units_clip_what_the_squared_error_keeps():
     np.testing.assert_allclose(
         plots.display_units(np.array([-1.0, 0.0, 1.0]), "symmetric"),
         [0.0, 0.5, 1.0])
+
+
+def test_completions_keep_the_upper_halves_and_fill_the_rest_per_seed(
+        tmp_path, monkeypatch):
+    drawn = {}
+
+    def capture(rows, path, *, row_labels, title=None):
+        drawn.update(rows=[np.asarray(row) for row in rows],
+                     labels=list(row_labels))
+        return str(path)
+
+    monkeypatch.setattr(plots, "plot_image_rows", capture)
+    info = DataInfo("mock", (4, 3, 1), 2, 10,
+                    {"train": 8, "validation": 4, "test": 8})
+    model = Completer(_config(), info)
+    written = plots.write_model_plots(model, tmp_path, _split(info),
+                                      num_samples=4)
+    assert written == {"completions": str(tmp_path / "completions.png")}
+    originals, kept, first, second = drawn["rows"]
+    assert drawn["labels"] == ["test images", "upper halves",
+                               "completion 1", "completion 2"]
+    expected = next(iter(_split(info).batch(8)))["image"].numpy()
+    np.testing.assert_array_equal(originals, expected)
+    # The two upper rows are known: kept as they are; the lower two are
+    # shown at mid-range, then filled by each completion's seed
+    # (seeds 0..7, then 8..15: parities 0, 1, 0, ...).
+    np.testing.assert_array_equal(kept[:, :2], expected[:, :2])
+    np.testing.assert_array_equal(kept[:, 2:], 0.5)
+    parity = (np.arange(8) % 2).astype(np.float32)[:, None, None, None]
+    for completion in (first, second):
+        np.testing.assert_array_equal(completion[:, :2], expected[:, :2])
+        np.testing.assert_array_equal(
+            completion[:, 2:], np.broadcast_to(parity, (8, 2, 3, 1)))
