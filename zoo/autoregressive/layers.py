@@ -22,14 +22,19 @@ Convolutional Autoregressive Models"): a sampler that draws one pixel per
 step need not run the whole network again. It keeps, per convolution, a
 cache of that convolution's input map, in which each pixel is written once,
 when it is reached, and computes the convolution at the one new pixel from
-the cached window around it: O(kernel window) per layer and step, whatever
-the image size. A causal kernel reads only pixels already written (and the
-zeros of the padding), so the result is the full pass's at that pixel. The
-functions ``pixel_cache``, ``image_cache``, ``write_pixel`` and
-``conv_at_pixel`` do it for any kernel whose window is anchored by the
-cache's padding (a masked k x k kernel, or the gated PixelCNN's
-(k//2 + 1) x k vertical and 1 x (k//2 + 1) horizontal kernels);
-``MaskedConv2D.call_at_pixel`` is the masked convolution's.
+the cached window around it. A causal kernel reads no row below its output
+pixel, so the cache holds only the rows the kernel reaches: a ring of
+``top + 1`` rows (the ``top`` rows above and the current one), row r in
+slot r mod (top + 1). A step then costs O(kernel window) per layer and
+moves O(width) numbers, whatever the image's height. The slots of rows not
+yet written are zeros, as the padding above the image; what the current
+row holds right of the current pixel (a row ``top + 1`` above, or zeros) is
+masked out. ``ring_cache``, ``write_pixel``, ``cached_window`` and
+``conv_window`` do it for any kernel that reads no row below its output
+(a masked k x k kernel, or the gated PixelCNN's (k//2 + 1) x k vertical and
+1 x (k//2 + 1) horizontal kernels); ``image_window`` takes the same window
+from a whole map (the image itself); ``MaskedConv2D.call_at_pixel`` applies
+the masked convolution to a window.
 """
 
 import keras
@@ -139,28 +144,26 @@ class MaskedConv2D(keras.layers.Layer):
 
     @property
     def padding(self):
-        """((top, bottom), (left, right)) of a cache this layer reads:
+        """((top, bottom), (left, right)) of a window this layer reads:
         half the kernel on each side, as 'same' padding."""
         rows, columns = self.kernel_size[0] // 2, self.kernel_size[1] // 2
         return ((rows, rows), (columns, columns))
 
-    def call_at_pixel(self, cache, row, column):
-        """The layer's output at one pixel, from a cache of its input.
+    def call_at_pixel(self, window):
+        """The layer's output at one pixel, from its input window there.
 
         Args:
-            cache: float32 (H + kh - 1, W + kw - 1, B, in_features), this
-                layer's input map padded by ``self.padding`` (from
-                ``image_cache`` or ``pixel_cache`` + ``write_pixel``).
-                Only the pixels before (row, column) in raster order and
-                the pixel itself are read: the mask zeroes the others.
-            row, column: int scalars, the output pixel.
+            window: float32 (kh // 2 + 1, kw, B, in_features), the input
+                rows from kh // 2 above the pixel to its own, columns
+                around it (``cached_window`` or ``image_window``). Only the
+                pixels before it in raster order and the pixel itself
+                count: the mask zeroes the others, the rows below it too.
 
         Returns:
             float32 (B, filters), what ``call`` gives at that pixel.
         """
-        outputs = conv_at_pixel(cache, row, column, self.kernel * self.mask,
-                                self.bias)
-        return self.activation(outputs)
+        return self.activation(conv_window(
+            window, self.kernel * self.mask, self.bias))
 
     def call_on_vector(self, inputs):
         """A 1x1 layer's output at one pixel, from its (B, in_features)
@@ -183,73 +186,87 @@ class MaskedConv2D(keras.layers.Layer):
 
 
 # --- Fast generation: a convolution evaluated at one pixel from a cache. ---
-# A cache holds a convolution's input map as (rows, columns, B, features),
-# the image's rows and columns first, so that one pixel is one index pair to
-# write and a window is one slice, and padded as the convolution pads, so
-# that the window of output pixel (row, column) starts at cache index
-# (row, column).
+# A window is (rows, columns, B, features): the rows from ``top`` above the
+# output pixel to its own, in order, and the kernel's columns around it.
+# Image rows and columns come first, so that a pixel is one index pair to
+# write and a window one slice.
 
 
-def pixel_cache(batch, height, width, features, padding):
-    """An empty (all-zero) cache of a convolution's input map.
+def ring_cache(batch, width, features, padding):
+    """An empty (all-zero) ring cache of a convolution's input rows.
 
     Args:
         batch: B, an int or int scalar tensor.
-        height, width: the image's H and W (Python ints).
+        width: the image's W (a Python int).
         features: the input features F.
-        padding: ((top, bottom), (left, right)): the rows above and below
-            and the columns left and right of the image the kernel reaches.
+        padding: ((top, bottom), (left, right)): the rows above and the
+            columns left and right of a pixel that the kernel reaches
+            (``bottom`` is not read: the kernel must not reach below).
 
     Returns:
-        float32 (top + H + bottom, left + W + right, B, F) zeros.
+        float32 (top + 1, left + W + right, B, F) zeros.
     """
-    (top, bottom), (left, right) = padding
-    return tf.zeros([top + height + bottom, left + width + right, batch,
-                     features])
-
-
-def image_cache(images, padding):
-    """A whole (B, H, W, F) map as a cache padded by ``padding``."""
-    (top, bottom), (left, right) = padding
-    return tf.pad(tf.transpose(images, [1, 2, 0, 3]),
-                  [[top, bottom], [left, right], [0, 0], [0, 0]])
+    (top, _), (left, right) = padding
+    return tf.zeros([top + 1, left + width + right, batch, features])
 
 
 def write_pixel(cache, row, column, values, padding):
-    """The cache with pixel (row, column)'s features set to ``values``.
+    """The ring cache with pixel (row, column) set to ``values``, (B, F).
 
     Args:
-        cache: float32 (rows, columns, B, F) from ``pixel_cache``.
+        cache: float32 (top + 1, columns, B, F) from ``ring_cache``.
         row, column: int scalars, image coordinates.
         values: float32 (B, F).
-        padding: the cache's padding, as given to ``pixel_cache``.
+        padding: the cache's padding, as given to ``ring_cache``.
     """
-    (top, _), (left, _) = padding
-    index = tf.stack([tf.cast(row, tf.int64) + top,
-                      tf.cast(column, tf.int64) + left])
+    (_, _), (left, _) = padding
+    slot = tf.math.floormod(tf.cast(row, tf.int64), cache.shape[0])
+    index = tf.stack([slot, tf.cast(column, tf.int64) + left])
     return tf.tensor_scatter_nd_update(cache, index[None], values[None])
 
 
-def conv_at_pixel(cache, row, column, kernel, bias=None):
-    """A convolution's output at one pixel, from the cached window.
+def cached_window(cache, row, column, kernel_width):
+    """The window of output pixel (row, column) from a ring cache.
 
-    Output pixel (row, column) reads cache rows row .. row + kh - 1 and
-    columns column .. column + kw - 1: the cache's padding places the
-    kernel's window (for a 'same' k x k kernel, k//2 above and left).
+    Returns:
+        float32 (top + 1, kernel_width, B, F): rows row - top .. row (the
+        slots of rows above the image are zeros), columns column - left ..
+        column - left + kernel_width - 1 of the padded cache.
+    """
+    rows = cache.shape[0]
+    slots = tf.math.floormod(
+        tf.cast(row, tf.int64) - (rows - 1) + tf.range(rows, dtype=tf.int64),
+        rows)
+    start = tf.stack([tf.constant(0, tf.int64), tf.cast(column, tf.int64)])
+    return tf.slice(tf.gather(cache, slots), tf.concat([start, [0, 0]], 0),
+                    tf.constant([rows, kernel_width, -1, -1], tf.int64))
+
+
+def image_window(images, row, column, kernel_width, padding):
+    """The window of output pixel (row, column) from a whole (B, H, W, F)
+    map, padded with zeros: (top + 1, kernel_width, B, F)."""
+    (top, _), (left, right) = padding
+    padded = tf.pad(images, [[0, 0], [top, 0], [left, right], [0, 0]])
+    start = tf.stack([tf.constant(0, tf.int64), tf.cast(row, tf.int64),
+                      tf.cast(column, tf.int64), tf.constant(0, tf.int64)])
+    window = tf.slice(padded, start, tf.constant(
+        [-1, top + 1, kernel_width, -1], tf.int64))  # (B, top + 1, kw, F)
+    return tf.transpose(window, [1, 2, 0, 3])
+
+
+def conv_window(window, kernel, bias=None):
+    """A convolution's output at one pixel, from its window.
 
     Args:
-        cache: float32 (rows, columns, B, in_features).
-        row, column: int scalars, the output pixel.
-        kernel: float32 (kh, kw, in_features, out_features), masked already.
+        window: float32 (rows, kw, B, in_features), the rows from the
+            kernel's top down to the output pixel's.
+        kernel: float32 (kh, kw, in_features, out_features), masked
+            already; only its first ``rows`` rows are used (the rest lie
+            below the output pixel, which a causal kernel never reads).
         bias: float32 (out_features,) or None.
 
     Returns:
         float32 (B, out_features).
     """
-    height, width = kernel.shape[0], kernel.shape[1]
-    start = tf.stack([tf.cast(row, tf.int64), tf.cast(column, tf.int64),
-                      0, 0])
-    size = tf.constant([height, width, -1, -1], tf.int64)
-    window = tf.slice(cache, start, size)  # (kh, kw, B, F)
-    outputs = tf.einsum("hwbi,hwio->bo", window, kernel)
+    outputs = tf.einsum("hwbi,hwio->bo", window, kernel[:window.shape[0]])
     return outputs if bias is None else outputs + bias

@@ -19,8 +19,9 @@ sampler instead carries the activations of the pixels already drawn
 (Ramachandran et al. 2017, "Fast Generation for Convolutional
 Autoregressive Models"): the first layer reads the image's window around
 the new pixel, each residual block's 3x3 convolution its cached input map
-(``layers.pixel_cache``), and the 1x1 layers only the pixel itself, so a
-step costs O(layers x kernel window) whatever the image size. Colour
+(``layers.ring_cache``: the rows its kernel reaches), and the 1x1 layers
+only the pixel itself, so a step costs O(layers x kernel window) whatever
+the image size. Colour
 images take one step per channel: each recomputes the pixel, whose group c
 sees its channels < c drawn so far, and rewrites it in the caches; the
 last channel's step leaves the values every later pixel reads.
@@ -158,8 +159,9 @@ class PixelCNN(base.AutoregressiveModel):
             [tf.shape(inputs), [self.num_levels]], axis=0))
 
     # --- The fast sampler: the base's hook. -------------------------------
-    # The state is one cache per residual block: the input map of its 3x3
-    # convolution, (H + 2, W + 2, B, h), each pixel written when reached.
+    # The state is one cache per residual block: the input rows of its 3x3
+    # convolution, the row above and the current one, (2, W + 2, B, h),
+    # each pixel written when reached.
     # The 7x7 mask-A layer reads the image itself (the chain's inputs), and
     # the 1x1 layers need no neighbours.
 
@@ -167,13 +169,12 @@ class PixelCNN(base.AutoregressiveModel):
         """Empty caches of the residual blocks' 3x3 convolutions."""
         if not self.fast_sampling:
             return super().sampler_state(inputs)
-        height, width, _ = self.image_shape
         caches = []
         for block in range(self.num_residual_blocks):
             conv = self.network.get_layer(f"block_{block}_conv")
-            caches.append(layers.pixel_cache(
-                tf.shape(inputs)[0], height, width, conv.kernel.shape[2],
-                conv.padding))
+            caches.append(layers.ring_cache(
+                tf.shape(inputs)[0], self.image_shape[1],
+                conv.kernel.shape[2], conv.padding))
         return tuple(caches)
 
     def sampler_logits(self, inputs, state, position):
@@ -185,8 +186,9 @@ class PixelCNN(base.AutoregressiveModel):
         relu = tf.nn.relu
         layer = self.network.get_layer
         first = layer("input_conv")
-        features = first.call_at_pixel(
-            layers.image_cache(inputs, first.padding), row, column)  # (B, 2h)
+        features = first.call_at_pixel(layers.image_window(
+            inputs, row, column, first.kernel_size[1],
+            first.padding))  # (B, 2h)
         caches = []
         for block, cache in enumerate(state):
             conv = layer(f"block_{block}_conv")
@@ -194,7 +196,8 @@ class PixelCNN(base.AutoregressiveModel):
                 relu(features)))  # (B, h)
             cache = layers.write_pixel(cache, row, column, residual,
                                        conv.padding)
-            residual = conv.call_at_pixel(cache, row, column)  # (B, h)
+            residual = conv.call_at_pixel(layers.cached_window(
+                cache, row, column, conv.kernel_size[1]))  # (B, h)
             features += layer(f"block_{block}_up").call_on_vector(
                 relu(residual))  # (B, 2h)
             caches.append(cache)

@@ -179,6 +179,7 @@ def test_sample_runs_no_full_pass_unless_told(fast):
                           ((3, 5), "B", 3)])
 def test_masked_conv_at_a_pixel_equals_the_full_convolution(
         kernel_size, mask_type, channels):
+    """From the image's window: what the first layer reads."""
     shape = (5, 6, channels)
     layer = layers.MaskedConv2D(2 * channels, kernel_size, mask_type,
                                 num_groups=channels, activation="tanh")
@@ -188,55 +189,71 @@ def test_masked_conv_at_a_pixel_equals_the_full_convolution(
         variable.assign(rng.standard_normal(variable.shape))
     inputs = tf.constant(rng.random((2,) + shape), tf.float32)
     full = layer(inputs).numpy()  # (2, H, W, F)
-    cache = layers.image_cache(inputs, layer.padding)
     for row in range(shape[0]):
         for column in range(shape[1]):
+            window = layers.image_window(inputs, row, column,
+                                         layer.kernel_size[1], layer.padding)
             np.testing.assert_allclose(
-                layer.call_at_pixel(cache, row, column), full[:, row, column],
+                layer.call_at_pixel(window), full[:, row, column],
                 rtol=1e-5, atol=1e-5)
 
 
-def test_a_cache_written_pixel_by_pixel_gives_the_full_convolution():
-    """Written in raster order, the cache is all a causal kernel reads:
-    pixels after the current one are still zeros, and the mask hides them.
-    """
-    shape = (4, 5, 2)
-    layer = layers.MaskedConv2D(3, 3, "B")
+@pytest.mark.parametrize("kernel_size", [3, (5, 3)])
+def test_a_ring_cache_written_pixel_by_pixel_gives_the_full_convolution(
+        kernel_size):
+    """Written in raster order, the ring holds all a causal kernel reads:
+    the rows it reaches above, the current row up to the current pixel;
+    the rest (zeros, or a row the ring has passed) the mask hides."""
+    shape = (6, 5, 2)
+    layer = layers.MaskedConv2D(3, kernel_size, "B")
     layer.build((None,) + shape)
     layer.kernel.assign(np.random.default_rng(1).standard_normal(
         layer.kernel.shape))
     inputs = tf.constant(np.random.default_rng(2).random((3,) + shape),
                          tf.float32)
     full = layer(inputs).numpy()
-    cache = layers.pixel_cache(3, 4, 5, 2, layer.padding)
-    assert cache.shape == (6, 7, 3, 2)
-    for row in range(4):
+    cache = layers.ring_cache(3, 5, 2, layer.padding)
+    top = layer.kernel_size[0] // 2
+    assert cache.shape == (top + 1, 5 + 2 * (layer.kernel_size[1] // 2), 3, 2)
+    seen = np.asarray(layer.mask)[:top + 1, :, 0, 0] > 0  # (top + 1, kw)
+    for row in range(6):
         for column in range(5):
             cache = layers.write_pixel(cache, row, column,
                                        inputs[:, row, column], layer.padding)
+            window = layers.cached_window(cache, row, column,
+                                          layer.kernel_size[1])
+            # Every value the mask keeps is the image's, exactly.
+            np.testing.assert_array_equal(
+                tf.boolean_mask(window, seen),
+                tf.boolean_mask(layers.image_window(
+                    inputs, row, column, layer.kernel_size[1],
+                    layer.padding), seen))
             np.testing.assert_allclose(
-                layer.call_at_pixel(cache, row, column),
-                full[:, row, column], rtol=1e-5, atol=1e-5)
-    np.testing.assert_array_equal(
-        cache, layers.image_cache(inputs, layer.padding))
+                layer.call_at_pixel(window), full[:, row, column],
+                rtol=1e-5, atol=1e-5)
 
 
-def test_an_unmasked_kernel_anchored_by_the_padding():
+def test_an_unmasked_kernel_over_the_rows_above_and_the_current_one():
     """A gated PixelCNN's vertical stack: a 2 x 3 kernel over the row above
-    and the current one, columns either side; the padding (1 row above,
-    none below, 1 column each side) anchors its window."""
+    and the current one, a column either side, from a ring of 2 rows."""
     rng = np.random.default_rng(3)
     inputs = tf.constant(rng.random((2, 4, 5, 3)), tf.float32)
     kernel = tf.constant(rng.standard_normal((2, 3, 3, 4)), tf.float32)
     padding = ((1, 0), (1, 1))
     full = tf.nn.conv2d(tf.pad(inputs, [[0, 0], [1, 0], [1, 1], [0, 0]]),
                         kernel, strides=1, padding="VALID").numpy()
-    cache = layers.image_cache(inputs, padding)
-    assert cache.shape == (5, 7, 2, 3)
+    cache = layers.ring_cache(2, 5, 3, padding)
+    assert cache.shape == (2, 7, 2, 3)
     for row in range(4):
+        # A whole row is written before any of its pixels is read: the
+        # kernel reaches right of the output pixel.
+        for column in range(5):
+            cache = layers.write_pixel(cache, row, column,
+                                       inputs[:, row, column], padding)
         for column in range(5):
             np.testing.assert_allclose(
-                layers.conv_at_pixel(cache, row, column, kernel),
+                layers.conv_window(layers.cached_window(cache, row, column,
+                                                        3), kernel),
                 full[:, row, column], rtol=1e-5, atol=1e-5)
 
 

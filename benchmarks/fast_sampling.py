@@ -1,0 +1,216 @@
+"""Fast generation against a full pass per value, side by side.
+
+From the repository root (``python benchmarks/fast_sampling.py`` works as
+well):
+
+    python -m benchmarks.fast_sampling
+    python -m benchmarks.fast_sampling --models=pixelcnn --sizes=28x28 \\
+        --num_images=8 --repeats=3
+
+Ramachandran et al. (2017), "Fast Generation for Convolutional
+Autoregressive Models": an autoregressive sampler that carries the
+activations of the values already drawn pays one step per value, where the
+plain sampler runs the whole network for each of the D values. Every
+registered autoregressive model that has such a sampler (that overrides the
+base's ``sampler_logits`` hook; found in the registry, so new ones join by
+themselves) is timed both ways in this one process, on the same seeds:
+
+* ``fast``: the model's own hook, what ``sample`` runs;
+* ``naive``: the base's hook, a full pass of ``logits`` per value.
+
+Both are compiled once (a warm-up draw of one image) and then timed on a
+batch of ``--num_images`` images, ``--repeats`` times alternating; the
+table gives the median seconds per image of each, their ratio naive /
+fast, and whether both drew exactly the same images. Sizes: ``8x8``, the
+shape of ``digits`` (17 levels), and ``28x28``, the shape of binarized
+MNIST (2 levels, as in van den Oord et al. 2016, "Pixel Recurrent Neural
+Networks", section 5). Weights are the default config's untrained
+initial ones (``--config_variant=tiny``: the tiny config's): timing does
+not depend on training, and the images' equality is tested with random
+weights in ``tests/zoo/autoregressive/test_fast_sampling.py``.
+
+Prints one JSON line and a markdown table. Bad flags print one line on
+stderr and exit with status 2.
+"""
+
+import json
+import pathlib
+import statistics
+import sys
+import time
+import types
+
+from absl import app
+from absl import flags
+
+# Run as a script, the repository root is not on the path.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from tfgen import cli  # noqa: E402
+
+FLAGS = flags.FLAGS
+
+# name: (image shape, levels, preprocessing, the dataset it is shaped as)
+SIZES = {
+    "8x8": ((8, 8, 1), 17, "levels", "digits"),
+    "28x28": ((28, 28, 1), 2, "binarize_dynamic", "binarized MNIST"),
+}
+
+flags.DEFINE_list("models", None,
+                  "Models to time (default: every registered autoregressive "
+                  "model with a fast sampler).")
+flags.DEFINE_list("sizes", list(SIZES), f"Image sizes, of {list(SIZES)}.")
+flags.DEFINE_integer("num_images", 4, "Images per timed draw.",
+                     lower_bound=1)
+flags.DEFINE_integer("repeats", 1, "Timed draws of each sampler.",
+                     lower_bound=1)
+flags.DEFINE_enum("config_variant", None, ["tiny"],
+                  "tiny: the models' tiny configs (a test run).")
+
+
+def fast_sampler_names():
+    """Registered autoregressive models whose class overrides the base's
+    ``sampler_logits``: those with a fast sampler, sorted."""
+    from tfgen import registry
+    from zoo.autoregressive import base
+    import zoo  # noqa: F401  (fills the registry)
+
+    return [spec.name for spec in registry.specs()
+            if spec.family == "autoregressive"
+            and spec.model_class.sampler_logits
+            is not base.AutoregressiveModel.sampler_logits]
+
+
+def compiled_draw(model, fast):
+    """``model.draw_unknown`` as one compiled function.
+
+    Args:
+        model: an autoregressive model.
+        fast: True for the model's own sampler hooks; False for the base's,
+            which run the whole network at every step.
+
+    Returns:
+        A ``tf.function`` of (levels, known, seed), any batch size.
+    """
+    import tensorflow as tf
+    from zoo.autoregressive import base
+
+    def draw(levels, known, seed):
+        if fast:
+            return model.draw_unknown(levels, known, seed)
+        # The hooks are looked up while the function is traced, once: the
+        # base's, set on the instance for the trace only.
+        for hook in ("sampler_state", "sampler_logits"):
+            object.__setattr__(model, hook, types.MethodType(
+                getattr(base.AutoregressiveModel, hook), model))
+        try:
+            return model.draw_unknown(levels, known, seed)
+        finally:
+            for hook in ("sampler_state", "sampler_logits"):
+                object.__delattr__(model, hook)
+
+    image = tf.TensorSpec((None,) + model.image_shape, tf.int32)
+    return tf.function(draw, input_signature=[
+        image, tf.TensorSpec(image.shape, tf.bool),
+        tf.TensorSpec([None], tf.int64)])
+
+
+def build(name, size, variant=None):
+    """The model ``name`` of its (variant) config at ``size``, untrained."""
+    from tfgen import registry
+    from tfgen.data import DataInfo
+
+    shape, num_levels, preprocessing, _ = SIZES[size]
+    spec = registry.get(name)
+    config = spec.get_config(variant)
+    with config.unlocked():
+        config.preprocessing = preprocessing
+    info = DataInfo(name=f"random_{size}", event_shape=shape,
+                    num_levels=num_levels, split_sizes={"train": 1})
+    return spec.build(config, info)
+
+
+def measure(name, size, *, num_images, repeats, variant=None):
+    """Times the fast and the naive sampler of one model at one size.
+
+    Returns:
+        A dict: the setting, the median seconds per image of each sampler,
+        ``ratio`` (naive / fast) and ``same_images``.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    model = build(name, size, variant)
+    samplers = {"fast": compiled_draw(model, True),
+                "naive": compiled_draw(model, False)}
+
+    def draw(sampler, count):
+        shape = (count,) + model.image_shape
+        return samplers[sampler](tf.zeros(shape, tf.int32),
+                                 tf.zeros(shape, tf.bool),
+                                 tf.range(count, dtype=tf.int64)).numpy()
+
+    for sampler in samplers:  # compiles: one image
+        draw(sampler, 1)
+    seconds = {sampler: [] for sampler in samplers}
+    images = {}
+    for _ in range(repeats):
+        for sampler in samplers:
+            start = time.perf_counter()
+            images[sampler] = draw(sampler, num_images)
+            seconds[sampler].append(
+                (time.perf_counter() - start) / num_images)
+    fast, naive = (statistics.median(seconds[s]) for s in ("fast", "naive"))
+    shape, num_levels, _, shaped_as = SIZES[size]
+    return {"model": name, "size": size, "shaped_as": shaped_as,
+            "image_shape": list(shape), "num_levels": num_levels,
+            "num_images": num_images, "repeats": repeats,
+            "fast_seconds_per_image": fast,
+            "naive_seconds_per_image": naive, "ratio": naive / fast,
+            "same_images": bool(np.array_equal(images["fast"],
+                                               images["naive"]))}
+
+
+def format_markdown(rows):
+    """The rows as a markdown table."""
+    lines = ["| model | image | levels | images x repeats | fast s/image "
+             "| naive s/image | naive / fast | same images |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        lines.append(
+            f"| `{row['model']}` | {row['size']} ({row['shaped_as']}) | "
+            f"{row['num_levels']} | {row['num_images']} x {row['repeats']} "
+            f"| {row['fast_seconds_per_image']:.4f} | "
+            f"{row['naive_seconds_per_image']:.4f} | {row['ratio']:.1f} | "
+            f"{'yes' if row['same_images'] else 'NO'} |")
+    return "\n".join(lines)
+
+
+def main(argv):
+    del argv  # Checked by cli.parse_flags.
+    with cli.native_stderr_held():
+        available = fast_sampler_names()
+    names = FLAGS.models or available
+    for name in names:
+        if name not in available:
+            cli.fail(f"--models: {name!r} has no fast sampler; models with "
+                     f"one: {', '.join(available)}", 2)
+    for size in FLAGS.sizes:
+        if size not in SIZES:
+            cli.fail(f"--sizes: {size!r} is not one of {', '.join(SIZES)}",
+                     2)
+    rows = []
+    for size in FLAGS.sizes:
+        for name in names:
+            rows.append(measure(name, size, num_images=FLAGS.num_images,
+                                repeats=FLAGS.repeats,
+                                variant=FLAGS.config_variant))
+    print(json.dumps({"benchmark": "fast_sampling",
+                      "config_variant": FLAGS.config_variant,
+                      "weights": "untrained (initial)", "rows": rows}))
+    print()
+    print(format_markdown(rows))
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=cli.parse_flags)
