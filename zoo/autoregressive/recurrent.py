@@ -688,9 +688,8 @@ def pointwise(conv, vectors):
 def _columns(rows, first, count):
     """Columns ``first .. first + count - 1`` of (B, W, F) rows, zeros
     outside them: (B, count, F)."""
-    width = int(rows.shape[1])
     padded = tf.pad(rows, [[0, 0], [count, count], [0, 0]])
-    return tf.gather(padded, first + count + tf.range(count, dtype=first.dtype),
+    return tf.gather(padded, first + count + tf.range(count, dtype=tf.int64),
                      axis=1)
 
 
@@ -753,9 +752,9 @@ def sampler_logits(network, inputs, state, position, num_levels):
     height, kernel_width = conv.kernel_size
     above, side = height // 2, kernel_width // 2  # rows below are masked
     padded = tf.pad(inputs, [[0, 0], [above, 0], [side, side], [0, 0]])
-    patch = tf.gather(tf.gather(padded, row + tf.range(above + 1, dtype=tf.int64),
-                                axis=1),
-                      column + tf.range(kernel_width, dtype=tf.int64), axis=2)
+    rows = tf.gather(padded, row + tf.range(above + 1, dtype=tf.int64), axis=1)
+    patch = tf.gather(rows, column + tf.range(kernel_width, dtype=tf.int64),
+                      axis=2)  # (B, above + 1, kernel_width, C)
     features = conv.activation(tf.einsum(
         "bijc,ijcf->bf", patch,
         (conv.kernel * conv.mask)[:above + 1]) + conv.bias)  # (B, 2 hidden)

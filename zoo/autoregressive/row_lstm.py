@@ -12,6 +12,14 @@ The likelihood is exact and computed in one pass (``base``). A pixel's
 context is a triangle above it: each row up widens it by one pixel to either
 side, so pixels far to the upper right of the current one are never read,
 unlike the Diagonal BiLSTM's (``diagonal_bilstm``).
+
+Sampling carries the LSTM states (``recurrent.sampler_logits``): a pixel's
+gates read the row above's hidden states and cells, complete, and the
+layer's inputs at its left in its own row, kept as they are computed, so a
+pixel costs O(layers x kernel_size) instead of a pass over the image;
+``fast_sampling = False`` keeps the base's full pass at every step, which
+draws the same images. Sixteen digits of the default config take 0.06 s
+instead of 1.3 s on 2 CPU cores.
 """
 
 from tfgen import config as config_lib
