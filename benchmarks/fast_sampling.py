@@ -47,6 +47,7 @@ from absl import flags
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from tfgen import cli  # noqa: E402
+from tfgen import errors  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -79,6 +80,24 @@ def fast_sampler_names():
             if spec.family == "autoregressive"
             and spec.model_class.sampler_logits
             is not base.AutoregressiveModel.sampler_logits]
+
+
+def check_flags(models, sizes, available):
+    """The models to time (``models``, or all ``available``).
+
+    Raises:
+        UsageError: a model without a fast sampler, or an unknown size.
+    """
+    for name in models or ():
+        if name not in available:
+            raise errors.UsageError(
+                f"--models: {name!r} has no fast sampler; models with one: "
+                f"{', '.join(available)}")
+    for size in sizes:
+        if size not in SIZES:
+            raise errors.UsageError(
+                f"--sizes: {size!r} is not one of {', '.join(SIZES)}")
+    return list(models or available)
 
 
 def compiled_draw(model, fast):
@@ -190,15 +209,10 @@ def main(argv):
     del argv  # Checked by cli.parse_flags.
     with cli.native_stderr_held():
         available = fast_sampler_names()
-    names = FLAGS.models or available
-    for name in names:
-        if name not in available:
-            cli.fail(f"--models: {name!r} has no fast sampler; models with "
-                     f"one: {', '.join(available)}", 2)
-    for size in FLAGS.sizes:
-        if size not in SIZES:
-            cli.fail(f"--sizes: {size!r} is not one of {', '.join(SIZES)}",
-                     2)
+    try:
+        names = check_flags(FLAGS.models, FLAGS.sizes, available)
+    except errors.UsageError as error:
+        cli.fail(str(error), 2)
     rows = []
     for size in FLAGS.sizes:
         for name in names:
