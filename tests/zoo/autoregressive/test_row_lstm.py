@@ -170,6 +170,7 @@ def test_training_beats_independent_pixels_on_digits(data_dir):
 
 @pytest.mark.parametrize("field,value", [
     ("hidden_units", 0), ("num_layers", -1), ("first_kernel_size", 4),
+    ("first_kernel_size", 1),
     ("output_features", 0), ("kernel_size", 2)])
 def test_bad_config_raises_usage_error_naming_the_field(field, value):
     with pytest.raises(errors.UsageError, match=f"config.{field}"):
