@@ -4,11 +4,12 @@ van den Oord, Kalchbrenner & Kavukcuoglu (2016), "Pixel Recurrent Neural
 Networks", section 3.2 and table 1: a 7 x 7 convolution with mask A, then
 Diagonal BiLSTM layers with residual connections, then two 1 x 1 mask-B
 layers to a softmax over each value's ``num_levels``
-(``zoo.autoregressive.recurrent``). Each layer skews its input map (row r
-shifted right by r), so that an LSTM with a 1 x 1 masked input-to-state
-convolution and a 2 x 1 state-to-state convolution scans the image's
-diagonals left to right; a second LSTM scans the mirrored map, and its
-output, shifted down one row, is added to the first's.
+(the network: ``pixel_rnn``; the layer: ``diagonal_bilstm_layer``). Each
+layer skews its input map (row r shifted right by r), so that an LSTM with
+a 1 x 1 masked input-to-state convolution and a 2 x 1 state-to-state
+convolution scans the image's diagonals left to right; a second LSTM scans
+the mirrored map, and its output, shifted down one row, is added to the
+first's.
 
 The likelihood is exact and computed in one pass (``base``). Unlike the
 Row LSTM's triangle (``row_lstm``) and the PixelCNN's, the context of every
@@ -21,7 +22,7 @@ architecture has this gap). The first layer's right-to-left direction,
 shifted down one row, therefore also reads the image itself: all of row
 r - 1 precedes row r, so it needs no mask.
 
-Sampling carries the LSTM states (``recurrent.sampler_logits``): unskewed,
+Sampling carries the LSTM states (``pixel_rnn.sampler_logits``): unskewed,
 the left-to-right direction is a recurrence over pixels in raster order,
 one step per pixel; the right-to-left direction of row r - 1, which row r
 reads, runs once along that row when row r starts. A pixel thus costs
@@ -34,7 +35,8 @@ instead of 2.8 s on 2 CPU cores.
 from tfgen import config as config_lib
 from tfgen import registry
 from zoo.autoregressive import base
-from zoo.autoregressive import recurrent
+from zoo.autoregressive import diagonal_bilstm_layer
+from zoo.autoregressive import pixel_rnn
 
 
 def get_config(variant=None):
@@ -100,13 +102,13 @@ class DiagonalBiLSTMModel(base.AutoregressiveModel):
         base.validate_config(config)
         super().__init__(config, data_info, **kwargs)
         channels = self.image_shape[-1]
-        recurrent.validate_network_config(config, channels)
+        pixel_rnn.validate_network_config(config, channels)
 
         def diagonal_bilstm(hidden, name, **kwargs):
-            return recurrent.DiagonalBiLSTM(hidden, channels=channels,
-                                            name=name, **kwargs)
+            return diagonal_bilstm_layer.DiagonalBiLSTM(
+                hidden, channels=channels, name=name, **kwargs)
 
-        self.network = recurrent.pixel_rnn_network(
+        self.network = pixel_rnn.pixel_rnn_network(
             self.image_shape, self.num_levels, diagonal_bilstm,
             num_layers=int(config.num_layers),
             hidden=int(config.hidden_units),
@@ -118,20 +120,20 @@ class DiagonalBiLSTMModel(base.AutoregressiveModel):
 
     def logits(self, inputs):
         """Returns (B, H, W, C, num_levels) logits of every conditional."""
-        return recurrent.logits_by_channel(self.network(inputs),
+        return pixel_rnn.logits_by_channel(self.network(inputs),
                                            self.num_levels)
 
-    # --- The fast sampler: the base's hook (``recurrent.sampler_logits``).
+    # --- The fast sampler: the base's hook (``pixel_rnn.sampler_logits``).
 
     def sampler_state(self, inputs):
         """Every layer's carried rows, zeros; none for the full passes."""
         if not self.fast_sampling:
             return super().sampler_state(inputs)
-        return recurrent.sampler_state(self.network, inputs)
+        return pixel_rnn.sampler_state(self.network, inputs)
 
     def sampler_logits(self, inputs, state, position):
         """Value ``position``'s logits, computed at its pixel only."""
         if not self.fast_sampling:
             return super().sampler_logits(inputs, state, position)
-        return recurrent.sampler_logits(self.network, inputs, state, position,
+        return pixel_rnn.sampler_logits(self.network, inputs, state, position,
                                         self.num_levels)

@@ -6,14 +6,15 @@ Row LSTM layers with residual connections, each processing the image one
 row at a time from top to bottom (input-to-state: a masked 1 x 3
 convolution along the row; state-to-state: a 1 x 3 convolution of the
 previous row's hidden state), then two 1 x 1 mask-B layers to a softmax over
-each value's ``num_levels`` (``zoo.autoregressive.recurrent``).
+each value's ``num_levels`` (the network: ``pixel_rnn``; the layer:
+``row_lstm_layer``).
 
 The likelihood is exact and computed in one pass (``base``). A pixel's
 context is a triangle above it: each row up widens it by one pixel to either
 side, so pixels far to the upper right of the current one are never read,
 unlike the Diagonal BiLSTM's (``diagonal_bilstm``).
 
-Sampling carries the LSTM states (``recurrent.sampler_logits``): a pixel's
+Sampling carries the LSTM states (``pixel_rnn.sampler_logits``): a pixel's
 gates read the row above's hidden states and cells, complete, and the
 layer's inputs at its left in its own row, kept as they are computed, so a
 pixel costs O(layers x kernel_size) instead of a pass over the image;
@@ -26,7 +27,8 @@ from tfgen import config as config_lib
 from tfgen import errors
 from tfgen import registry
 from zoo.autoregressive import base
-from zoo.autoregressive import recurrent
+from zoo.autoregressive import pixel_rnn
+from zoo.autoregressive import row_lstm_layer
 
 
 def get_config(variant=None):
@@ -90,17 +92,17 @@ class RowLSTMModel(base.AutoregressiveModel):
         base.validate_config(config)
         super().__init__(config, data_info, **kwargs)
         channels = self.image_shape[-1]
-        recurrent.validate_network_config(config, channels)
+        pixel_rnn.validate_network_config(config, channels)
         if config.kernel_size < 1 or config.kernel_size % 2 == 0:
             raise errors.UsageError(
                 f"config.kernel_size={config.kernel_size} must be a positive "
                 "odd number")
 
         def row_lstm(hidden, name):
-            return recurrent.RowLSTM(hidden, int(config.kernel_size),
-                                     channels=channels, name=name)
+            return row_lstm_layer.RowLSTM(hidden, int(config.kernel_size),
+                                          channels=channels, name=name)
 
-        self.network = recurrent.pixel_rnn_network(
+        self.network = pixel_rnn.pixel_rnn_network(
             self.image_shape, self.num_levels, row_lstm,
             num_layers=int(config.num_layers),
             hidden=int(config.hidden_units),
@@ -111,20 +113,20 @@ class RowLSTMModel(base.AutoregressiveModel):
 
     def logits(self, inputs):
         """Returns (B, H, W, C, num_levels) logits of every conditional."""
-        return recurrent.logits_by_channel(self.network(inputs),
+        return pixel_rnn.logits_by_channel(self.network(inputs),
                                            self.num_levels)
 
-    # --- The fast sampler: the base's hook (``recurrent.sampler_logits``).
+    # --- The fast sampler: the base's hook (``pixel_rnn.sampler_logits``).
 
     def sampler_state(self, inputs):
         """Every layer's carried rows, zeros; none for the full passes."""
         if not self.fast_sampling:
             return super().sampler_state(inputs)
-        return recurrent.sampler_state(self.network, inputs)
+        return pixel_rnn.sampler_state(self.network, inputs)
 
     def sampler_logits(self, inputs, state, position):
         """Value ``position``'s logits, computed at its pixel only."""
         if not self.fast_sampling:
             return super().sampler_logits(inputs, state, position)
-        return recurrent.sampler_logits(self.network, inputs, state, position,
+        return pixel_rnn.sampler_logits(self.network, inputs, state, position,
                                         self.num_levels)

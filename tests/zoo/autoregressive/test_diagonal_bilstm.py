@@ -16,7 +16,7 @@ from tfgen import errors
 from tfgen import registry
 from tfgen.data import DataInfo
 from zoo.autoregressive import diagonal_bilstm
-from zoo.autoregressive import recurrent
+from zoo.autoregressive import diagonal_bilstm_layer
 
 NAME = "diagonal_bilstm"
 
@@ -114,12 +114,12 @@ def test_receptive_field_holds_every_earlier_value(shape, num_layers):
 def test_unshifted_right_to_left_direction_breaks_causality(monkeypatch):
     """Without the one-row shift of the right-to-left direction, a value's
     logits read the value to its right."""
-    layer_class = recurrent.DiagonalBiLSTM
+    layer_class = diagonal_bilstm_layer.DiagonalBiLSTM
 
     def unshifted(*args, **kwargs):
         return layer_class(*args, shift_right_to_left=False, **kwargs)
 
-    monkeypatch.setattr(recurrent, "DiagonalBiLSTM", unshifted)
+    monkeypatch.setattr(diagonal_bilstm_layer, "DiagonalBiLSTM", unshifted)
     model = build(4, 4, num_levels=2, preprocessing="binarize_static",
                   first_kernel_size=3)
     randomize(model, biases=False)
