@@ -4,8 +4,9 @@ Importing this package registers its models, one per module: ``fvbn`` (the
 fully visible belief net), ``pixelcnn``, and the PixelRNNs ``row_lstm`` and
 ``diagonal_bilstm``, and the models documented in their modules. ``base``
 holds what they share (the exact likelihood, the metrics and the one
-sampler), ``layers`` the masked convolution, ``recurrent`` the PixelRNN
-layers.
+sampler), ``layers`` the masked convolution, and the PixelRNN's
+``masked_lstm`` (masks, LSTM cell, residual layer), ``row_lstm_layer``,
+``diagonal_bilstm_layer`` and ``pixel_rnn`` (network, fast sampler).
 """
 from zoo.autoregressive import diagonal_bilstm  # noqa: F401
 from zoo.autoregressive import fvbn  # noqa: F401
