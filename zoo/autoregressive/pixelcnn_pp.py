@@ -27,11 +27,21 @@ The network reads the image as values in [-1, 1] plus a channel of ones
 (the zero padding then differs from a value). Its per-pixel mixture
 parameters give every channel's categorical conditional over the L levels
 (``logistic_mixture.channel_log_probs``), the interface of the family's
-base, which supplies the exact likelihood and the sampler (one network pass
-per value). Images smaller than a resolution's stride work: sizes round up
-when down-sampling (a 1-pixel side stays 1) and the up-sampled maps are
-cropped to their mirror's size. Not here: weight normalization with its
-data-dependent initialization, and Polyak averaging of the parameters.
+base, which supplies the exact likelihood and the sampling loop. Images
+smaller than a resolution's stride work: sizes round up when down-sampling
+(a 1-pixel side stays 1) and the up-sampled maps are cropped to their
+mirror's size.
+
+``config.weight_norm`` (default on): every convolution's kernel is
+w = g v / ||v|| (Salimans & Kingma 2016, "Weight Normalization"; the
+paper's section 3), g and the biases set by the data-dependent
+initialization in ``adapt`` (each layer's outputs standardized on the first
+training images). ``config.fast_sampling`` (default on): each sampling step
+recomputes one row of every map from cached rows above (Ramachandran et al.
+2017, "Fast Generation for Convolutional Autoregressive Models", caching at
+the granularity of rows: a coarse map's row when the new pixel falls in
+it); ``False`` runs the whole network per value (the same images). Not
+here: Polyak averaging of the parameters.
 """
 
 import keras
@@ -42,10 +52,19 @@ from tfgen import errors
 from tfgen import registry
 from zoo.autoregressive import base
 from zoo.autoregressive import logistic_mixture
+from zoo.autoregressive.pixelcnn_pp_layers import Conv
+from zoo.autoregressive.pixelcnn_pp_layers import GatedResidualBlock
+from zoo.autoregressive.pixelcnn_pp_layers import RowCaches
+from zoo.autoregressive.pixelcnn_pp_layers import ShiftedConv2D
+from zoo.autoregressive.pixelcnn_pp_layers import ShiftedConv2DTranspose
+from zoo.autoregressive.pixelcnn_pp_layers import down_shift
+from zoo.autoregressive.pixelcnn_pp_layers import right_shift
 
 # Kernels of the two streams (the paper's code): u above, ul above-left.
 DOWN_KERNEL = (2, 3)
 DOWN_RIGHT_KERNEL = (2, 2)
+# Images of weight normalization's data-dependent initialization.
+INIT_IMAGES = 256
 
 
 def get_config(variant=None):
@@ -75,6 +94,8 @@ def get_config(variant=None):
         num_resolutions=2,  # 8x8 and 4x4 on digits
         num_components=5,  # K logistics in each pixel's mixture
         dropout_rate=0.5,  # in the blocks, during training only
+        weight_norm=True,  # w = g v / ||v||, g and biases fitted to data
+        fast_sampling=True,  # rows from cached maps; False: full passes
     )
     config.batch_size = 32
     config.epochs = 30
@@ -105,110 +126,6 @@ def _validate(config):
             f"config.dropout_rate={config.dropout_rate} must be in [0, 1)")
 
 
-def down_shift(features):
-    """Moves (B, H, W, F) features one row down; the top row is zeros."""
-    return tf.pad(features[:, :-1], [[0, 0], [1, 0], [0, 0], [0, 0]])
-
-
-def right_shift(features):
-    """Moves (B, H, W, F) features one column right; the left is zeros."""
-    return tf.pad(features[:, :, :-1], [[0, 0], [0, 0], [1, 0], [0, 0]])
-
-
-def concat_elu(features):
-    """ELU of the features and of their negatives, (B, H, W, 2F)."""
-    return tf.nn.elu(tf.concat([features, -features], axis=-1))
-
-
-class ShiftedConv2D(keras.layers.Layer):
-    """A convolution padded so that each output sees only what is causal.
-
-    ``down_right=False``: output (i, j) sees rows i - kh + 1 .. i, columns
-    j - (kw - 1) / 2 .. j + (kw - 1) / 2 of its input (rows at and above,
-    centred); ``down_right=True``: rows i - kh + 1 .. i, columns
-    j - kw + 1 .. j (at, above and to the left). With ``strides=2`` the
-    output is ceil(H / 2) x ceil(W / 2) and (i, j) is centred on (2i, 2j).
-
-    Args:
-        filters: output features.
-        kernel_size: (kh, kw); kw odd unless ``down_right``.
-        down_right: the padding of the ``ul`` stream.
-        strides: 1, or 2 to down-sample.
-        **kwargs: passed to ``keras.layers.Layer``.
-    """
-
-    def __init__(self, filters, kernel_size, down_right=False, strides=1,
-                 **kwargs):
-        super().__init__(**kwargs)
-        height, width = kernel_size
-        self.padding = [[0, 0], [height - 1, 0],
-                        [width - 1, 0] if down_right
-                        else [(width - 1) // 2, (width - 1) // 2], [0, 0]]
-        self.conv = keras.layers.Conv2D(filters, kernel_size, strides=strides,
-                                        padding="valid")
-
-    def call(self, inputs):
-        return self.conv(tf.pad(inputs, self.padding))
-
-
-class ShiftedConv2DTranspose(keras.layers.Layer):
-    """A stride-2 transposed convolution cropped to keep causality.
-
-    Output (r, c) receives input (r // 2, .) only: a coarse map whose
-    (i, j) saw what was before (2i, 2j) reaches (2i .. 2i + 1, ...) alone.
-    The map is cropped to the ``size`` of its mirror in the down pass.
-
-    Args:
-        filters: output features.
-        kernel_size: (2, kw) with kw odd, or (2, 2) with ``down_right``.
-        down_right: the crop of the ``ul`` stream (left-aligned).
-        **kwargs: passed to ``keras.layers.Layer``.
-    """
-
-    def __init__(self, filters, kernel_size, down_right=False, **kwargs):
-        super().__init__(**kwargs)
-        self.left = 0 if down_right else (kernel_size[1] - 1) // 2
-        self.conv = keras.layers.Conv2DTranspose(
-            filters, kernel_size, strides=2, padding="valid")
-
-    def call(self, inputs, size):
-        height, width = size
-        return self.conv(inputs)[:, :height, self.left:self.left + width]
-
-
-class GatedResidualBlock(keras.layers.Layer):
-    """The paper's gated ResNet block on one stream (figure 2, section 2.5).
-
-    x + a * sigmoid(b), (a, b) = conv(dropout(concat_elu(conv(concat_elu(x))
-    + dense(concat_elu(shortcut))))).
-
-    Args:
-        filters: F, the stream's features.
-        kernel_size: of both shifted convolutions.
-        down_right: the ``ul`` stream's padding.
-        has_shortcut: whether a shortcut input is added (1x1).
-        **kwargs: passed to ``keras.layers.Layer``.
-    """
-
-    def __init__(self, filters, kernel_size, down_right, has_shortcut,
-                 **kwargs):
-        super().__init__(**kwargs)
-        self.conv_in = ShiftedConv2D(filters, kernel_size, down_right)
-        self.shortcut = (keras.layers.Dense(filters) if has_shortcut
-                         else None)
-        self.conv_out = ShiftedConv2D(2 * filters, kernel_size, down_right)
-
-    def call(self, inputs, shortcut=None, dropout=None):
-        hidden = self.conv_in(concat_elu(inputs))  # (B, H, W, F)
-        if self.shortcut is not None:
-            hidden += self.shortcut(concat_elu(shortcut))
-        hidden = concat_elu(hidden)  # (B, H, W, 2F)
-        if dropout is not None:
-            hidden = dropout(hidden)
-        values, gates = tf.split(self.conv_out(hidden), 2, axis=-1)
-        return inputs + values * tf.sigmoid(gates)
-
-
 @registry.register("pixelcnn_pp", family="autoregressive",
                    get_config=get_config)
 class PixelCNNPlusPlus(base.AutoregressiveModel):
@@ -231,41 +148,51 @@ class PixelCNNPlusPlus(base.AutoregressiveModel):
         resolutions = int(config.num_resolutions)
         self.num_components = int(config.num_components)
         self.dropout_rate = float(config.dropout_rate)
+        self.weight_norm = bool(config.weight_norm)
+        self.fast_sampling = bool(config.fast_sampling)
+        norm = {"weight_norm": self.weight_norm}
         object.__setattr__(self, "_dropout_active", False)
 
         def pair(prefix, count, shortcut):
             return [(GatedResidualBlock(filters, DOWN_KERNEL, False,
-                                        shortcut, name=f"{prefix}{i}_u"),
+                                        shortcut, name=f"{prefix}{i}_u",
+                                        **norm),
                      GatedResidualBlock(filters, DOWN_RIGHT_KERNEL, True,
-                                        True, name=f"{prefix}{i}_ul"))
+                                        True, name=f"{prefix}{i}_ul", **norm))
                     for i in range(count)]
 
         # First layers: u from the rows above, ul also from the left.
-        self.u_input = ShiftedConv2D(filters, DOWN_KERNEL, name="u_input")
+        self.u_input = ShiftedConv2D(filters, DOWN_KERNEL, name="u_input",
+                                     **norm)
         self.ul_input_above = ShiftedConv2D(filters, (1, 3),
-                                            name="ul_input_above")
+                                            name="ul_input_above", **norm)
         self.ul_input_left = ShiftedConv2D(filters, (2, 1), down_right=True,
-                                           name="ul_input_left")
+                                           name="ul_input_left", **norm)
         self.down_blocks = [pair(f"down{r}_", blocks, False)
                             for r in range(resolutions)]
         self.down_samples = [
-            (ShiftedConv2D(filters, DOWN_KERNEL, strides=2, name=f"down{r}_u"),
+            (ShiftedConv2D(filters, DOWN_KERNEL, strides=2,
+                           name=f"down{r}_u", **norm),
              ShiftedConv2D(filters, DOWN_RIGHT_KERNEL, True, strides=2,
-                           name=f"down{r}_ul"))
+                           name=f"down{r}_ul", **norm))
             for r in range(resolutions - 1)]
         # The coarsest resolution's up blocks mirror its down blocks; each
         # finer one has one more, for the down-sampling's output.
         self.up_blocks = [pair(f"up{r}_", blocks + (r > 0), True)
                           for r in range(resolutions)]
         self.up_samples = [
-            (ShiftedConv2DTranspose(filters, DOWN_KERNEL, name=f"up{r}_u"),
+            (ShiftedConv2DTranspose(filters, DOWN_KERNEL, name=f"up{r}_u",
+                                    **norm),
              ShiftedConv2DTranspose(filters, DOWN_RIGHT_KERNEL, True,
-                                    name=f"up{r}_ul"))
+                                    name=f"up{r}_ul", **norm))
             for r in range(resolutions - 1)]
-        self.output_layer = keras.layers.Dense(
+        self.output_layer = Conv(
             logistic_mixture.num_parameters(self.num_components,
-                                            self.image_shape[-1]),
-            name="mixture_parameters")
+                                            self.image_shape[-1]), (1, 1),
+            name="mixture_parameters", **norm)
+        self.heights = [self.image_shape[0]]  # H_l of every resolution
+        for _ in range(resolutions - 1):
+            self.heights.append((self.heights[-1] + 1) // 2)
         self.network_parameters(tf.zeros((1,) + self.image_shape))  # Builds.
         self.built = True
 
@@ -325,3 +252,120 @@ class PixelCNNPlusPlus(base.AutoregressiveModel):
             return super().train_step(batch)
         finally:
             object.__setattr__(self, "_dropout_active", False)
+
+    def conv_layers(self):
+        """Every ``Conv`` of the network, in no particular order."""
+        return [layer for layer in self._flatten_layers()
+                if isinstance(layer, Conv)]
+
+    def adapt(self, train_batches):
+        """Weight normalization's data-dependent initialization.
+
+        One pass over the first ``INIT_IMAGES`` training images (dropout
+        off) in which each layer, in the network's order, sets its g and
+        bias so that its outputs on these images have mean 0 and standard
+        deviation 1 per feature (Salimans & Kingma 2016, section 3). The
+        training loop calls it before restoring a checkpoint, so a resumed
+        run keeps its trained weights. Nothing without weight norm.
+        """
+        if not self.weight_norm:
+            return
+        images, count = [], 0
+        for batch in train_batches:
+            images.append(self.to_levels(batch["image"]))
+            count += int(images[-1].shape[0])
+            if count >= INIT_IMAGES:
+                break
+        values = 2.0 * self.to_inputs(tf.concat(images, 0)[:INIT_IMAGES]) - 1
+        layers = self.conv_layers()
+        for layer in layers:
+            layer.initialize_from_data = True
+        try:
+            self.network_parameters(values)
+        finally:
+            for layer in layers:
+                layer.initialize_from_data = False
+
+    # --- The fast sampler: the base's hook. -------------------------------
+    # Every map of the network at row i depends only on the pixels before
+    # (i, 0) and on row i's pixels to the left (a coarse row j on the
+    # pixels before (2j + 1, 0)), so a step recomputes one row per map from
+    # its kernel's rows above, kept in ``RowCaches``: row i of the full-
+    # resolution maps and row i // 2^l of those at resolution l. A row's
+    # last step leaves it final (its last pixel reaches no map of the row).
+
+    def row_parameters(self, values, caches):
+        """Row i of ``network_parameters`` (B, 1, W, P), dropout off.
+
+        Args:
+            values: float32 (B, H, W, C) in [-1, 1], the image so far.
+            caches: ``RowCaches`` at row i; the pass keeps every map there.
+        """
+        row = caches.row
+        ones = tf.ones_like(values[..., :1])
+        padded = tf.pad(tf.concat([values, ones], axis=-1),
+                        [[0, 0], [2, 0], [0, 0], [0, 0]])  # rows -2 ..
+
+        def image_rows(first, count):  # rows i + first .. + count - 1
+            return padded[:, row + 2 + first:row + 2 + first + count]
+
+        above = tf.cast(row > 0, tf.float32)  # down_shift's zero row
+        u_list = [caches.keep(above * self.u_input.call_row(
+            image_rows(-2, 2)))]
+        ul_list = [caches.keep(
+            above * self.ul_input_above.call_row(image_rows(-1, 1))
+            + right_shift(self.ul_input_left.call_row(image_rows(-1, 2))))]
+        for resolution, blocks in enumerate(self.down_blocks):
+            caches.level = resolution
+            for u_block, ul_block in blocks:
+                u_list.append(caches.keep(u_block.call_row(caches,
+                                                           u_list[-1])))
+                ul_list.append(caches.keep(ul_block.call_row(
+                    caches, ul_list[-1], caches.window(1, u_list[-1]))))
+            if resolution < len(self.down_samples):
+                u_down, ul_down = self.down_samples[resolution]
+                caches.level = resolution + 1
+                u_list.append(caches.keep(u_down.call_row(
+                    caches.window(2, u_list[-1], stride=2))))
+                ul_list.append(caches.keep(ul_down.call_row(
+                    caches.window(2, ul_list[-1], stride=2))))
+        u, ul = u_list.pop(), ul_list.pop()
+        for resolution, blocks in enumerate(self.up_blocks):
+            for u_block, ul_block in blocks:
+                u = caches.keep(u_block.call_row(
+                    caches, u, caches.window(1, u_list.pop())))
+                ul = caches.keep(ul_block.call_row(caches, ul, tf.concat(
+                    [caches.window(1, u), caches.window(1, ul_list.pop())],
+                    axis=-1)))
+            if resolution < len(self.up_samples):
+                u_up, ul_up = self.up_samples[resolution]
+                coarse = caches.window(1, u), caches.window(1, ul)
+                caches.level -= 1
+                width = u_list[-1].shape[2]  # The mirror's.
+                u = caches.keep(u_up.call_row(coarse[0], caches.index,
+                                              width))
+                ul = caches.keep(ul_up.call_row(coarse[1], caches.index,
+                                                width))
+        return self.output_layer(tf.nn.elu(caches.window(1, ul)))
+
+    def sampler_state(self, inputs):
+        """The caches of every map (a row pass creates them)."""
+        if not self.fast_sampling:
+            return super().sampler_state(inputs)
+        caches = RowCaches(tf.constant(0, tf.int64), self.heights)
+        self.row_parameters(2.0 * inputs - 1.0, caches)
+        return tuple(caches.kept)
+
+    def sampler_logits(self, inputs, state, position):
+        """Recomputes the position's row of every map from the caches."""
+        if not self.fast_sampling:
+            return super().sampler_logits(inputs, state, position)
+        row, column, channel = self.position_coordinates(position)
+        values = 2.0 * inputs - 1.0  # (B, H, W, C)
+        caches = RowCaches(row, self.heights, state)
+        parameters = tf.gather(self.row_parameters(values, caches)[:, 0],
+                               column, axis=1)  # (B, P)
+        log_probs = logistic_mixture.channel_log_probs(
+            parameters, tf.gather(values[:, row], column, axis=1),
+            self.num_components, self.num_levels)  # (B, C, L)
+        return tf.gather(log_probs, channel, axis=1), tuple(caches.kept)

@@ -7,12 +7,22 @@ import pytest
 import tensorflow as tf
 
 from autoregressive_helpers import assert_causal
-from autoregressive_helpers import build
+from autoregressive_helpers import build as build_random
 from autoregressive_helpers import dependencies
 from autoregressive_helpers import every_image
 from tfgen import errors
 from tfgen import registry
 from tfgen.data import DataInfo
+
+
+def build(*args, **kwargs):
+    """A model of random weights; with weight norm, g = ||v||, so the
+    kernels are the random v (random g would shrink them to norm ~scale)."""
+    model = build_random(*args, **kwargs)
+    for layer in model.conv_layers():
+        if layer.weight_norm:
+            layer.g.assign(layer.v_norm())
+    return model
 
 
 @pytest.mark.parametrize("shape,resolutions", [
@@ -133,3 +143,146 @@ def test_bad_configs_name_their_field():
             config[field] = value
         with pytest.raises(errors.UsageError, match=f"config.{field}="):
             spec.build(config, info)
+
+
+# --- Weight normalization and its data-dependent initialization. ----------
+
+
+class _Recorder:
+    """Records every ``Conv``'s outputs while the model runs."""
+
+    def __init__(self, model, monkeypatch):
+        self.outputs = {}
+        for layer in model.conv_layers():
+            call = layer.call
+
+            def recording(inputs, layer=layer, call=call):
+                outputs = call(inputs)
+                self.outputs[layer.path] = outputs
+                return outputs
+
+            monkeypatch.setattr(layer, "call", recording)
+
+
+@pytest.mark.parametrize("shape,resolutions", [((6, 6, 1), 2),
+                                               ((5, 4, 3), 3)])
+def test_data_init_standardizes_every_layer_on_its_batch(
+        shape, resolutions, monkeypatch):
+    """After ``adapt``, every layer's outputs (pre-activations, the
+    transposed and 1x1 ones included) on the initialization images have
+    mean 0 and standard deviation 1 per feature, though the random
+    weights gave them other moments before."""
+    model = build("pixelcnn_pp", shape, 17, overrides={
+        "num_resolutions": resolutions, "num_residual_blocks": 2,
+        "num_filters": 6}, scale=0.7)
+    images = _digits_like(shape, 17, 2)
+    images = tf.concat([images] * 10, 0)[:38]  # Two batches: 32 and 6.
+    batches = tf.data.Dataset.from_tensor_slices({"image": images}).batch(32)
+    values = 2.0 * model.to_inputs(images) - 1.0
+    recorder = _Recorder(model, monkeypatch)
+    model.network_parameters(values)
+    before = dict(recorder.outputs)
+    model.adapt(batches)
+    recorder.outputs.clear()
+    model.network_parameters(values)
+    assert len(recorder.outputs) == len(model.conv_layers()) > 20
+    for name, outputs in recorder.outputs.items():
+        mean, variance = tf.nn.moments(outputs, [0, 1, 2])
+        np.testing.assert_allclose(mean, 0.0, atol=1e-4, err_msg=name)
+        np.testing.assert_allclose(np.sqrt(variance), 1.0, rtol=1e-3,
+                                   err_msg=name)
+        old_std = np.sqrt(tf.nn.moments(before[name], [0, 1, 2])[1])
+        assert np.abs(old_std - 1.0).max() > 0.05, name
+
+
+def test_weight_norm_kernel_has_norm_g_per_output_feature():
+    model = build("pixelcnn_pp", (4, 4, 1), 5,
+                  overrides={"num_resolutions": 2}, scale=0.5)
+    layers = model.conv_layers()
+    assert any(layer.transpose for layer in layers)
+    for layer in layers:
+        axes = (0, 1, 3) if layer.transpose else (0, 1, 2)
+        norms = tf.sqrt(tf.reduce_sum(tf.square(layer.kernel), axes))
+        np.testing.assert_allclose(norms, np.abs(layer.g), rtol=1e-5)
+        # Rescaling v leaves w unchanged: only its direction counts.
+        kernel = layer.kernel.numpy()
+        layer.v.assign(3.0 * layer.v)
+        np.testing.assert_allclose(layer.kernel, kernel, rtol=1e-5)
+
+
+def test_without_weight_norm_the_kernel_is_the_variable():
+    model = build("pixelcnn_pp", (4, 4, 1), 5,
+                  overrides={"weight_norm": False})
+    for layer in model.conv_layers():
+        assert layer.kernel is layer.v and not hasattr(layer, "g")
+    before = [v.numpy() for v in model.variables]
+    model.adapt(tf.data.Dataset.from_tensor_slices(
+        {"image": _digits_like((4, 4, 1), 5, 0)}).batch(4))
+    for variable, value in zip(model.variables, before):
+        np.testing.assert_array_equal(variable, value)
+
+
+
+# --- The fast sampler: rows from cached maps. ------------------------------
+
+FAST_CASES = {
+    # shape, levels, preprocessing, resolutions
+    "gray17_4x4": ((4, 4, 1), 17, "levels", 2),
+    "gray5_6x6": ((6, 6, 1), 5, "levels", 2),
+    "binary_8x8": ((8, 8, 1), 2, "binarize_dynamic", 2),
+    "gray4_5x3_three_resolutions": ((5, 3, 1), 4, "levels", 3),
+    "colour4_3x4": ((3, 4, 3), 4, "levels", 2),
+}
+
+
+def _twins(shape, num_levels, preprocessing, resolutions):
+    """Fast and full-pass samplers of the same random weights."""
+    models = [build("pixelcnn_pp", shape, num_levels, preprocessing,
+                    overrides={"num_resolutions": resolutions,
+                               "num_residual_blocks": 2, "num_filters": 6,
+                               "dropout_rate": 0.5, "fast_sampling": fast},
+                    scale=0.2) for fast in (True, False)]
+    for variable, twin in zip(models[0].variables, models[1].variables):
+        np.testing.assert_array_equal(variable, twin)
+    return models
+
+
+@pytest.mark.parametrize("case", list(FAST_CASES))
+def test_fast_sample_and_complete_equal_the_full_passes(case):
+    """The same seeds draw the same images, value for value, as a full
+    network pass per value; completions keep the known values."""
+    shape, num_levels, preprocessing, resolutions = FAST_CASES[case]
+    fast, slow = _twins(shape, num_levels, preprocessing, resolutions)
+    rng = np.random.default_rng(1)
+    seeds = tf.range(8, dtype=tf.int64)
+    samples = fast.sample(seed=seeds)["images"]
+    np.testing.assert_array_equal(samples, slow.sample(seed=seeds)["images"])
+    levels = np.round(np.asarray(samples) * (num_levels - 1))
+    assert len(np.unique(levels)) > num_levels // 2
+    assert len({image.tobytes() for image in levels}) == 8
+
+    levels = rng.integers(0, num_levels, (8,) + shape)
+    images = (tf.constant(levels, tf.int32) if preprocessing == "levels"
+              else tf.constant(levels, tf.float32))
+    known = rng.random(levels.shape) < 0.5
+    mask = tf.constant(known, tf.float32)
+    completed = fast.complete(images=images, mask=mask, seed=seeds)["images"]
+    np.testing.assert_array_equal(
+        completed, slow.complete(images=images, mask=mask,
+                                 seed=seeds)["images"])
+    np.testing.assert_array_equal(
+        np.asarray(completed)[known],
+        np.asarray(fast.to_inputs(levels))[known])
+
+
+def test_the_sampler_runs_no_full_pass_by_default(monkeypatch):
+    assert registry.get("pixelcnn_pp").get_config().fast_sampling
+    model = build("pixelcnn_pp", (4, 4, 1), 5)
+    calls = []
+    full_pass = model.network_parameters
+    monkeypatch.setattr(model, "network_parameters",
+                        lambda values: calls.append(1) or full_pass(values))
+    model.sample(seed=tf.range(2, dtype=tf.int64))
+    assert not calls
+    model.log_prob(images=tf.zeros((2, 4, 4, 1), tf.int32))
+    assert calls
