@@ -35,6 +35,17 @@ one-hot label, V_f h and V_g h a learned embedding per layer and stack
 added inside every gate. ``log_prob`` is then log p(x | y), every
 capability takes ``labels``, and ``sample`` without labels draws them
 uniformly. Only gray images (one channel) are modelled.
+
+Sampling (one step per pixel) carries the stacks of the pixels drawn
+(Ramachandran et al. 2017, "Fast Generation for Convolutional
+Autoregressive Models"; ``layers.ring_cache``). The horizontal stack at
+(i, j) reads row i up to j from a one-row cache per layer, and through the
+link the vertical stack at (i - 1, j), which reads row i - 1 right of j:
+at a row's first step the sampler computes row i - 1 of the vertical stack
+whole, layer by layer from rings of the rows above. A step costs
+O(layers x kernel window) (a vertical row: W pixels every W steps),
+whatever the image's height. ``config.fast_sampling=False`` samples by
+full passes: the same images, up to float rounding (the tests compare).
 """
 
 import keras
@@ -45,6 +56,7 @@ from tfgen import config as config_lib
 from tfgen import errors
 from tfgen import registry
 from zoo.autoregressive import base
+from zoo.autoregressive import layers
 
 
 def get_config(variant=None):
@@ -81,6 +93,7 @@ def get_config(variant=None):
         kernel_size=3,  # of the later layers
         output_channels=64,  # of the 1x1 layer before the softmax
         conditional=False,  # a class embedding inside every gate
+        fast_sampling=True,  # cached stacks; False: a pass per pixel
     )
     config.batch_size = 32
     config.epochs = 40
@@ -179,6 +192,13 @@ class GatedLayer(keras.layers.Layer):
                                                "horizontal_embedding")
         self.built = True
 
+    @property
+    def paddings(self):
+        """((top, bottom), (left, right)) the vertical kernel reaches, and
+        the horizontal one: k//2 rows up, k//2 columns either side or left."""
+        half = self.kernel_size // 2
+        return ((half, 0), (half, half)), ((0, 0), (half, 0))
+
     def call(self, vertical, horizontal, condition=None):
         """One layer: (B, H, W, F) stacks -> (B, H, W, p) stacks.
 
@@ -207,6 +227,42 @@ class GatedLayer(keras.layers.Layer):
         gated = tf.einsum("bhwc,cd->bhwd", _gate(horizontal_features),
                           self.output_kernel) + self.output_bias
         return vertical, gated if self.first else horizontal + gated
+
+    def vertical_row(self, window, condition=None):
+        """The vertical stack of one row from ``window``, float32
+        (k//2 + 1, W + 2 (k//2), B, F): its input rows k//2 above the row
+        down to it (``layers.cached_window``); ``condition`` as in ``call``.
+
+        Returns:
+            ``(vertical, linked)``: the gated row (B, W, p) the next layer
+            reads, and the link's (B, W, 2p) the row below adds.
+        """
+        rows = tf.transpose(window, [2, 0, 1, 3])  # (B, k//2 + 1, W + 2h, F)
+        features = tf.nn.conv2d(rows, self.vertical_kernel, 1, "VALID")[
+            :, 0] + self.vertical_bias  # (B, W, 2p)
+        if condition is not None:
+            features += (condition @ self.vertical_embedding)[:, None, :]
+        return _gate(features), tf.einsum("bwc,cd->bwd", features, self.link)
+
+    def horizontal_at_pixel(self, window, horizontal, linked,
+                            condition=None):
+        """The horizontal stack at one pixel, (B, p), as ``call`` gives it.
+
+        Args:
+            window: float32 (1, k//2 + 1, B, F), the input row from k//2
+                left of the pixel to it (the mask hides it in layer 0).
+            horizontal: the input stack at the pixel (B, F) (not layer 0's).
+            linked: (B, 2p), the link of the vertical stack a row above.
+            condition: one-hot labels (B, K), or None.
+        """
+        features = layers.conv_window(
+            window, self.horizontal_kernel * self.horizontal_mask,
+            self.horizontal_bias)  # (B, 2p)
+        if condition is not None:
+            features += condition @ self.horizontal_embedding
+        features += linked
+        gated = _gate(features) @ self.output_kernel + self.output_bias
+        return gated if self.first else horizontal + gated
 
 
 @registry.register("gated_pixelcnn", family="autoregressive",
@@ -250,6 +306,7 @@ class GatedPixelCNN(base.AutoregressiveModel):
         self.output_logits = keras.layers.Dense(self.num_levels,
                                                 name="output_logits")
         self.output_logits.build((None, int(config.output_channels)))
+        self.fast_sampling = bool(config.fast_sampling)
         self.built = True
 
     def logits(self, inputs, labels=None):
@@ -263,15 +320,90 @@ class GatedPixelCNN(base.AutoregressiveModel):
         Raises:
             ValueError: a conditional model is called without labels.
         """
-        condition = None
-        if self.conditional:
-            if labels is None:
-                raise ValueError("the conditional gated PixelCNN needs labels")
-            condition = tf.one_hot(tf.cast(labels, tf.int64),
-                                   self.num_classes)  # (B, K)
+        condition = self._condition(labels)
         vertical = horizontal = inputs
         for layer in self.gated_layers:
             vertical, horizontal = layer(vertical, horizontal, condition)
         hidden = self.output_hidden(tf.nn.relu(horizontal))
         logits = self.output_logits(hidden)  # (B, H, W, L)
         return logits[:, :, :, None, :]
+
+    def _condition(self, labels):
+        """One-hot labels (B, K) of a conditional model, else None."""
+        if not self.conditional:
+            return None
+        if labels is None:
+            raise ValueError("the conditional gated PixelCNN needs labels")
+        return tf.one_hot(tf.cast(labels, tf.int64), self.num_classes)
+
+    # --- The fast sampler: the base's hook. -------------------------------
+    # State: for each layer but the first (which reads the image itself), a
+    # ring of its vertical input's rows (k//2 + 1, W + 2 (k//2), B, p) and
+    # a one-row ring of its horizontal input (1, k//2 + W, B, p); for each
+    # layer, the link of the vertical row above the current one (B, W, 2p),
+    # zeros above row 0 (the shift down's padding).
+
+    def sampler_state(self, inputs, labels=None):
+        """Empty caches; the linked row above row 0 is zeros."""
+        if not self.fast_sampling:
+            return super().sampler_state(inputs, labels)
+        batch, width = tf.shape(inputs)[0], self.image_shape[1]
+        vertical, horizontal, linked = [], [], []
+        for index, layer in enumerate(self.gated_layers):
+            features = layer.vertical_kernel.shape[2]
+            if index > 0:
+                for caches, padding in zip((vertical, horizontal),
+                                           layer.paddings):
+                    caches.append(layers.ring_cache(batch, width, features,
+                                                    padding))
+            linked.append(tf.zeros([batch, width, layer.link.shape[1]]))
+        return tuple(vertical), tuple(horizontal), tuple(linked)
+
+    def sampler_logits(self, inputs, state, position, labels=None):
+        """Computes the horizontal stack at ``position``'s pixel from the
+        caches (and, at a row's first pixel, the vertical stack of the row
+        above, whole), and writes the pixel into them."""
+        if not self.fast_sampling:
+            return super().sampler_logits(inputs, state, position, labels)
+        row, column, _ = self.position_coordinates(position)
+        condition = self._condition(labels)
+        vertical, horizontal, linked = state
+        vertical, linked = tf.cond(
+            tf.logical_and(tf.equal(column, 0), row > 0),
+            lambda: self._vertical_rows(inputs, row - 1, vertical, condition),
+            lambda: (vertical, linked))
+        caches, pixel = [], None
+        for index, layer in enumerate(self.gated_layers):
+            half, padding = layer.kernel_size // 2, layer.paddings[1]
+            if index == 0:
+                window = layers.image_window(inputs, row, column, half + 1,
+                                             padding)
+            else:
+                cache = layers.write_pixel(horizontal[index - 1], row, column,
+                                           pixel, padding)
+                caches.append(cache)
+                window = layers.cached_window(cache, row, column, half + 1)
+            pixel = layer.horizontal_at_pixel(
+                window, pixel, tf.gather(linked[index], column, axis=1),
+                condition)  # (B, p)
+        logits = self.output_logits(self.output_hidden(tf.nn.relu(pixel)))
+        return logits, (vertical, tuple(caches), linked)  # (B, L)
+
+    def _vertical_rows(self, inputs, row, caches, condition):
+        """Row ``row`` of every layer's vertical stack, once it is drawn:
+        the rings with the row written and each layer's linked row."""
+        width = self.image_shape[1]
+        written, linked, vertical = [], [], None
+        for index, layer in enumerate(self.gated_layers):
+            columns, padding = width + 2 * (layer.kernel_size // 2), (
+                layer.paddings[0])
+            if index == 0:
+                window = layers.image_window(inputs, row, 0, columns, padding)
+            else:
+                cache = layers.write_row(caches[index - 1], row, vertical,
+                                         padding)
+                written.append(cache)
+                window = layers.cached_window(cache, row, 0, columns)
+            vertical, link = layer.vertical_row(window, condition)
+            linked.append(link)  # (B, W, 2p)
+        return tuple(written), tuple(linked)

@@ -29,12 +29,13 @@ slot r mod (top + 1). A step then costs O(kernel window) per layer and
 moves O(width) numbers, whatever the image's height. The slots of rows not
 yet written are zeros, as the padding above the image; what the current
 row holds right of the current pixel (a row ``top + 1`` above, or zeros) is
-masked out. ``ring_cache``, ``write_pixel``, ``cached_window`` and
-``conv_window`` do it for any kernel that reads no row below its output
-(a masked k x k kernel, or the gated PixelCNN's (k//2 + 1) x k vertical and
-1 x (k//2 + 1) horizontal kernels); ``image_window`` takes the same window
-from a whole map (the image itself); ``MaskedConv2D.call_at_pixel`` applies
-the masked convolution to a window.
+masked out. ``ring_cache``, ``write_pixel`` (``write_row`` for a whole
+row), ``cached_window`` and ``conv_window`` do it for any kernel that reads
+no row below its output (a masked k x k kernel, or the gated PixelCNN's
+(k//2 + 1) x k vertical and 1 x (k//2 + 1) horizontal kernels);
+``image_window`` takes the same window from a whole map (the image
+itself); ``MaskedConv2D.call_at_pixel`` applies the masked convolution to
+a window.
 """
 
 import keras
@@ -223,6 +224,27 @@ def write_pixel(cache, row, column, values, padding):
     slot = tf.math.floormod(tf.cast(row, tf.int64), cache.shape[0])
     index = tf.stack([slot, tf.cast(column, tf.int64) + left])
     return tf.tensor_scatter_nd_update(cache, index[None], values[None])
+
+
+def write_row(cache, row, values, padding):
+    """The ring cache with the whole image row ``row`` set to ``values``.
+
+    For a kernel that reads right of its output pixel in the rows above
+    (the gated PixelCNN's vertical stack), whose rows are computed whole
+    once they are complete.
+
+    Args:
+        cache: float32 (top + 1, left + W + right, B, F) from ``ring_cache``.
+        row: int scalar, the image row.
+        values: float32 (B, W, F).
+        padding: the cache's padding, as given to ``ring_cache``.
+    """
+    (_, _), (left, right) = padding
+    values = tf.pad(tf.transpose(values, [1, 0, 2]),
+                    [[left, right], [0, 0], [0, 0]])  # (columns, B, F)
+    slot = tf.math.floormod(tf.cast(row, tf.int64), cache.shape[0])
+    return tf.tensor_scatter_nd_update(cache, slot[None, None],
+                                       values[None])
 
 
 def cached_window(cache, row, column, kernel_width):

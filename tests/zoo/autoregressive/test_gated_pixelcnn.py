@@ -237,6 +237,78 @@ def test_conditional_variant_runs_end_to_end(data_dir, tmp_path):
     np.testing.assert_allclose(images, expected["images"], atol=1e-6)
 
 
+FAST_SAMPLERS = {
+    # shape, levels, preprocessing, conditional, config overrides
+    "gray17_5x5": ((5, 5, 1), 17, "levels", False, {}),
+    "binary_8x8_3layers": ((8, 8, 1), 2, "binarize_dynamic", False,
+                           {"num_layers": 3, "first_kernel_size": 5}),
+    "gray17_5x5_conditional": ((5, 5, 1), 17, "levels", True,
+                               {"num_layers": 3}),
+    "binary_6x7_kernel5_conditional": ((6, 7, 1), 2, "binarize_static",
+                                       True, {"num_layers": 3,
+                                              "kernel_size": 5}),
+}
+
+
+@pytest.mark.parametrize("case", list(FAST_SAMPLERS))
+def test_fast_sample_and_complete_equal_the_full_passes(case):
+    """The cached stacks draw, for the same seeds (and labels), the images
+    of a full pass per pixel: a vertical row linked one row late or early,
+    a horizontal window shifted or a layer's cache skipped changes most
+    draws of these random weights."""
+    shape, num_levels, preprocessing, conditional, overrides = (
+        FAST_SAMPLERS[case])
+    fast, slow = (build(shape, num_levels, preprocessing, conditional,
+                        scale=0.5, fast_sampling=flag, **overrides)
+                  for flag in (True, False))
+    for variable, twin in zip(fast.variables, slow.variables):
+        np.testing.assert_array_equal(variable, twin)
+    seeds = tf.range(8, dtype=tf.int64)
+    labels = {"labels": seeds % NUM_CLASSES} if conditional else {}
+    samples = np.asarray(fast.sample(seed=seeds, **labels)["images"])
+    np.testing.assert_array_equal(
+        samples, slow.sample(seed=seeds, **labels)["images"])
+    levels = np.round(samples * (num_levels - 1))
+    assert len(np.unique(levels)) > num_levels // 2
+    assert len({image.tobytes() for image in levels}) == len(levels)
+
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, num_levels, (8,) + shape)
+    images = tf.constant(images, tf.int32 if preprocessing == "levels"
+                         else tf.float32)
+    mask = tf.constant(rng.random((8,) + shape) < 0.5, tf.float32)
+    completed = np.asarray(fast.complete(images=images, mask=mask,
+                                         seed=seeds, **labels)["images"])
+    np.testing.assert_array_equal(completed, slow.complete(
+        images=images, mask=mask, seed=seeds, **labels)["images"])
+    known = np.asarray(mask) > 0
+    np.testing.assert_array_equal(
+        completed[known], np.asarray(fast.to_inputs(
+            fast.to_levels(images)))[known])
+    assert not np.array_equal(completed, samples)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_fast_sampling_runs_no_full_pass_unless_told(fast):
+    """By default ``sample`` and ``complete`` never trace ``logits``, the
+    whole network; with ``fast_sampling=False`` they do."""
+    assert registry.get(NAME).get_config().fast_sampling
+    model = build((3, 4, 1), conditional=True, fast_sampling=fast)
+    full_pass = model.logits
+    calls = []
+
+    def counted(inputs, labels=None):
+        calls.append(1)
+        return full_pass(inputs, labels=labels)
+
+    object.__setattr__(model, "logits", counted)
+    seeds = tf.range(2, dtype=tf.int64)
+    model.sample(seed=seeds, labels=seeds)
+    model.complete(images=tf.zeros((2, 3, 4, 1), tf.int32),
+                   mask=tf.zeros((2, 3, 4, 1)), seed=seeds, labels=seeds)
+    assert (not calls) == fast, len(calls)
+
+
 @pytest.mark.parametrize("field,value", [
     ("hidden_channels", 0), ("num_layers", 0), ("output_channels", 0),
     ("first_kernel_size", 4), ("kernel_size", 2), ("preprocessing", "unit")])
