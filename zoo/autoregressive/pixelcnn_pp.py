@@ -32,7 +32,7 @@ smaller than a resolution's stride work: sizes round up when down-sampling
 (a 1-pixel side stays 1) and the up-sampled maps are cropped to their
 mirror's size.
 
-``config.weight_norm`` (default on): every convolution's kernel is
+``config.weight_norm`` (default off, worse on digits): every convolution's kernel is
 w = g v / ||v|| (Salimans & Kingma 2016, "Weight Normalization"; the
 paper's section 3), g and the biases set by the data-dependent
 initialization in ``adapt`` (each layer's outputs standardized on the first
@@ -94,7 +94,9 @@ def get_config(variant=None):
         num_resolutions=2,  # 8x8 and 4x4 on digits
         num_components=5,  # K logistics in each pixel's mixture
         dropout_rate=0.5,  # in the blocks, during training only
-        weight_norm=True,  # w = g v / ||v||, g and biases fitted to data
+        # w = g v / ||v||, g and biases fitted to data; off: worse on
+        # digits at 12 epochs (1.985 against 1.856 bits/dim).
+        weight_norm=False,
         fast_sampling=True,  # rows from cached maps; False: full passes
     )
     config.batch_size = 32

@@ -97,7 +97,10 @@ class Conv(keras.layers.Layer):
                              else self.v_norm())
             mean, variance = tf.nn.moments(self._apply(inputs, unit),
                                            [0, 1, 2])
-            scale = 1.0 / tf.sqrt(variance + 1e-10)
+            # A feature constant on the batch (a tiny image's padding)
+            # keeps its scale: 1 / 0 would blow it up.
+            scale = tf.where(variance > 1e-8,
+                             tf.math.rsqrt(tf.maximum(variance, 1e-8)), 1.0)
             self.g.assign(scale)
             self.bias.assign(-mean * scale)
         return self._apply(inputs, self.kernel) + self.bias

@@ -174,7 +174,7 @@ def test_data_init_standardizes_every_layer_on_its_batch(
     weights gave them other moments before."""
     model = build("pixelcnn_pp", shape, 17, overrides={
         "num_resolutions": resolutions, "num_residual_blocks": 2,
-        "num_filters": 6}, scale=0.7)
+        "num_filters": 6, "weight_norm": True}, scale=0.7)
     images = _digits_like(shape, 17, 2)
     images = tf.concat([images] * 10, 0)[:38]  # Two batches: 32 and 6.
     batches = tf.data.Dataset.from_tensor_slices({"image": images}).batch(32)
@@ -197,7 +197,7 @@ def test_data_init_standardizes_every_layer_on_its_batch(
 
 def test_weight_norm_kernel_has_norm_g_per_output_feature():
     model = build("pixelcnn_pp", (4, 4, 1), 5,
-                  overrides={"num_resolutions": 2}, scale=0.5)
+                  overrides={"weight_norm": True}, scale=0.5)
     layers = model.conv_layers()
     assert any(layer.transpose for layer in layers)
     for layer in layers:
