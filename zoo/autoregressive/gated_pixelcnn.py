@@ -44,8 +44,10 @@ link the vertical stack at (i - 1, j), which reads row i - 1 right of j:
 at a row's first step the sampler computes row i - 1 of the vertical stack
 whole, layer by layer from rings of the rows above. A step costs
 O(layers x kernel window) (a vertical row: W pixels every W steps),
-whatever the image's height. ``config.fast_sampling=False`` samples by
-full passes: the same images, up to float rounding (the tests compare).
+whatever the image's height: 13-29x faster than full passes at 28x28 on 2
+busy CPU cores (``python -m benchmarks.fast_sampling``).
+``config.fast_sampling=False`` samples by full passes: the same images, up
+to float rounding (the tests compare).
 """
 
 import keras
