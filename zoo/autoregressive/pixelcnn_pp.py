@@ -72,10 +72,11 @@ def get_config(variant=None):
 
     ``python -m tfgen.train --model=pixelcnn_pp`` trains on ``digits``
     (1,257 training images, 17 gray levels) for 30 epochs, evaluates and
-    exports in about 5 minutes on 2 CPU cores (5m46s wall, 4m44s CPU, at
-    seed 0 on a shared machine). Expected on the 360 test images:
-    -log p(x) 77.56 nats, 1.748 bits/dim at seed 0 (``pixelcnn``: about
-    80.5 nats, 1.81 bits/dim; independent pixels: 108.0 nats).
+    exports in 6-10 minutes on 2 CPU cores shared with other jobs (5m46s
+    and 9m51s wall at seed 0). Expected on the 360 test images: -log p(x)
+    77.72 nats, 1.752 bits/dim at seed 0 (77.56 and 1.748 before the
+    layers gained optional weight normalization; ``pixelcnn``: about 80.5
+    nats, 1.81 bits/dim; independent pixels: 108.0 nats).
 
     Args:
         variant: ``None`` for the default; ``"tiny"`` for a small, one-epoch
