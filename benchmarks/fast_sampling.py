@@ -25,9 +25,9 @@ fast, and whether both drew exactly the same images. Sizes: ``8x8``, the
 shape of ``digits`` (17 levels), and ``28x28``, the shape of binarized
 MNIST (2 levels, as in van den Oord et al. 2016, "Pixel Recurrent Neural
 Networks", section 5). Weights are the default config's untrained
-initial ones (``--config_variant=tiny``: the tiny config's): timing does
+initial ones (``--variant=tiny``: the tiny config's): timing does
 not depend on training, and the images' equality is tested with random
-weights in ``tests/zoo/autoregressive/test_fast_sampling.py``.
+weights in ``tests/zoo/autoregressive/test_fast_samplers.py``.
 
 Prints one JSON line and a markdown table. Bad flags print one line on
 stderr and exit with status 2.
@@ -65,7 +65,7 @@ flags.DEFINE_integer("num_images", 4, "Images per timed draw.",
                      lower_bound=1)
 flags.DEFINE_integer("repeats", 1, "Timed draws of each sampler.",
                      lower_bound=1)
-flags.DEFINE_enum("config_variant", None, ["tiny"],
+flags.DEFINE_enum("variant", None, ["tiny"],
                   "tiny: the models' tiny configs (a test run).")
 
 
@@ -218,9 +218,9 @@ def main(argv):
         for name in names:
             rows.append(measure(name, size, num_images=FLAGS.num_images,
                                 repeats=FLAGS.repeats,
-                                variant=FLAGS.config_variant))
+                                variant=FLAGS.variant))
     print(json.dumps({"benchmark": "fast_sampling",
-                      "config_variant": FLAGS.config_variant,
+                      "variant": FLAGS.variant,
                       "weights": "untrained (initial)", "rows": rows}))
     print()
     print(format_markdown(rows))

@@ -66,3 +66,13 @@ def test_test_helpers_are_declared():
     declared = {src for kind, kw in _build_rules() if kind == "py_library"
                 for src in kw["srcs"]}
     assert helpers <= declared, f"undeclared helpers {sorted(helpers - declared)}"
+
+
+def test_test_file_names_are_unique():
+    """pytest imports test modules by file name (the test folders are not
+    packages), so two test files of one name break the second's import."""
+    names = [pathlib.PurePosixPath(path).name
+             for path in _python_files("tests")
+             if pathlib.PurePosixPath(path).name.startswith("test_")]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    assert not repeated, f"test files share names: {repeated}"

@@ -52,7 +52,7 @@ def run():
     env = dict(os.environ, PYTHONPATH=str(REPO))
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.fast_sampling",
-         "--config_variant=tiny", "--sizes=8x8", "--num_images=2",
+         "--variant=tiny", "--sizes=8x8", "--num_images=2",
          "--models=fvbn,pixelcnn"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]

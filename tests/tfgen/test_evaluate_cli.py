@@ -132,6 +132,19 @@ def test_export_evaluation_through_the_signatures(trained, data_dir):
                   for path in export_dir.rglob("*")) == before
 
 
+# Saves a workdir's last checkpoint again as an epoch's (not finished);
+# prints the number of epochs.
+_REWRITE_AS_UNFINISHED = """
+import sys
+from tfgen import checkpoints, evaluate
+prepared = evaluate.prepare_workdir(sys.argv[1])
+epochs = prepared.provenance["epochs"]
+checkpoints.TrainingCheckpoint(
+    prepared.model, prepared.workdir / "checkpoints").save(epochs)
+print(epochs)
+"""
+
+
 def _bad_workdirs(root, trained_workdir):
     """Folders that are not evaluable runs, each with its expected error."""
     empty = root / "empty"
@@ -146,14 +159,16 @@ def _bad_workdirs(root, trained_workdir):
     (unknown / "run.json").write_text(json.dumps({"model": "nope"}))
     # A run whose last checkpoint is an epoch's, as if it was stopped
     # before after_training ran.
+    # In another process: tfgen.evaluate's flags would clash with
+    # tfgen.train's in this one.
     unfinished = root / "unfinished"
     shutil.copytree(trained_workdir, unfinished)
-    from tfgen import checkpoints
-    from tfgen import evaluate
-    prepared = evaluate.prepare_workdir(unfinished)
-    epochs = prepared.provenance["epochs"]
-    checkpoints.TrainingCheckpoint(
-        prepared.model, unfinished / "checkpoints").save(epochs)
+    rewrite = subprocess.run(
+        [sys.executable, "-c", _REWRITE_AS_UNFINISHED, str(unfinished)],
+        env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True,
+        text=True, timeout=600)
+    assert rewrite.returncode == 0, rewrite.stderr[-3000:]
+    epochs = int(rewrite.stdout.split()[-1])
     return [
         ([f"--workdir={unfinished}"],
          f"stopped after {epochs} epochs, before it finished; run "
