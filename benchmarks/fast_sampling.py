@@ -11,12 +11,13 @@ Ramachandran et al. (2017), "Fast Generation for Convolutional
 Autoregressive Models": an autoregressive sampler that carries the
 activations of the values already drawn pays one step per value, where the
 plain sampler runs the whole network for each of the D values. Every
-registered autoregressive model that has such a sampler (that overrides the
-base's ``sampler_logits`` hook; found in the registry, so new ones join by
-themselves) is timed both ways in this one process, on the same seeds:
+registered autoregressive model that has such a sampler (that implements
+the base's ``fast_sampler_logits`` hook; found in the registry, so new ones
+join by themselves) is timed both ways in this one process, on the same
+seeds:
 
-* ``fast``: the model's own hook, what ``sample`` runs;
-* ``naive``: the base's hook, a full pass of ``logits`` per value.
+* ``fast``: the model's fast sampler, what ``sample`` runs by default;
+* ``naive``: ``fast_sampling`` off, a full pass of ``logits`` per value.
 
 Both are compiled once (a warm-up draw of one image) and then timed on a
 batch of ``--num_images`` images, ``--repeats`` times alternating; the
@@ -38,7 +39,6 @@ import pathlib
 import statistics
 import sys
 import time
-import types
 
 from absl import app
 from absl import flags
@@ -70,16 +70,13 @@ flags.DEFINE_enum("variant", None, ["tiny"],
 
 
 def fast_sampler_names():
-    """Registered autoregressive models whose class overrides the base's
-    ``sampler_logits``: those with a fast sampler, sorted."""
+    """Registered autoregressive models with a fast sampler, sorted."""
     from tfgen import registry
-    from zoo.autoregressive import base
     import zoo  # noqa: F401  (fills the registry)
 
-    return [spec.name for spec in registry.specs()
-            if spec.family == "autoregressive"
-            and spec.model_class.sampler_logits
-            is not base.AutoregressiveModel.sampler_logits]
+    return sorted(spec.name for spec in registry.specs()
+                  if spec.family == "autoregressive"
+                  and spec.model_class.has_fast_sampler())
 
 
 def check_flags(models, sizes, available):
@@ -105,28 +102,23 @@ def compiled_draw(model, fast):
 
     Args:
         model: an autoregressive model.
-        fast: True for the model's own sampler hooks; False for the base's,
-            which run the whole network at every step.
+        fast: True for the model's fast sampler; False for full passes of
+            the whole network at every step.
 
     Returns:
         A ``tf.function`` of (levels, known, seed), any batch size.
     """
     import tensorflow as tf
-    from zoo.autoregressive import base
 
     def draw(levels, known, seed):
-        if fast:
-            return model.draw_unknown(levels, known, seed)
-        # The hooks are looked up while the function is traced, once: the
-        # base's, set on the instance for the trace only.
-        for hook in ("sampler_state", "sampler_logits"):
-            object.__setattr__(model, hook, types.MethodType(
-                getattr(base.AutoregressiveModel, hook), model))
+        # The switch is read while the function is traced, once; the
+        # model's own setting is restored after the trace.
+        setting = model.fast_sampling
+        model.fast_sampling = fast
         try:
             return model.draw_unknown(levels, known, seed)
         finally:
-            for hook in ("sampler_state", "sampler_logits"):
-                object.__delattr__(model, hook)
+            model.fast_sampling = setting
 
     image = tf.TensorSpec((None,) + model.image_shape, tf.int32)
     return tf.function(draw, input_signature=[

@@ -27,20 +27,22 @@ The interface of a subclass:
   (B, H, W, C, num_levels). The logits of value d must not depend on inputs
   d, d+1, ... (raster order, channels inner): the tests check it by
   gradients, which is why the network takes floats.
-- ``sampler_state(inputs)`` and ``sampler_logits(inputs, state, position)``:
-  OPTIONAL, the hook of a fast sampler. The chain carries ``state`` (a
+- ``fast_sampler_state(inputs)`` and ``fast_sampler_logits(inputs, state,
+  position)``: OPTIONAL, a fast sampler. The chain carries ``state`` (a
   tensor or nested structure of tensors of fixed shapes) from step to step;
   at step ``position`` (int64 scalar, the flat index of the value drawn)
-  ``sampler_logits`` returns ``(logits (B, num_levels), new_state)``, given
-  ``inputs`` holding every value before ``position`` (drawn or known) and,
-  from ``position`` on, the known values of ``complete`` and zeros (a
+  ``fast_sampler_logits`` returns ``(logits (B, num_levels), new_state)``,
+  given ``inputs`` holding every value before ``position`` (drawn or known)
+  and, from ``position`` on, the known values of ``complete`` and zeros (a
   causal network ignores them; ``position_coordinates`` gives the value's
-  row, column and channel).
-  The defaults run the whole network each step (``state`` is empty):
-  correct for every causal ``logits``, D times the cost of one pass. A model
-  that can carry the activations of earlier positions (a recurrent
-  network's rows, a convolution's cached columns) overrides both and keeps
-  the base's loop, noise and masking.
+  row, column and channel). A model that can carry the activations of
+  earlier positions (a recurrent network's rows, a convolution's cached
+  columns) implements both and keeps the base's loop, noise and masking.
+  The sampler (``sampler_state`` / ``sampler_logits``, the base's) runs
+  them when ``config.fast_sampling`` is on (the default) and the model has
+  them; otherwise it runs the whole network each step (``state`` is
+  empty): correct for every causal ``logits``, D times the cost of one
+  pass.
 - Conditioning on class labels: a model that lists capabilities in
   ``labelled_capabilities`` (an attribute of the class or, when a config
   field switches conditioning on, of the instance) receives their
@@ -92,6 +94,9 @@ def autoregressive_config(**model_fields):
     """
     config = config_lib.base_config(**model_fields)
     config.preprocessing = "levels"
+    # Sample by the model's fast sampler where it has one; False: a full
+    # pass of the network per value (the same images, D times the work).
+    config.fast_sampling = True
     return config
 
 
@@ -113,13 +118,15 @@ class AutoregressiveModel(GenerativeModel):
     """Base of the autoregressive family: exact likelihood, one sampler.
 
     Subclasses implement ``logits`` (and optionally the fast sampler's
-    ``sampler_state`` / ``sampler_logits``); see the module docstring.
+    ``fast_sampler_state`` / ``fast_sampler_logits``); see the module
+    docstring.
 
     Attributes:
         image_shape: (H, W, C).
         num_levels: values per channel: 2 for binarized data, else the
             dataset's ``num_levels``.
         num_dims: D = H * W * C.
+        fast_sampling: ``config.fast_sampling``.
 
     Args:
         config: the model's locked config (``validate_config`` is applied).
@@ -152,6 +159,8 @@ class AutoregressiveModel(GenerativeModel):
                 f"config.dataset={config.dataset!r} has {self.num_levels} "
                 "levels; a categorical likelihood needs at least 2")
         self.num_dims = math.prod(self.image_shape)
+        # Read by ``sampler_state`` / ``sampler_logits`` when traced.
+        self.fast_sampling = bool(config.fast_sampling)
 
     # --- What a subclass implements. -------------------------------------
 
@@ -165,21 +174,39 @@ class AutoregressiveModel(GenerativeModel):
         """
         raise NotImplementedError
 
+    # A model with a fast sampler overrides both (see the module docstring).
+    fast_sampler_state = None
+    fast_sampler_logits = None
+
+    @classmethod
+    def has_fast_sampler(cls):
+        """Whether the class implements the fast sampler's hooks."""
+        return cls.fast_sampler_logits is not None
+
+    # --- The sampler's steps. ---------------------------------------------
+
+    @property
+    def runs_fast_sampler(self):
+        """Whether ``sampler_*`` run the fast hooks (the model has them and
+        ``fast_sampling`` is on) rather than full passes."""
+        return self.fast_sampling and self.has_fast_sampler()
+
     def sampler_state(self, inputs, labels=None):
-        """The fast sampler's initial state; default: none (an empty tuple).
+        """The sampler's initial state: the fast sampler's, else none (an
+        empty tuple).
 
         Args:
             inputs: float32 (B, H, W, C), the chain's start (known values,
                 zeros elsewhere).
             labels: int64 (B,); a conditional model's only.
         """
-        del inputs, labels
+        if self.runs_fast_sampler:
+            return self.fast_sampler_state(inputs, **_given(labels))
         return ()
 
     def sampler_logits(self, inputs, state, position, labels=None):
-        """Logits of value ``position`` given the values before it.
-
-        The default runs the whole network and reads one position.
+        """Logits of value ``position`` given the values before it: the fast
+        sampler's, else a full pass of ``logits`` read at one position.
 
         Args:
             inputs: float32 (B, H, W, C): values before ``position`` drawn
@@ -194,6 +221,9 @@ class AutoregressiveModel(GenerativeModel):
             ``(logits, state)``: float32 (B, num_levels) and the next state,
             of the same structure and shapes.
         """
+        if self.runs_fast_sampler:
+            return self.fast_sampler_logits(inputs, state, position,
+                                            **_given(labels))
         logits = tf.reshape(self.logits(inputs, **_given(labels)),
                             [-1, self.num_dims, self.num_levels])
         return tf.gather(logits, position, axis=1), state  # (B, L)
@@ -323,7 +353,8 @@ class AutoregressiveModel(GenerativeModel):
         """Draws every unknown value in turn from its conditional.
 
         One ``tfgen.chains.run_chain`` over the D positions: step d gets the
-        logits of value d from ``sampler_logits`` and draws it by the
+        logits of value d from ``sampler_logits`` (the fast sampler's or a
+        full pass, by ``fast_sampling``, read when traced) and draws it by the
         Gumbel-max trick, argmax(logits + g) with g = -log(-log u), from the
         uniforms ``stream("sample").uniform_rows(seed, ...)`` of its block,
         unless it is known.

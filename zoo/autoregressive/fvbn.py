@@ -112,11 +112,11 @@ class FVBN(base.AutoregressiveModel):
     # logit's running sum b + sum_{i < d} W_i x_i and adds one input's row
     # per step: O(D L) a step instead of the full pass's O(D^2 L).
 
-    def sampler_state(self, inputs):
+    def fast_sampler_state(self, inputs):
         """The bias: the logits before any value is drawn, (B, D * L)."""
         return tf.zeros([tf.shape(inputs)[0], 1]) + self.bias
 
-    def sampler_logits(self, inputs, state, position):
+    def fast_sampler_logits(self, inputs, state, position):
         """Adds value ``position - 1``'s term; reads ``position``'s logits."""
         previous = tf.maximum(position - 1, 0)
         value = tf.gather(tf.reshape(inputs, [-1, self.num_dims]), previous,

@@ -95,7 +95,6 @@ def get_config(variant=None):
         kernel_size=3,  # of the later layers
         output_channels=64,  # of the 1x1 layer before the softmax
         conditional=False,  # a class embedding inside every gate
-        fast_sampling=True,  # cached stacks; False: a pass per pixel
     )
     config.batch_size = 32
     config.epochs = 40
@@ -308,7 +307,6 @@ class GatedPixelCNN(base.AutoregressiveModel):
         self.output_logits = keras.layers.Dense(self.num_levels,
                                                 name="output_logits")
         self.output_logits.build((None, int(config.output_channels)))
-        self.fast_sampling = bool(config.fast_sampling)
         self.built = True
 
     def logits(self, inputs, labels=None):
@@ -345,10 +343,8 @@ class GatedPixelCNN(base.AutoregressiveModel):
     # layer, the link of the vertical row above the current one (B, W, 2p),
     # zeros above row 0 (the shift down's padding).
 
-    def sampler_state(self, inputs, labels=None):
+    def fast_sampler_state(self, inputs, labels=None):
         """Empty caches; the linked row above row 0 is zeros."""
-        if not self.fast_sampling:
-            return super().sampler_state(inputs, labels)
         batch, width = tf.shape(inputs)[0], self.image_shape[1]
         vertical, horizontal, linked = [], [], []
         for index, layer in enumerate(self.gated_layers):
@@ -361,12 +357,10 @@ class GatedPixelCNN(base.AutoregressiveModel):
             linked.append(tf.zeros([batch, width, layer.link.shape[1]]))
         return tuple(vertical), tuple(horizontal), tuple(linked)
 
-    def sampler_logits(self, inputs, state, position, labels=None):
+    def fast_sampler_logits(self, inputs, state, position, labels=None):
         """Computes the horizontal stack at ``position``'s pixel from the
         caches (and, at a row's first pixel, the vertical stack of the row
         above, whole), and writes the pixel into them."""
-        if not self.fast_sampling:
-            return super().sampler_logits(inputs, state, position, labels)
         row, column, _ = self.position_coordinates(position)
         condition = self._condition(labels)
         vertical, horizontal, linked = state

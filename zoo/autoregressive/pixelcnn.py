@@ -73,7 +73,6 @@ def get_config(variant=None):
         num_residual_blocks=4,
         first_kernel_size=7,  # the mask-A layer's
         output_channels=64,  # of the 1x1 layer before the softmax
-        fast_sampling=True,  # cached activations; False: a pass per value
     )
     config.batch_size = 32
     config.epochs = 60
@@ -152,7 +151,6 @@ class PixelCNN(base.AutoregressiveModel):
             keras.layers.ReLU()(features))  # (B, H, W, C * L)
         self.network = keras.Model(inputs, logits, name="pixelcnn")
         self.num_residual_blocks = int(config.num_residual_blocks)
-        self.fast_sampling = bool(config.fast_sampling)
         self.built = True
 
     def logits(self, inputs):
@@ -167,10 +165,8 @@ class PixelCNN(base.AutoregressiveModel):
     # each pixel written when reached. The mask-A layer reads the image
     # itself (the chain's inputs); the 1x1 layers need no neighbours.
 
-    def sampler_state(self, inputs):
+    def fast_sampler_state(self, inputs):
         """Empty caches of the residual blocks' 3x3 convolutions."""
-        if not self.fast_sampling:
-            return super().sampler_state(inputs)
         caches = []
         for block in range(self.num_residual_blocks):
             conv = self.network.get_layer(f"block_{block}_conv")
@@ -179,11 +175,9 @@ class PixelCNN(base.AutoregressiveModel):
                 conv.kernel.shape[2], conv.padding))
         return tuple(caches)
 
-    def sampler_logits(self, inputs, state, position):
+    def fast_sampler_logits(self, inputs, state, position):
         """Computes the network at ``position``'s pixel only, layer by
         layer from the caches, and writes the pixel into them."""
-        if not self.fast_sampling:
-            return super().sampler_logits(inputs, state, position)
         row, column, channel = self.position_coordinates(position)
         relu = tf.nn.relu
         layer = self.network.get_layer

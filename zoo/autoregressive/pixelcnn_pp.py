@@ -98,7 +98,6 @@ def get_config(variant=None):
         # w = g v / ||v||, g and biases fitted to data; off: worse on
         # digits at 12 epochs (1.985 against 1.856 bits/dim).
         weight_norm=False,
-        fast_sampling=True,  # rows from cached maps; False: full passes
     )
     config.batch_size = 32
     config.epochs = 30
@@ -152,7 +151,6 @@ class PixelCNNPlusPlus(base.AutoregressiveModel):
         self.num_components = int(config.num_components)
         self.dropout_rate = float(config.dropout_rate)
         self.weight_norm = bool(config.weight_norm)
-        self.fast_sampling = bool(config.fast_sampling)
         norm = {"weight_norm": self.weight_norm}
         object.__setattr__(self, "_dropout_active", False)
 
@@ -351,18 +349,14 @@ class PixelCNNPlusPlus(base.AutoregressiveModel):
                                                 width))
         return self.output_layer(tf.nn.elu(caches.window(1, ul)))
 
-    def sampler_state(self, inputs):
+    def fast_sampler_state(self, inputs):
         """The caches of every map (a row pass creates them)."""
-        if not self.fast_sampling:
-            return super().sampler_state(inputs)
         caches = RowCaches(tf.constant(0, tf.int64), self.heights)
         self.row_parameters(2.0 * inputs - 1.0, caches)
         return tuple(caches.kept)
 
-    def sampler_logits(self, inputs, state, position):
+    def fast_sampler_logits(self, inputs, state, position):
         """Recomputes the position's row of every map from the caches."""
-        if not self.fast_sampling:
-            return super().sampler_logits(inputs, state, position)
         row, column, channel = self.position_coordinates(position)
         values = 2.0 * inputs - 1.0  # (B, H, W, C)
         caches = RowCaches(row, self.heights, state)

@@ -1,6 +1,6 @@
 """Fast samplers: the same images as the full-pass sampler, at a step's cost.
 
-A fast sampler (the base's ``sampler_state`` / ``sampler_logits`` hook)
+A fast sampler (a model's ``fast_sampler_state`` / ``fast_sampler_logits``)
 carries the activations of the values already drawn (Ramachandran et al.
 2017, "Fast Generation for Convolutional Autoregressive Models"). It is
 correct when it draws, for the same seeds and the same known values,
@@ -14,16 +14,13 @@ by float rounding; an argmax of logits + Gumbel noise flips only when two
 of them tie within a few ulps, which the fixed seeds below never meet.
 """
 
-import types
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from autoregressive_helpers import build
 from tfgen import registry
-from zoo.autoregressive import base
 from zoo.autoregressive import layers
 
 NUM_IMAGES = 8
@@ -31,8 +28,7 @@ NUM_IMAGES = 8
 
 def _has_fast_sampler(spec):
     return (spec.family == "autoregressive"
-            and spec.model_class.sampler_logits
-            is not base.AutoregressiveModel.sampler_logits)
+            and spec.model_class.has_fast_sampler())
 
 
 FAST_SAMPLERS = [spec.name for spec in registry.specs()
@@ -40,10 +36,8 @@ FAST_SAMPLERS = [spec.name for spec in registry.specs()
 
 
 def _use_full_passes(model, monkeypatch):
-    """Gives ``model`` the base's hooks: a full pass at every step."""
-    for hook in ("sampler_state", "sampler_logits"):
-        monkeypatch.setattr(model, hook, types.MethodType(
-            getattr(base.AutoregressiveModel, hook), model))
+    """Turns ``model``'s fast sampler off: a full pass at every step."""
+    monkeypatch.setattr(model, "fast_sampling", False)
 
 
 def _starts(shape, num_levels, seed=0):
@@ -78,8 +72,41 @@ def test_every_fast_sampler_draws_the_full_pass_images(name, monkeypatch):
     _assert_non_trivial(fast, num_levels)
 
 
-def test_pixelcnn_is_among_the_fast_samplers():
-    assert "pixelcnn" in FAST_SAMPLERS and "fvbn" in FAST_SAMPLERS
+def test_every_autoregressive_model_has_a_fast_sampler():
+    """The six of the family; a new one without a fast sampler shows here."""
+    assert FAST_SAMPLERS == [spec.name for spec in registry.specs()
+                             if spec.family == "autoregressive"]
+    assert {"fvbn", "pixelcnn", "gated_pixelcnn", "pixelcnn_pp", "row_lstm",
+            "diagonal_bilstm"} <= set(FAST_SAMPLERS)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("name", FAST_SAMPLERS)
+def test_sampling_runs_no_full_pass_unless_told(name, fast):
+    """The base's switch: with ``config.fast_sampling`` (the default)
+    ``sample`` and ``complete`` never trace ``logits``, the whole network;
+    with it off they do, and never the fast hooks."""
+    assert registry.get(name).get_config().fast_sampling
+    shape = (3, 4, 1)
+    model = build(name, shape, 3, overrides={"fast_sampling": fast})
+    assert model.runs_fast_sampler == fast
+    calls = []
+    for method in ("logits", "fast_sampler_logits"):
+        inner = getattr(model, method)
+
+        def counted(*args, _inner=inner, _method=method, **kwargs):
+            calls.append(_method)
+            return _inner(*args, **kwargs)
+
+        object.__setattr__(model, method, counted)
+    seeds = tf.range(2, dtype=tf.int64)
+    model.sample(seed=seeds)
+    model.complete(images=tf.zeros((2,) + shape, tf.int32),
+                   mask=tf.zeros((2,) + shape), seed=seeds)
+    assert set(calls) == {"fast_sampler_logits" if fast else "logits"}
+    del calls[:]
+    model.log_prob(images=tf.zeros((2,) + shape, tf.int32))
+    assert calls == ["logits"]  # the likelihood is always the full pass
 
 
 PIXELCNNS = {
@@ -134,41 +161,6 @@ def test_pixelcnn_fast_sample_and_complete_equal_the_full_passes(case):
                                   tf.boolean_mask(fast.to_inputs(levels),
                                                   known))
     assert not np.array_equal(completed, samples)
-
-
-class _CountingNetwork(keras.Model):
-    """Wraps a network and counts its full passes (at trace time)."""
-
-    def __init__(self, network):
-        super().__init__()
-        self.inner = network
-        self.calls = 0
-
-    def call(self, inputs):
-        self.calls += 1
-        return self.inner(inputs)
-
-
-@pytest.mark.parametrize("fast", [True, False])
-def test_sample_runs_no_full_pass_unless_told(fast):
-    """``sample`` and ``complete`` take the fast step by default: the step
-    never runs the whole network (the counter sees each traced call)."""
-    assert registry.get("pixelcnn").get_config().fast_sampling
-    shape = (4, 4, 1)
-    model = _pixelcnn(shape, 3, "levels", {"num_residual_blocks": 2},
-                      fast=fast)
-    network = model.network
-    counter = _CountingNetwork(network)
-    object.__setattr__(model, "network", counter)
-    # The layers stay reachable by name for the fast step.
-    object.__setattr__(counter, "get_layer", network.get_layer)
-    seeds = tf.range(3, dtype=tf.int64)
-    model.sample(seed=seeds)
-    model.complete(images=tf.zeros((3,) + shape),
-                   mask=tf.zeros((3,) + shape), seed=seeds)
-    assert (counter.calls == 0) == fast, counter.calls
-    model.log_prob(images=tf.zeros((3,) + shape, tf.int32))
-    assert counter.calls > 0  # the training path is the full pass
 
 
 # --- The cache functions of layers.py, by themselves. ---------------------

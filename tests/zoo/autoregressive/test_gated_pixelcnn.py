@@ -288,27 +288,6 @@ def test_fast_sample_and_complete_equal_the_full_passes(case):
     assert not np.array_equal(completed, samples)
 
 
-@pytest.mark.parametrize("fast", [True, False])
-def test_fast_sampling_runs_no_full_pass_unless_told(fast):
-    """By default ``sample`` and ``complete`` never trace ``logits``, the
-    whole network; with ``fast_sampling=False`` they do."""
-    assert registry.get(NAME).get_config().fast_sampling
-    model = build((3, 4, 1), conditional=True, fast_sampling=fast)
-    full_pass = model.logits
-    calls = []
-
-    def counted(inputs, labels=None):
-        calls.append(1)
-        return full_pass(inputs, labels=labels)
-
-    object.__setattr__(model, "logits", counted)
-    seeds = tf.range(2, dtype=tf.int64)
-    model.sample(seed=seeds, labels=seeds)
-    model.complete(images=tf.zeros((2, 3, 4, 1), tf.int32),
-                   mask=tf.zeros((2, 3, 4, 1)), seed=seeds, labels=seeds)
-    assert (not calls) == fast, len(calls)
-
-
 @pytest.mark.parametrize("field,value", [
     ("hidden_channels", 0), ("num_layers", 0), ("output_channels", 0),
     ("first_kernel_size", 4), ("kernel_size", 2), ("preprocessing", "unit")])
