@@ -12,6 +12,7 @@ On the command line a config value is overridden with ``--config.NAME=VALUE``
 
 import ast
 import json
+import numbers
 
 import ml_collections
 
@@ -78,6 +79,70 @@ def check_variant(model_name, variant):
                          "expected None or 'tiny'")
 
 
+def make_tiny(config, **model_fields):
+    """Turns a config into its ``"tiny"`` variant, in place: one epoch, a
+    16-image sample grid, and the model's smaller ``model_fields``.
+
+    Args:
+        config: an unlocked config holding every field of ``model_fields``.
+        **model_fields: the model's fields and their tiny values (also
+            ``epochs`` or ``num_grid_samples``, to keep others).
+
+    Returns:
+        The same config, for chaining.
+    """
+    config.update({"epochs": 1, "num_grid_samples": 16, **model_fields})
+    return config
+
+
+def _is_integer(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def require_positive(config, names):
+    """Checks that each field of ``names`` is an integer >= 1.
+
+    Raises:
+        UsageError: "config.NAME=VALUE must be a positive integer", for the
+            first field that is not.
+    """
+    for name in names:
+        value = config[name]
+        if not _is_integer(value) or value < 1:
+            raise errors.UsageError(
+                f"config.{name}={value!r} must be a positive integer")
+
+
+def require_non_negative(config, names):
+    """Checks that each field of ``names`` (a number) is >= 0.
+
+    Raises:
+        UsageError: "config.NAME=VALUE must be non-negative", for the first
+            field that is not.
+    """
+    for name in names:
+        if config[name] < 0:
+            raise errors.UsageError(
+                f"config.{name}={config[name]!r} must be non-negative")
+
+
+def require_odd(config, names, minimum=1):
+    """Checks that each field of ``names`` is an odd integer >= ``minimum``
+    (a kernel size, centred on its pixel).
+
+    Raises:
+        UsageError: "config.NAME=VALUE must be a positive odd integer" (or
+            "an odd integer of at least MINIMUM"), for the first field that
+            is not.
+    """
+    for name in names:
+        value = config[name]
+        if not _is_integer(value) or value < minimum or value % 2 == 0:
+            bound = ("a positive odd integer" if minimum <= 1 else
+                     f"an odd integer of at least {minimum}")
+            raise errors.UsageError(f"config.{name}={value!r} must be {bound}")
+
+
 def validate_greedy_pretraining(config):
     """Checks the fields of a model pretrained layer by layer.
 
@@ -89,13 +154,7 @@ def validate_greedy_pretraining(config):
     Raises:
         UsageError: naming the field that is out of range.
     """
-    if config.pretrain_epochs < 0:
-        raise errors.UsageError(
-            f"config.pretrain_epochs={config.pretrain_epochs} must be "
-            "non-negative")
-    if config.weight_decay < 0:
-        raise errors.UsageError(
-            f"config.weight_decay={config.weight_decay} must be non-negative")
+    require_non_negative(config, ("pretrain_epochs", "weight_decay"))
 
 
 def validate(config):

@@ -121,3 +121,38 @@ def test_greedy_pretraining_fields_are_checked_by_name(field, value, message):
     with pytest.raises(errors.UsageError) as raised:
         config_lib.validate_greedy_pretraining(config)
     assert message in str(raised.value)
+
+
+def test_make_tiny_sets_one_epoch_a_small_grid_and_the_fields():
+    config = config_lib.base_config(hidden=32)
+    assert config_lib.make_tiny(config, hidden=4) is config
+    assert (config.epochs, config.num_grid_samples, config.hidden) == (1, 16, 4)
+    config_lib.make_tiny(config, epochs=2)
+    assert config.epochs == 2
+
+
+@pytest.mark.parametrize("check, good, bad, message", [
+    (config_lib.require_positive, (1, 5), (0, -2, 2.0, True),
+     "must be a positive integer"),
+    (config_lib.require_non_negative, (0, 3, 0.5), (-1, -0.1),
+     "must be non-negative"),
+    (config_lib.require_odd, (1, 3, 7), (0, 2, -1, 3.0),
+     "must be a positive odd integer"),
+])
+def test_field_checks_name_the_first_bad_field(check, good, bad, message):
+    for value in good:
+        check(config_lib.base_config(size=value, other=1), ("other", "size"))
+    for value in bad:
+        config = config_lib.base_config(size=value, other=1)
+        with pytest.raises(errors.UsageError) as raised:
+            check(config, ("other", "size"))
+        assert str(raised.value) == f"config.size={value!r} {message}"
+
+
+def test_require_odd_with_a_minimum():
+    config_lib.require_odd(config_lib.base_config(size=3), ["size"], minimum=3)
+    with pytest.raises(errors.UsageError,
+                       match=r"config.size=1 must be an odd integer of at "
+                       "least 3"):
+        config_lib.require_odd(config_lib.base_config(size=1), ["size"],
+                               minimum=3)
