@@ -72,7 +72,12 @@ CONFIG_FILE = "config.json"
 
 
 def _check_resumable(workdir, config, model_name):
-    """Refuses to resume a workdir trained with another model or config."""
+    """Refuses to resume a workdir trained with another model or config.
+
+    A field missing from the saved ``config.json`` was added to the model's
+    config after the run was written; it takes its value now, with a
+    line on stdout naming it. Any other difference but ``epochs`` is refused.
+    """
     run_path = pathlib.Path(workdir) / RUN_FILE
     if run_path.exists():
         saved_name = json.loads(run_path.read_text()).get("model")
@@ -85,8 +90,14 @@ def _check_resumable(workdir, config, model_name):
         return
     saved = json.loads(path.read_text())
     current = json.loads(config_lib.to_json(config))
+    added = sorted(set(current) - set(saved))
+    if added:
+        print(f"{path} was written before the config had "
+              f"{', '.join(added)}; resuming with "
+              + ", ".join(f"{key}={current[key]!r}" for key in added))
     differing = sorted(key for key in set(saved) | set(current)
-                       if key != "epochs" and saved.get(key) != current.get(key))
+                       if key not in ("epochs", *added)
+                       and saved.get(key) != current.get(key))
     if differing:
         key = differing[0]
         raise errors.UsageError(

@@ -98,6 +98,17 @@ def test_train_writes_everything_then_resumes(tmp_path, data_dir):
     assert len(metrics["history"]["loss"]) == 1
     assert (workdir / "export/vae/2/saved_model.pb").exists()
 
+    # A run written before its config gained a field resumes, and says so.
+    config_path = workdir / "config.json"
+    saved = json.loads(config_path.read_text())
+    del saved["num_grid_samples"]
+    config_path.write_text(json.dumps(saved))
+    older = _train(*common, "--epochs=2", cwd=tmp_path)
+    assert older.returncode == 0, older.stderr[-3000:]
+    assert "Resuming from" in older.stdout
+    assert "before the config had num_grid_samples" in older.stdout
+    assert "num_grid_samples" in json.loads(config_path.read_text())
+
     changed = _train(*common, "--epochs=2", "--config.latent_dim=3", cwd=tmp_path)
     assert changed.returncode == 2
     assert "different config" in changed.stderr
