@@ -52,9 +52,9 @@ from tfgen import errors
 from tfgen import registry
 from zoo.autoregressive import base
 from zoo.autoregressive import logistic_mixture
+from zoo.autoregressive import pixelcnn_pp_sampler
 from zoo.autoregressive.pixelcnn_pp_layers import Conv
 from zoo.autoregressive.pixelcnn_pp_layers import GatedResidualBlock
-from zoo.autoregressive.pixelcnn_pp_layers import RowCaches
 from zoo.autoregressive.pixelcnn_pp_layers import ShiftedConv2D
 from zoo.autoregressive.pixelcnn_pp_layers import ShiftedConv2DTranspose
 from zoo.autoregressive.pixelcnn_pp_layers import down_shift
@@ -287,82 +287,12 @@ class PixelCNNPlusPlus(base.AutoregressiveModel):
             for layer in layers:
                 layer.initialize_from_data = False
 
-    # --- The fast sampler: the base's hook. -------------------------------
-    # Every map of the network at row i depends only on the pixels before
-    # (i, 0) and on row i's pixels to the left (a coarse row j on the
-    # pixels before (2j + 1, 0)), so a step recomputes one row per map from
-    # its kernel's rows above, kept in ``RowCaches``: row i of the full-
-    # resolution maps and row i // 2^l of those at resolution l. A row's
-    # last step leaves it final (its last pixel reaches no map of the row).
-
-    def row_parameters(self, values, caches):
-        """Row i of ``network_parameters`` (B, 1, W, P), dropout off.
-
-        Args:
-            values: float32 (B, H, W, C) in [-1, 1], the image so far.
-            caches: ``RowCaches`` at row i; the pass keeps every map there.
-        """
-        row = caches.row
-        ones = tf.ones_like(values[..., :1])
-        padded = tf.pad(tf.concat([values, ones], axis=-1),
-                        [[0, 0], [2, 0], [0, 0], [0, 0]])  # rows -2 ..
-
-        def image_rows(first, count):  # rows i + first .. + count - 1
-            return padded[:, row + 2 + first:row + 2 + first + count]
-
-        above = tf.cast(row > 0, tf.float32)  # down_shift's zero row
-        u_list = [caches.keep(above * self.u_input.call_row(
-            image_rows(-2, 2)))]
-        ul_list = [caches.keep(
-            above * self.ul_input_above.call_row(image_rows(-1, 1))
-            + right_shift(self.ul_input_left.call_row(image_rows(-1, 2))))]
-        for resolution, blocks in enumerate(self.down_blocks):
-            caches.level = resolution
-            for u_block, ul_block in blocks:
-                u_list.append(caches.keep(u_block.call_row(caches,
-                                                           u_list[-1])))
-                ul_list.append(caches.keep(ul_block.call_row(
-                    caches, ul_list[-1], caches.window(1, u_list[-1]))))
-            if resolution < len(self.down_samples):
-                u_down, ul_down = self.down_samples[resolution]
-                caches.level = resolution + 1
-                u_list.append(caches.keep(u_down.call_row(
-                    caches.window(2, u_list[-1], stride=2))))
-                ul_list.append(caches.keep(ul_down.call_row(
-                    caches.window(2, ul_list[-1], stride=2))))
-        u, ul = u_list.pop(), ul_list.pop()
-        for resolution, blocks in enumerate(self.up_blocks):
-            for u_block, ul_block in blocks:
-                u = caches.keep(u_block.call_row(
-                    caches, u, caches.window(1, u_list.pop())))
-                ul = caches.keep(ul_block.call_row(caches, ul, tf.concat(
-                    [caches.window(1, u), caches.window(1, ul_list.pop())],
-                    axis=-1)))
-            if resolution < len(self.up_samples):
-                u_up, ul_up = self.up_samples[resolution]
-                coarse = caches.window(1, u), caches.window(1, ul)
-                caches.level -= 1
-                width = u_list[-1].shape[2]  # The mirror's.
-                u = caches.keep(u_up.call_row(coarse[0], caches.index,
-                                              width))
-                ul = caches.keep(ul_up.call_row(coarse[1], caches.index,
-                                                width))
-        return self.output_layer(tf.nn.elu(caches.window(1, ul)))
+    # --- The fast sampler: the base's hooks (``pixelcnn_pp_sampler``). ---
 
     def fast_sampler_state(self, inputs):
-        """The caches of every map (a row pass creates them)."""
-        caches = RowCaches(tf.constant(0, tf.int64), self.heights)
-        self.row_parameters(2.0 * inputs - 1.0, caches)
-        return tuple(caches.kept)
+        """The caches of every map, as position 0 leaves them."""
+        return pixelcnn_pp_sampler.initial_state(self, inputs)
 
     def fast_sampler_logits(self, inputs, state, position):
-        """Recomputes the position's row of every map from the caches."""
-        row, column, channel = self.position_coordinates(position)
-        values = 2.0 * inputs - 1.0  # (B, H, W, C)
-        caches = RowCaches(row, self.heights, state)
-        parameters = tf.gather(self.row_parameters(values, caches)[:, 0],
-                               column, axis=1)  # (B, P)
-        log_probs = logistic_mixture.channel_log_probs(
-            parameters, tf.gather(values[:, row], column, axis=1),
-            self.num_components, self.num_levels)  # (B, C, L)
-        return tf.gather(log_probs, channel, axis=1), tuple(caches.kept)
+        """Computes the maps at the position's pixel from the caches."""
+        return pixelcnn_pp_sampler.step_logits(self, inputs, state, position)
