@@ -108,7 +108,7 @@ def chosen_plots(model):
     return tuple(name for name in MODEL_PLOTS if name in chosen)
 
 
-def write_model_plots(model, folder, test_split, *, num_samples):
+def write_model_plots(model, folder, test_split, *, num_samples, name=None):
     """Draws ``chosen_plots(model)`` into ``folder`` as PNG files.
 
     Args:
@@ -118,11 +118,14 @@ def write_model_plots(model, folder, test_split, *, num_samples):
             ``latent_manifold.png``, ``latent_codes.png``).
         test_split: the unbatched test split, as the training loop loads it.
         num_samples: images in the sample grid (``config.num_grid_samples``).
+        name: the model's name in the titles (its registered ``--model``
+            name; default: the Keras name).
 
     Returns:
         ``{plot name: path written}``.
     """
     folder = pathlib.Path(folder)
+    name = name or model.name
     config, info = model.config, model.data_info
     preprocessing = config.preprocessing
     test_batches = test_split.batch(int(config.batch_size))
@@ -137,13 +140,13 @@ def write_model_plots(model, folder, test_split, *, num_samples):
                      else "samples")
             written["samples"] = save_image_grid(
                 display_units(samples, preprocessing), folder / "samples.png",
-                num_columns=columns, title=f"{model.name} {title}")
+                num_columns=columns, title=f"{name} {title}")
         else:
             real, _ = evaluation.dataset_arrays(
                 test_split.take(_NUM_POINTS).batch(_NUM_POINTS))
             written["samples"] = plot_points(
                 real, samples, folder / "samples.png",
-                title=f"{model.name}: test points and samples")
+                title=f"{name}: test points and samples")
     if "reconstructions" in chosen:
         count = min(num_samples, 32)
         columns = min(count, 8)
@@ -155,10 +158,10 @@ def write_model_plots(model, folder, test_split, *, num_samples):
             display_units(reconstructions, preprocessing), columns)
         written["reconstructions"] = save_image_grid(
             rows, folder / "reconstructions.png", num_columns=columns,
-            title=f"{model.name}: test images (odd rows), reconstructions")
+            title=f"{name}: test images (odd rows), reconstructions")
     if "completions" in chosen:
         written["completions"] = plot_completions(
-            model, test_split, folder / "completions.png")
+            model, test_split, folder / "completions.png", name=name)
     if "latent_manifold" in chosen:
         prior = model.code_prior()
         written["latent_manifold"] = plot_latent_manifold(
@@ -167,7 +170,7 @@ def write_model_plots(model, folder, test_split, *, num_samples):
             folder / "latent_manifold.png",
             quantiles=lambda probabilities: prior_quantiles(prior,
                                                             probabilities),
-            title=f"{model.name}: decoder over the prior's quantiles")
+            title=f"{name}: decoder over the prior's quantiles")
     if "latent_codes" in chosen:
         codes, labels = [], []
         for batch in test_batches:
@@ -178,7 +181,7 @@ def write_model_plots(model, folder, test_split, *, num_samples):
         written["latent_codes"] = plot_latent_codes(
             np.concatenate(codes), np.concatenate(labels),
             folder / "latent_codes.png",
-            title=f"{model.name}: test codes")
+            title=f"{name}: test codes")
     return written
 
 
@@ -191,7 +194,7 @@ def upper_half_mask(images):
     return mask
 
 
-def plot_completions(model, test_split, path):
+def plot_completions(model, test_split, path, *, name=None):
     """Test images, their upper halves, and the model's completions.
 
     Rows: the test images; their upper halves (the unknown pixels drawn at
@@ -199,10 +202,13 @@ def plot_completions(model, test_split, path):
     of each, from different seeds (``complete`` with the images, the mask
     of ``upper_half_mask`` and, for a conditional model, their labels).
 
+    ``name`` (default: the Keras name) heads the title.
+
     Returns:
         ``path``.
     """
     preprocessing, info = model.config.preprocessing, model.data_info
+    name = name or model.name
     batch = next(iter(test_split.batch(_NUM_COMPLETED)))
     images = np.asarray(batch["image"])
     count = images.shape[0]
@@ -219,7 +225,7 @@ def plot_completions(model, test_split, path):
             model.complete(seed=seeds, **arguments)["images"], preprocessing))
         labels.append(f"completion {draw + 1}")
     return plot_image_rows(rows, path, row_labels=labels,
-                           title=f"{model.name}: lower halves filled in")
+                           title=f"{name}: lower halves filled in")
 
 
 def image_grid(images, num_columns=None):

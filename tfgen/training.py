@@ -257,7 +257,7 @@ def execute(run, *, verbose=1):
         **evaluated,
         "plots": plots.write_model_plots(
             model, workdir, splits["test"],
-            num_samples=config.num_grid_samples),
+            num_samples=config.num_grid_samples, name=spec.name),
     }
     write_results(workdir, results)
     evaluation.record_evaluation(workdir, evaluated, model=spec.name,

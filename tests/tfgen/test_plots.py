@@ -384,6 +384,19 @@ def test_model_plots_write_what_was_chosen_and_the_prior_sets_the_grid(
                                atol=1e-5)
 
 
+def test_titles_name_the_model_as_registered(tmp_path, monkeypatch):
+    titles = []
+    monkeypatch.setattr(plots, "plot_points", lambda real, samples, path,
+                        title=None: titles.append(title) or str(path))
+    model = PointSampler(_config("identity"), POINTS_INFO)
+    split = _split(POINTS_INFO)
+    plots.write_model_plots(model, tmp_path, split, num_samples=4,
+                            name="registered")
+    plots.write_model_plots(model, tmp_path, split, num_samples=4)
+    assert titles == ["registered: test points and samples",
+                      f"{model.name}: test points and samples"]
+
+
 def test_points_get_a_scatter_of_samples_beside_the_data(tmp_path,
                                                          monkeypatch):
     drawn = []
