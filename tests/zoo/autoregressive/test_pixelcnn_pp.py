@@ -13,6 +13,7 @@ from autoregressive_helpers import every_image
 from tfgen import errors
 from tfgen import registry
 from tfgen.data import DataInfo
+from zoo.autoregressive.pixelcnn_pp_layers import GatedResidualBlock
 
 
 def build(*args, **kwargs):
@@ -164,14 +165,21 @@ class _Recorder:
             monkeypatch.setattr(layer, "call", recording)
 
 
+def _second_convolutions(model):
+    """ids of the ``Conv`` of every gated block's second convolution."""
+    return {id(layer.conv_out.conv) for layer in model._flatten_layers()
+            if isinstance(layer, GatedResidualBlock)}
+
+
 @pytest.mark.parametrize("shape,resolutions", [((6, 6, 1), 2),
                                                ((5, 4, 3), 3)])
 def test_data_init_standardizes_every_layer_on_its_batch(
         shape, resolutions, monkeypatch):
     """After ``adapt``, every layer's outputs (pre-activations, the
     transposed and 1x1 ones included) on the initialization images have
-    mean 0 and standard deviation 1 per feature, though the random
-    weights gave them other moments before."""
+    mean 0 and standard deviation 1 per feature (a gated block's second
+    convolution 0.1, the paper's init scale), though the random weights
+    gave them other moments before."""
     model = build("pixelcnn_pp", shape, 17, overrides={
         "num_resolutions": resolutions, "num_residual_blocks": 2,
         "num_filters": 6, "weight_norm": True}, scale=0.7)
@@ -186,13 +194,38 @@ def test_data_init_standardizes_every_layer_on_its_batch(
     recorder.outputs.clear()
     model.network_parameters(values)
     assert len(recorder.outputs) == len(model.conv_layers()) > 20
+    second = _second_convolutions(model)
+    scales = {layer.path: 0.1 if id(layer) in second else 1.0
+              for layer in model.conv_layers()}
+    assert sorted(set(scales.values())) == [0.1, 1.0]
     for name, outputs in recorder.outputs.items():
         mean, variance = tf.nn.moments(outputs, [0, 1, 2])
         np.testing.assert_allclose(mean, 0.0, atol=1e-4, err_msg=name)
-        np.testing.assert_allclose(np.sqrt(variance), 1.0, rtol=1e-3,
-                                   err_msg=name)
+        np.testing.assert_allclose(np.sqrt(variance), scales[name],
+                                   rtol=1e-3, err_msg=name)
         old_std = np.sqrt(tf.nn.moments(before[name], [0, 1, 2])[1])
-        assert np.abs(old_std - 1.0).max() > 0.05, name
+        assert np.abs(old_std - scales[name]).max() > 0.05, name
+
+
+def test_a_gated_blocks_second_convolution_starts_at_a_tenth():
+    """Without weight norm every kernel is Glorot-uniform, a gated block's
+    second convolution's times 0.1 (the paper's init_scale): its entries
+    fill [-0.1 b, 0.1 b], b = sqrt(6 / (fan_in + fan_out)), the others'
+    [-b, b]."""
+    model = registry.get("pixelcnn_pp").build(
+        registry.get("pixelcnn_pp").get_config(),
+        DataInfo(name="gray", event_shape=(8, 8, 1), num_levels=17))
+    second = _second_convolutions(model)
+    seen = set()
+    for layer in model.conv_layers():
+        kernel = layer.kernel.numpy()
+        kh, kw, a, b = kernel.shape
+        bound = np.sqrt(6.0 / (kh * kw * (a + b)))
+        scale = 0.1 if id(layer) in second else 1.0
+        seen.add(scale)
+        extent = np.abs(kernel).max() / bound
+        assert scale * 0.8 < extent <= scale * (1 + 1e-6), layer.path
+    assert seen == {0.1, 1.0}
 
 
 def test_weight_norm_kernel_has_norm_g_per_output_feature():
