@@ -77,21 +77,17 @@ def get_config(variant=None):
     config.epochs = 50
     config.sample_every_epochs = 0
     if variant == "tiny":
-        config.batch_size = 32
         config.optimizers.model.learning_rate = 1e-3
-        config.hidden_units = 4
-        config.num_layers = 1
-        config.first_kernel_size = 3
-        config.output_features = 8
-        config.epochs = 1
-        config.num_grid_samples = 16
+        config_lib.make_tiny(config, batch_size=32, hidden_units=4,
+                             num_layers=1, first_kernel_size=3,
+                             output_features=8)
     config.lock()
     return config
 
 
 @registry.register("diagonal_bilstm", family="autoregressive",
                    get_config=get_config)
-class DiagonalBiLSTMModel(base.AutoregressiveModel):
+class DiagonalBiLSTMModel(pixel_rnn.PixelRNNModel):
     """PixelRNN with Diagonal BiLSTM layers; colour by channel masks.
 
     Args:
@@ -103,37 +99,12 @@ class DiagonalBiLSTMModel(base.AutoregressiveModel):
         UsageError: a config field is out of range.
     """
 
-    def __init__(self, config, data_info, **kwargs):
-        base.validate_config(config)
-        super().__init__(config, data_info, **kwargs)
-        channels = self.image_shape[-1]
-        pixel_rnn.validate_network_config(config, channels)
+    network_name = "diagonal_bilstm"
+    # The first layer's right-to-left direction reads the image's row above.
+    image_to_first_layer = True
 
-        def diagonal_bilstm(hidden, name, **kwargs):
-            return diagonal_bilstm_layer.DiagonalBiLSTM(
-                hidden, channels=channels, name=name, **kwargs)
-
-        self.network = pixel_rnn.pixel_rnn_network(
-            self.image_shape, self.num_levels, diagonal_bilstm,
-            num_layers=int(config.num_layers),
-            hidden=int(config.hidden_units),
-            first_kernel_size=int(config.first_kernel_size),
-            output_features=int(config.output_features),
-            name="diagonal_bilstm", image_to_first_layer=True)
-        self.built = True
-
-    def logits(self, inputs):
-        """Returns (B, H, W, C, num_levels) logits of every conditional."""
-        return pixel_rnn.logits_by_channel(self.network(inputs),
-                                           self.num_levels)
-
-    # --- The fast sampler: the base's hook (``pixel_rnn.sampler_logits``).
-
-    def fast_sampler_state(self, inputs):
-        """Every layer's carried rows, zeros; none for the full passes."""
-        return pixel_rnn.sampler_state(self.network, inputs)
-
-    def fast_sampler_logits(self, inputs, state, position):
-        """Value ``position``'s logits, computed at its pixel only."""
-        return pixel_rnn.sampler_logits(self.network, inputs, state, position,
-                                        self.num_levels)
+    def recurrent_layer(self, hidden, name, **kwargs):
+        """A Diagonal BiLSTM layer (``row_input_features`` in ``kwargs``
+        for the first)."""
+        return diagonal_bilstm_layer.DiagonalBiLSTM(
+            hidden, channels=self.image_shape[-1], name=name, **kwargs)

@@ -23,7 +23,6 @@ the whole layer at every step.
 import tensorflow as tf
 
 from tfgen import config as config_lib
-from tfgen import errors
 from tfgen import registry
 from tfgen.layers import autoregressive_masks
 from zoo.autoregressive import base
@@ -57,8 +56,7 @@ def get_config(variant=None):
     config.epochs = 40
     config.optimizers.model.learning_rate = 1e-2
     if variant == "tiny":
-        config.epochs = 1
-        config.num_grid_samples = 16
+        config_lib.make_tiny(config)
     config.lock()
     return config
 
@@ -66,9 +64,7 @@ def get_config(variant=None):
 def _validate(config):
     """Raises ``UsageError`` naming the field of a bad config."""
     base.validate_config(config)
-    if config.weight_decay < 0:
-        raise errors.UsageError(
-            f"config.weight_decay={config.weight_decay} must be non-negative")
+    config_lib.require_non_negative(config, ("weight_decay",))
 
 
 @registry.register("fvbn", family="autoregressive", get_config=get_config)

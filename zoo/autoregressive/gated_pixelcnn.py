@@ -100,11 +100,8 @@ def get_config(variant=None):
     config.epochs = 40
     config.sample_every_epochs = 0
     if variant == "tiny":
-        config.hidden_channels = 4
-        config.num_layers = 2
-        config.output_channels = 8
-        config.epochs = 1
-        config.num_grid_samples = 16
+        config_lib.make_tiny(config, hidden_channels=4, num_layers=2,
+                             output_channels=8)
     config.lock()
     return config
 
@@ -112,14 +109,9 @@ def get_config(variant=None):
 def _validate(config, data_info):
     """Raises ``UsageError`` naming the field of a bad config."""
     base.validate_config(config)
-    for name in ("hidden_channels", "output_channels", "num_layers"):
-        if config[name] < 1:
-            raise errors.UsageError(
-                f"config.{name}={config[name]} must be positive")
-    for name in ("first_kernel_size", "kernel_size"):
-        if config[name] < 1 or config[name] % 2 == 0:
-            raise errors.UsageError(
-                f"config.{name}={config[name]} must be a positive odd number")
+    config_lib.require_positive(
+        config, ("hidden_channels", "output_channels", "num_layers"))
+    config_lib.require_odd(config, ("first_kernel_size", "kernel_size"))
     if data_info.is_image and data_info.image_shape[-1] != 1:
         raise errors.UsageError(
             f"config.dataset={config.dataset!r} has "

@@ -10,12 +10,16 @@ channel groups, ``masked_lstm``).
 The fast sampler (``sampler_state``, ``sampler_logits``) computes the
 network at one pixel per step, each recurrent layer from the rows of LSTM
 states it carries, instead of a pass over the whole image.
+``PixelRNNModel`` is the model both PixelRNNs share: the network, its
+logits and its fast sampler; each subclass gives its layer.
 """
 
 import keras
 import tensorflow as tf
 
+from tfgen import config as config_lib
 from tfgen import errors
+from zoo.autoregressive import base
 from zoo.autoregressive import masked_lstm
 
 
@@ -94,23 +98,81 @@ def validate_network_config(config, channels):
     Raises:
         UsageError: naming the field that is out of range.
     """
-    if config.hidden_units < 1 or config.hidden_units % channels:
+    config_lib.require_positive(config, ("hidden_units",))
+    if config.hidden_units % channels:
         raise errors.UsageError(
             f"config.hidden_units={config.hidden_units} must be a positive "
             f"multiple of the image's {channels} channels")
-    if config.num_layers < 0:
-        raise errors.UsageError(
-            f"config.num_layers={config.num_layers} must be non-negative")
-    if config.first_kernel_size < 3 or config.first_kernel_size % 2 == 0:
-        # A 1 x 1 mask-A convolution reads no other pixel: the network would
-        # see nothing left of a pixel.
-        raise errors.UsageError(
-            f"config.first_kernel_size={config.first_kernel_size} must be an "
-            "odd number of at least 3")
+    config_lib.require_non_negative(config, ("num_layers",))
+    # A 1 x 1 mask-A convolution reads no other pixel: the network would see
+    # nothing left of a pixel.
+    config_lib.require_odd(config, ("first_kernel_size",), minimum=3)
+    config_lib.require_positive(config, ("output_features",))
     if config.output_features < channels:
         raise errors.UsageError(
             f"config.output_features={config.output_features} must be at "
             f"least the image's {channels} channels")
+
+
+class PixelRNNModel(base.AutoregressiveModel):
+    """A PixelRNN: ``pixel_rnn_network`` around a subclass's recurrent
+    layer, with its fast sampler; colour by channel masks.
+
+    A subclass (a paper's layer: ``row_lstm``, ``diagonal_bilstm``) sets
+    ``network_name`` and ``image_to_first_layer`` (both passed to
+    ``pixel_rnn_network``) and implements ``recurrent_layer``; it extends
+    ``check_config`` for fields of its own.
+
+    Args:
+        config: locked config from the subclass's ``get_config``.
+        data_info: ``tfgen.data.DataInfo`` of an image dataset.
+        **kwargs: passed to ``keras.Model``.
+
+    Raises:
+        UsageError: a config field is out of range.
+    """
+
+    network_name = None
+    image_to_first_layer = False
+
+    def __init__(self, config, data_info, **kwargs):
+        super().__init__(config, data_info, **kwargs)
+        self.check_config(config)
+        self.network = pixel_rnn_network(
+            self.image_shape, self.num_levels, self.recurrent_layer,
+            num_layers=int(config.num_layers),
+            hidden=int(config.hidden_units),
+            first_kernel_size=int(config.first_kernel_size),
+            output_features=int(config.output_features),
+            name=self.network_name,
+            image_to_first_layer=self.image_to_first_layer)
+        self.built = True
+
+    def check_config(self, config):
+        """Raises ``UsageError`` naming the field of a bad config (the
+        network's fields, for the image's channels)."""
+        validate_network_config(config, self.image_shape[-1])
+
+    def recurrent_layer(self, hidden, name, **kwargs):
+        """One residual, mask-B recurrent layer of ``hidden`` units named
+        ``name``, with ``channels`` = C: ``pixel_rnn_network``'s
+        ``recurrent_layer``."""
+        raise NotImplementedError
+
+    def logits(self, inputs):
+        """Returns (B, H, W, C, num_levels) logits of every conditional."""
+        return logits_by_channel(self.network(inputs), self.num_levels)
+
+    # --- The fast sampler: the base's hook (``sampler_logits``).
+
+    def fast_sampler_state(self, inputs):
+        """Every layer's carried rows, zeros; none for the full passes."""
+        return sampler_state(self.network, inputs)
+
+    def fast_sampler_logits(self, inputs, state, position):
+        """Value ``position``'s logits, computed at its pixel only."""
+        return sampler_logits(self.network, inputs, state, position,
+                              self.num_levels)
 
 
 # --- The fast sampler of a PixelRNN network. ------------------------------

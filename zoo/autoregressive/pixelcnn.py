@@ -78,11 +78,8 @@ def get_config(variant=None):
     config.epochs = 60
     config.sample_every_epochs = 0
     if variant == "tiny":
-        config.hidden_channels = 4
-        config.num_residual_blocks = 1
-        config.output_channels = 8
-        config.epochs = 1
-        config.num_grid_samples = 16
+        config_lib.make_tiny(config, hidden_channels=4, num_residual_blocks=1,
+                             output_channels=8)
     config.lock()
     return config
 
@@ -90,18 +87,9 @@ def get_config(variant=None):
 def _validate(config):
     """Raises ``UsageError`` naming the field of a bad PixelCNN config."""
     base.validate_config(config)
-    for name in ("hidden_channels", "output_channels"):
-        if config[name] < 1:
-            raise errors.UsageError(
-                f"config.{name}={config[name]} must be positive")
-    if config.num_residual_blocks < 0:
-        raise errors.UsageError(
-            f"config.num_residual_blocks={config.num_residual_blocks} must "
-            "be non-negative")
-    if config.first_kernel_size < 1 or config.first_kernel_size % 2 == 0:
-        raise errors.UsageError(
-            f"config.first_kernel_size={config.first_kernel_size} must be a "
-            "positive odd number")
+    config_lib.require_positive(config, ("hidden_channels", "output_channels"))
+    config_lib.require_non_negative(config, ("num_residual_blocks",))
+    config_lib.require_odd(config, ("first_kernel_size",))
 
 
 @registry.register("pixelcnn", family="autoregressive", get_config=get_config)

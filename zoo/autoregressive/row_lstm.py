@@ -24,7 +24,6 @@ instead of 1.3 s on 2 CPU cores.
 """
 
 from tfgen import config as config_lib
-from tfgen import errors
 from tfgen import registry
 from zoo.autoregressive import base
 from zoo.autoregressive import pixel_rnn
@@ -62,18 +61,14 @@ def get_config(variant=None):
     config.epochs = 40
     config.sample_every_epochs = 0
     if variant == "tiny":
-        config.hidden_units = 4
-        config.num_layers = 1
-        config.first_kernel_size = 3
-        config.output_features = 8
-        config.epochs = 1
-        config.num_grid_samples = 16
+        config_lib.make_tiny(config, hidden_units=4, num_layers=1,
+                             first_kernel_size=3, output_features=8)
     config.lock()
     return config
 
 
 @registry.register("row_lstm", family="autoregressive", get_config=get_config)
-class RowLSTMModel(base.AutoregressiveModel):
+class RowLSTMModel(pixel_rnn.PixelRNNModel):
     """PixelRNN with Row LSTM layers; colour by channel masks.
 
     Args:
@@ -85,40 +80,15 @@ class RowLSTMModel(base.AutoregressiveModel):
         UsageError: a config field is out of range.
     """
 
-    def __init__(self, config, data_info, **kwargs):
-        base.validate_config(config)
-        super().__init__(config, data_info, **kwargs)
-        channels = self.image_shape[-1]
-        pixel_rnn.validate_network_config(config, channels)
-        if config.kernel_size < 1 or config.kernel_size % 2 == 0:
-            raise errors.UsageError(
-                f"config.kernel_size={config.kernel_size} must be a positive "
-                "odd number")
+    network_name = "row_lstm"
 
-        def row_lstm(hidden, name):
-            return row_lstm_layer.RowLSTM(hidden, int(config.kernel_size),
-                                          channels=channels, name=name)
+    def check_config(self, config):
+        """The network's fields, and the odd ``kernel_size`` along a row."""
+        super().check_config(config)
+        config_lib.require_odd(config, ("kernel_size",))
 
-        self.network = pixel_rnn.pixel_rnn_network(
-            self.image_shape, self.num_levels, row_lstm,
-            num_layers=int(config.num_layers),
-            hidden=int(config.hidden_units),
-            first_kernel_size=int(config.first_kernel_size),
-            output_features=int(config.output_features), name="row_lstm")
-        self.built = True
-
-    def logits(self, inputs):
-        """Returns (B, H, W, C, num_levels) logits of every conditional."""
-        return pixel_rnn.logits_by_channel(self.network(inputs),
-                                           self.num_levels)
-
-    # --- The fast sampler: the base's hook (``pixel_rnn.sampler_logits``).
-
-    def fast_sampler_state(self, inputs):
-        """Every layer's carried rows, zeros; none for the full passes."""
-        return pixel_rnn.sampler_state(self.network, inputs)
-
-    def fast_sampler_logits(self, inputs, state, position):
-        """Value ``position``'s logits, computed at its pixel only."""
-        return pixel_rnn.sampler_logits(self.network, inputs, state, position,
-                                        self.num_levels)
+    def recurrent_layer(self, hidden, name):
+        """A Row LSTM layer of 1 x ``config.kernel_size`` convolutions."""
+        return row_lstm_layer.RowLSTM(hidden, int(self.config.kernel_size),
+                                      channels=self.image_shape[-1],
+                                      name=name)
