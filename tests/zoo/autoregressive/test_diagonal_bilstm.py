@@ -1,93 +1,21 @@
-"""Tests of the Diagonal BiLSTM PixelRNN (diagonal_bilstm.py).
+"""Tests of what is the Diagonal BiLSTM PixelRNN's own (diagonal_bilstm.py):
+its full receptive field, which the shifted right-to-left direction gives.
+What both PixelRNNs share is tested in ``test_pixel_rnns``; the skew, the
+unskew and the layer itself in ``test_diagonal_bilstm_layer``.
 
 Dependencies are read off the exact Jacobian of the logits with respect to
 the float inputs, with random weights: masked paths give exact zeros.
 """
 
-import itertools
-
-import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from tfgen import data
-from tfgen import errors
-from tfgen import registry
-from tfgen.data import DataInfo
-from zoo.autoregressive import diagonal_bilstm
+from pixel_rnn_helpers import build
+from pixel_rnn_helpers import logit_dependencies
+from pixel_rnn_helpers import randomize
 from zoo.autoregressive import diagonal_bilstm_layer
 
 NAME = "diagonal_bilstm"
-
-
-def build(height, width, channels=1, num_levels=17, preprocessing="levels",
-          seed=0, **overrides):
-    config = diagonal_bilstm.get_config("tiny")
-    with config.unlocked():
-        config.preprocessing = preprocessing
-        config.update(overrides)
-    info = DataInfo(name="mock", event_shape=(height, width, channels),
-                    num_levels=num_levels, num_classes=None,
-                    split_sizes={"train": 8, "validation": 8, "test": 8})
-    keras.utils.set_random_seed(seed)
-    return registry.get(NAME).build(config, info)
-
-
-def randomize(model, scale=0.7, seed=0, biases=True):
-    """Random weights, far from the near-uniform conditionals of Glorot's;
-    ``biases=False`` zeroes the biases, so that no ReLU is shut for every
-    input of a dependency test."""
-    for index, variable in enumerate(model.trainable_variables):
-        value = scale * tf.random.stateless_normal(variable.shape,
-                                                   seed=[seed, index])
-        if len(variable.shape) == 1 and not biases:
-            value = tf.zeros_like(value)
-        variable.assign(value)
-
-
-def logit_dependencies(model, seed=0, num_inputs=16):
-    """(D, D) bool: value i's logits have a nonzero gradient wrt input j
-    (raster order, channels inner) at one of ``num_inputs`` random inputs
-    (a ReLU may close a path at one input; causality must hold at all).
-
-    Row i is the gradient of a random combination of value i's logits: a
-    masked path gives an exact zero, an open one a nonzero almost surely.
-    One traced loop over the rows is faster than ``tape.jacobian``.
-    """
-    # Centred inputs (the network is defined beyond [0, 1]) open more ReLUs.
-    inputs = tf.random.stateless_uniform((num_inputs,) + model.image_shape,
-                                         seed=[seed, 7], minval=-1.0)
-    size = model.num_dims
-    weights = tf.random.stateless_normal([model.num_levels], seed=[seed, 8])
-
-    def row(position):
-        with tf.GradientTape() as tape:
-            tape.watch(inputs)
-            logits = tf.reshape(model.logits(inputs),
-                                [num_inputs, size, model.num_levels])
-            target = tf.reduce_sum(logits[:, position] * weights)
-        gradient = tape.gradient(target, inputs)  # (N, H, W, C)
-        return tf.reduce_sum(tf.abs(gradient), axis=0)
-
-    rows = tf.function(lambda: tf.map_fn(
-        row, tf.range(size), fn_output_signature=tf.float32))()
-    return tf.reshape(rows, [size, size]).numpy() > 0
-
-
-@pytest.mark.parametrize("shape", [(4, 5, 1), (3, 3, 3)])
-def test_logits_are_causal(shape):
-    """Value i's logits read no input at or after i, and some before it."""
-    # Two levels: fewer logits, a faster Jacobian.
-    model = build(*shape, num_levels=2,
-                  preprocessing="binarize_static", hidden_units=6,
-                  num_layers=2, output_features=6)
-    randomize(model, biases=False)
-    depends = logit_dependencies(model)
-    at_or_after = np.triu(np.ones_like(depends), k=0)
-    assert not np.any(depends & at_or_after), np.argwhere(
-        depends & at_or_after)[:5]
-    assert np.all(depends[1:].any(axis=1))  # every value but the first
 
 
 @pytest.mark.parametrize("shape,num_layers", [
@@ -102,7 +30,7 @@ def test_receptive_field_holds_every_earlier_value(shape, num_layers):
     pixel more than ``first_kernel_size // 2`` columns left of the row's
     end. In colour, channel c also reads channels < c of its own pixel.
     """
-    model = build(*shape, num_levels=2, preprocessing="binarize_static",
+    model = build(NAME, *shape, num_levels=2, preprocessing="binarize_static",
                   first_kernel_size=3, num_layers=num_layers,
                   hidden_units=2 * shape[2], output_features=4 * shape[2])
     randomize(model, biases=False)
@@ -120,166 +48,8 @@ def test_unshifted_right_to_left_direction_breaks_causality(monkeypatch):
         return layer_class(*args, shift_right_to_left=False, **kwargs)
 
     monkeypatch.setattr(diagonal_bilstm_layer, "DiagonalBiLSTM", unshifted)
-    model = build(4, 4, num_levels=2, preprocessing="binarize_static",
+    model = build(NAME, 4, 4, num_levels=2, preprocessing="binarize_static",
                   first_kernel_size=3)
     randomize(model, biases=False)
     depends = logit_dependencies(model)
     assert np.any(np.triu(depends, k=0))
-
-
-@pytest.mark.parametrize("preprocessing,num_levels,shape", [
-    ("binarize_static", 2, (2, 2, 1)),
-    ("levels", 3, (2, 2, 1)),
-    ("binarize_static", 2, (1, 2, 3)),  # colour: channel masks
-])
-def test_log_prob_sums_to_one_over_a_tiny_space(preprocessing, num_levels,
-                                                shape):
-    model = build(*shape, num_levels=num_levels, preprocessing=preprocessing,
-                  hidden_units=6, output_features=6)
-    randomize(model)
-    values = np.array(list(itertools.product(
-        range(num_levels), repeat=int(np.prod(shape)))))
-    images = values.reshape((-1,) + shape)
-    if preprocessing == "levels":
-        images = images.astype(np.int32)
-    else:
-        images = images.astype(np.float32)
-    log_prob = model.log_prob(tf.constant(images))["log_prob"].numpy()
-    # 1e-4: float32 sums of D log-softmaxes over up to 81 images.
-    assert abs(float(tf.reduce_logsumexp(log_prob))) < 1e-4
-    # The random weights make the distribution far from uniform.
-    assert log_prob.max() - log_prob.min() > 1.0
-
-
-def independent_pixel_nll(train_levels, test_levels, num_levels):
-    """Test NLL (nats/image) of per-value categoricals fitted on train with
-    add-one smoothing: the baseline any autoregressive model must beat."""
-    counts = np.stack([(train_levels == level).sum(axis=0)
-                       for level in range(num_levels)], axis=-1) + 1.0
-    log_probs = np.log(counts / counts.sum(axis=-1, keepdims=True))
-    chosen = np.take_along_axis(log_probs[None], test_levels[..., None],
-                                axis=-1)
-    return -chosen.reshape(len(test_levels), -1).sum(axis=1).mean()
-
-
-def levels_of(dataset):
-    return np.stack([example["image"].numpy() for example in dataset])
-
-
-def test_training_beats_independent_pixels_on_digits(data_dir):
-    info = data.get_info("digits", data_dir=data_dir)
-    train = data.load("digits", "train", preprocessing="levels", seed=0,
-                      data_dir=data_dir)
-    test_levels = levels_of(data.load("digits", "test",
-                                      preprocessing="levels", seed=0,
-                                      data_dir=data_dir))
-    baseline = independent_pixel_nll(levels_of(train), test_levels,
-                                     info.num_levels)
-    config = diagonal_bilstm.get_config("tiny")
-    with config.unlocked():
-        config.hidden_units = 8
-        config.optimizers.model.learning_rate = 3e-3
-    keras.utils.set_random_seed(0)
-    model = registry.get(NAME).build(config, info)
-    model.compile_for_training()
-    model.fit(train.shuffle(2000, seed=0).batch(32), epochs=8, verbose=0)
-    nll = -model.log_prob(tf.constant(test_levels))["log_prob"].numpy().mean()
-    # About 11 nats below the baseline after 8 epochs; 5 leaves room.
-    assert nll < baseline - 5.0, (nll, baseline)
-
-
-@pytest.mark.parametrize("field,value", [
-    ("hidden_units", 0), ("num_layers", -1), ("first_kernel_size", 4),
-    ("first_kernel_size", 1),
-    ("output_features", 0)])
-def test_bad_config_raises_usage_error_naming_the_field(field, value):
-    with pytest.raises(errors.UsageError, match=f"config.{field}"):
-        build(4, 4, **{field: value})
-
-
-def test_colour_needs_hidden_units_a_multiple_of_the_channels():
-    with pytest.raises(errors.UsageError, match="config.hidden_units"):
-        build(4, 4, channels=3, hidden_units=4)
-
-
-def test_registered_with_a_tiny_variant():
-    spec = registry.get(NAME)
-    assert spec.family == "autoregressive"
-    assert spec.get_config("tiny").epochs == 1
-    assert spec.get_config().preprocessing == "levels"
-
-
-# --- The fast sampler: the same images as the full pass at every step. ----
-
-FAST_CASES = {
-    # shape, levels, preprocessing, config overrides
-    "gray17_5x5": ((5, 5, 1), 17, "levels", {}),
-    "binary_8x8_2layers": ((8, 8, 1), 2, "binarize_dynamic",
-                           {"num_layers": 2, "first_kernel_size": 5}),
-    "colour4_3x4_2layers": ((3, 4, 3), 4, "levels",
-                            {"hidden_units": 6, "output_features": 12,
-                             "num_layers": 2}),
-}
-
-
-def fast_and_full(case):
-    """Twin models of equal random weights: ``fast_sampling`` on and off."""
-    shape, num_levels, preprocessing, overrides = FAST_CASES[case]
-    models = []
-    for fast in (True, False):
-        model = build(*shape, num_levels=num_levels,
-                      preprocessing=preprocessing, fast_sampling=fast,
-                      **overrides)
-        randomize(model, scale=0.5)
-        models.append(model)
-    return models
-
-
-@pytest.mark.parametrize("case", list(FAST_CASES))
-def test_fast_sampler_logits_equal_the_full_pass_at_every_position(case):
-    """Fed an image value by value, the carried rows give every value's
-    logits as the whole network does (float rounding apart)."""
-    model, _ = fast_and_full(case)
-    rng = np.random.default_rng(0)
-    images = model.to_inputs(tf.constant(rng.integers(
-        0, model.num_levels, (4,) + model.image_shape), tf.int32))
-    flat = tf.reshape(images, [4, model.num_dims])
-    expected = tf.reshape(model.logits(images),
-                          [4, model.num_dims, model.num_levels]).numpy()
-    step = tf.function(model.sampler_logits)
-    state = model.sampler_state(tf.zeros_like(images))
-    for position in range(model.num_dims):
-        # Values from ``position`` on are zeros, as in the sampler's chain.
-        before = flat * tf.cast(tf.range(model.num_dims) < position,
-                                tf.float32)
-        logits, state = step(tf.reshape(before, images.shape), state,
-                             tf.constant(position, tf.int64))
-        np.testing.assert_allclose(logits, expected[:, position], atol=1e-5,
-                                   err_msg=f"position {position}")
-
-
-@pytest.mark.parametrize("case", list(FAST_CASES))
-def test_fast_sample_and_complete_equal_the_full_passes(case):
-    """The same seeds draw exactly the same images either way. The two sum
-    in different orders, so logits differ by float rounding; an argmax of
-    logits + Gumbel noise would flip only on a tie within a few ulps, which
-    these fixed seeds do not meet."""
-    fast, full = fast_and_full(case)
-    seeds = tf.range(10, dtype=tf.int64)
-    sampled = fast.sample(seeds)["images"].numpy()
-    np.testing.assert_array_equal(sampled, full.sample(seeds)["images"])
-    rng = np.random.default_rng(1)
-    levels = rng.integers(0, fast.num_levels, (10,) + fast.image_shape)
-    images = (levels.astype(np.float32) if fast.binarized
-              else levels.astype(np.int32))
-    mask = (rng.random(levels.shape) < 0.5).astype(np.float32)
-    completed = fast.complete(images, mask, seeds)["images"].numpy()
-    np.testing.assert_array_equal(
-        completed, full.complete(images, mask, seeds)["images"])
-    np.testing.assert_array_equal(
-        np.where(mask > 0, completed, 0),
-        np.where(mask > 0, fast.to_inputs(levels), 0))
-    # Non-trivial draws: many levels, no two images alike.
-    for drawn in (sampled, completed):
-        assert len(np.unique(drawn)) > fast.num_levels // 2
-        assert len({image.tobytes() for image in drawn}) == len(drawn)
