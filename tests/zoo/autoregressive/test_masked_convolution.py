@@ -64,3 +64,42 @@ def test_bad_arguments_are_refused():
         layers.MaskedConv2D(4, 4, "A")
     with pytest.raises(ValueError, match="mask_type"):
         layers.MaskedConv2D(4, 3, "C")
+
+
+# --- The fast samplers' ring caches. ---------------------------------------
+
+
+@pytest.mark.parametrize("padding", [
+    ((1, 0), (1, 1)),  # the gated PixelCNN's vertical stack, k = 3
+    ((0, 0), (1, 0)),  # its horizontal stack, k = 3
+    ((3, 0), (3, 3)),  # a vertical stack of k = 7: a ring of 4 rows
+])
+def test_write_row_lands_where_cached_window_reads_it(padding):
+    """Rows written whole, one after the other into a ring, give every
+    pixel's window as the whole map does (``image_window``), and the same
+    cache as writing the row pixel by pixel."""
+    (top, _), (left, right) = padding
+    batch, height, width, features = 2, 6, 5, 3
+    images = np.random.default_rng(0).standard_normal(
+        (batch, height, width, features)).astype(np.float32)
+    cache = layers.ring_cache(batch, width, features, padding)
+    by_pixel = cache
+    for row in range(height):
+        cache = layers.write_row(cache, row, images[:, row], padding)
+        for column in range(width):
+            by_pixel = layers.write_pixel(by_pixel, row, column,
+                                          images[:, row, column], padding)
+        np.testing.assert_array_equal(cache, by_pixel, err_msg=f"row {row}")
+        kernel_width = left + 1 + right
+        for column in range(width):
+            np.testing.assert_array_equal(
+                layers.cached_window(cache, row, column, kernel_width),
+                layers.image_window(images, row, column, kernel_width,
+                                    padding),
+                err_msg=f"pixel ({row}, {column})")
+        # The whole row's window, as the vertical stack reads it.
+        np.testing.assert_array_equal(
+            layers.cached_window(cache, row, 0, left + width + right),
+            layers.image_window(images, row, 0, left + width + right,
+                                padding))
+        assert cache.shape == (top + 1, left + width + right, batch, features)
