@@ -88,16 +88,9 @@ def get_config(variant=None):
 @registry.register("diagonal_bilstm", family="autoregressive",
                    get_config=get_config)
 class DiagonalBiLSTMModel(pixel_rnn.PixelRNNModel):
-    """PixelRNN with Diagonal BiLSTM layers; colour by channel masks.
-
-    Args:
-        config: locked config from ``get_config``.
-        data_info: ``tfgen.data.DataInfo`` of an image dataset.
-        **kwargs: passed to ``keras.Model``.
-
-    Raises:
-        UsageError: a config field is out of range.
-    """
+    """PixelRNN with Diagonal BiLSTM layers; colour by channel masks. Built
+    from ``get_config``'s config and an image dataset's ``DataInfo``, as
+    ``pixel_rnn.PixelRNNModel`` (its arguments and errors)."""
 
     network_name = "diagonal_bilstm"
     # The first layer's right-to-left direction reads the image's row above.

@@ -69,16 +69,9 @@ def get_config(variant=None):
 
 @registry.register("row_lstm", family="autoregressive", get_config=get_config)
 class RowLSTMModel(pixel_rnn.PixelRNNModel):
-    """PixelRNN with Row LSTM layers; colour by channel masks.
-
-    Args:
-        config: locked config from ``get_config``.
-        data_info: ``tfgen.data.DataInfo`` of an image dataset.
-        **kwargs: passed to ``keras.Model``.
-
-    Raises:
-        UsageError: a config field is out of range.
-    """
+    """PixelRNN with Row LSTM layers; colour by channel masks. Built
+    from ``get_config``'s config and an image dataset's ``DataInfo``, as
+    ``pixel_rnn.PixelRNNModel`` (its arguments and errors)."""
 
     network_name = "row_lstm"
 
