@@ -6,7 +6,8 @@ fully visible belief net), ``pixelcnn``, and the PixelRNNs ``row_lstm`` and
 holds what they share (the exact likelihood, the metrics and the one
 sampler), ``layers`` the masked convolution, and the PixelRNN's
 ``masked_lstm`` (masks, LSTM cell, residual layer), ``row_lstm_layer``,
-``diagonal_bilstm_layer`` and ``pixel_rnn`` (network, fast sampler).
+``diagonal_bilstm_layer`` and ``pixel_rnn`` (``PixelRNNModel``, the network
+and fast sampler both PixelRNNs share).
 """
 from zoo.autoregressive import diagonal_bilstm  # noqa: F401
 from zoo.autoregressive import fvbn  # noqa: F401
