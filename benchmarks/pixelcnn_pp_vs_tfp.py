@@ -37,7 +37,8 @@ Flags: ``--dataset`` (digits or mnist), ``--manual_dir`` (MNIST's IDX files),
 ``--test_examples`` (0: all), ``--num_filters``, ``--num_residual_blocks``,
 ``--num_resolutions``, ``--num_components``, ``--dropout_rate``,
 ``--batch_size``, ``--learning_rate``, ``--num_samples``, ``--seed``,
-``--weight_norm``, ``--fast_sampling``.
+``--weight_norm``, ``--fast_sampling``, ``--run_tfp`` (``--norun_tfp``: ours
+alone, its JSON row without TFP's numbers, for trying changes to ours).
 """
 
 import json

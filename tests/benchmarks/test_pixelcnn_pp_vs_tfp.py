@@ -3,7 +3,8 @@
 A tiny run on ``digits`` (64 training images, one epoch, 4 filters, 2
 samples): one JSON row whose bits/dim are its nats over 64 ln 2, whose
 ratios and difference are its measurements' quotients and difference, and a
-markdown table with both libraries. The timings themselves are the
+markdown table with both libraries; with ``--norun_tfp``, a row of ours
+alone and no table. The timings themselves are the
 benchmark's business, never a test's.
 """
 
@@ -19,13 +20,19 @@ import numpy as np
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
-def test_tiny_run_reports_one_consistent_row(tmp_path):
-    completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks.pixelcnn_pp_vs_tfp", "--epochs=1",
-         "--train_examples=64", "--test_examples=32", "--num_filters=4",
-         "--num_components=2", "--num_samples=2"],
-        capture_output=True, text=True, timeout=600, cwd=REPO,
+TINY = ["--epochs=1", "--train_examples=64", "--test_examples=32",
+        "--num_filters=4", "--num_components=2", "--num_samples=2"]
+
+
+def _run(*flags):
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks.pixelcnn_pp_vs_tfp", *TINY,
+         *flags], capture_output=True, text=True, timeout=600, cwd=REPO,
         env=dict(os.environ, PYTHONPATH=str(REPO)))
+
+
+def test_tiny_run_reports_one_consistent_row(tmp_path):
+    completed = _run()
     assert completed.returncode == 0, completed.stderr[-3000:]
     rows = [json.loads(line) for line in completed.stdout.splitlines()
             if line.startswith("{")]
@@ -53,3 +60,16 @@ def test_tiny_run_reports_one_consistent_row(tmp_path):
     assert row["fast_sampling"] and not row["weight_norm"]  # Defaults.
     assert "| tfgen pixelcnn_pp |" in completed.stdout
     assert "| TFP tfd.PixelCNN |" in completed.stdout
+
+
+def test_without_tfp_only_ours_is_reported():
+    completed = _run("--norun_tfp", "--seed=3")
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    rows = [json.loads(line) for line in completed.stdout.splitlines()
+            if line.startswith("{")]
+    assert len(rows) == 1 and rows[0]["seed"] == 3
+    assert not [key for key in rows[0] if "tfp_" in key]
+    nats = rows[0]["tfgen_test_nats"]
+    np.testing.assert_allclose(rows[0]["tfgen_test_bits_per_dim"],
+                               nats / (64 * math.log(2)))
+    assert "| TFP tfd.PixelCNN |" not in completed.stdout
