@@ -49,17 +49,17 @@ def _pixel_conv(conv, window):
     far exceeds a window's arithmetic on a CPU (about 100 against 5
     microseconds here)."""
     kernel = conv.kernel  # (kh, kw, F, F')
-    outputs = tf.matmul(tf.reshape(window, [tf.shape(window)[0], -1]),
-                        tf.reshape(kernel, [-1, conv.filters])) + conv.bias
-    return outputs[:, None, None]
+    inputs = kernel.shape[0] * kernel.shape[1] * kernel.shape[2]
+    outputs = tf.matmul(tf.reshape(window, [-1, inputs]),
+                        tf.reshape(kernel, [inputs, conv.filters]))
+    return tf.reshape(outputs + conv.bias, [-1, 1, 1, conv.filters])
 
 
-def _update(tensor, row, start, stop, values):
-    """``tensor`` (B, R, W, F) with ``values`` at row ``row``, columns
-    ``start`` .. ``stop`` - 1 (one op, in place when TF can)."""
+def _update(tensor, begin, end, values):
+    """``tensor`` (B, R, W, F) with ``values`` at rows and columns
+    ``begin`` .. ``end`` - 1 (int32 (4,), batch and features ignored)."""
     return tf.raw_ops.TensorStridedSliceUpdate(
-        input=tensor, begin=tf.stack([0, row, start, 0]),
-        end=tf.stack([0, row + 1, stop, 0]), strides=[1, 1, 1, 1],
+        input=tensor, begin=begin, end=end, strides=[1, 1, 1, 1],
         value=values, begin_mask=0b1001, end_mask=0b1001)
 
 
@@ -80,6 +80,15 @@ class _Place:
         self.width = widths[level]
         self.slot = row % 2
         self.rows = tf.stack([1 - self.slot, self.slot])  # rows i - 1, i
+        # Indices every layer at the place shares (a step's ops are few
+        # and small: each one's fixed cost counts). The ring's columns are
+        # the map's plus one.
+        start = column + 1 if self.pixel else 1
+        stop = start + (1 if self.pixel else self.width)
+        self.ring_span = (tf.stack([0, self.slot, start, 0]),
+                          tf.stack([0, self.slot + 1, stop, 0]))
+        self.corners = ({shift: tf.stack([0, 0, column + 1 - shift, 0])
+                         for shift in (0, 1)} if self.pixel else None)
 
     @property
     def pixel(self):
@@ -102,12 +111,9 @@ class _Place:
         """``ring`` (B, 2, W + 2, F) with row i's ``values`` (B, 1, W, F),
         or its pixel (B, 1, 1, F) at column j; zeros when ``ring`` is None."""
         if ring is None:
-            ring = tf.zeros(tf.concat([tf.shape(values)[:1],
-                                       [2, self.width + 2],
-                                       tf.shape(values)[3:]], 0))
-        start = self.column + 1 if self.pixel else 1
-        stop = start + (1 if self.pixel else self.width)
-        return _update(ring, self.slot, start, stop, values)
+            ring = tf.zeros([tf.shape(values)[0], 2, self.width + 2,
+                             values.shape[-1]])
+        return _update(ring, *self.ring_span, values)
 
     def window(self, ring, layer):
         """What ``layer`` (a ``ShiftedConv2D`` of kernel height 2) reads
@@ -116,16 +122,14 @@ class _Place:
         rows = tf.gather(ring, self.rows, axis=1)
         if not self.pixel:
             return rows
-        start = self.column + 1 - layer.columns[0]
-        return tf.slice(rows, tf.stack([0, 0, start, 0]),
+        return tf.slice(rows, self.corners[layer.columns[0]],
                         [-1, 2, layer.conv.kernel_size[1], -1])
 
     def at(self, row_values):
         """This place's part of a row (B, 1, W, F): a pixel or the row."""
         if not self.pixel:
             return row_values
-        return tf.slice(row_values, tf.stack([0, 0, self.column, 0]),
-                        [-1, 1, 1, -1])
+        return tf.slice(row_values, self.corners[1], [-1, 1, 1, -1])
 
     def keep_coarse(self, kept, values):
         """The coarse map's last row (B, 1, W, F), read by up-sampling,
@@ -133,9 +137,10 @@ class _Place:
         if not self.pixel:
             return values
         if kept is None:
-            kept = tf.zeros(tf.concat([tf.shape(values)[:1], [1, self.width],
-                                       tf.shape(values)[3:]], 0))
-        return _update(kept, 0, self.column, self.column + 1, values)
+            kept = tf.zeros([tf.shape(values)[0], 1, self.width,
+                             values.shape[-1]])
+        begin = self.corners[1]
+        return _update(kept, begin, begin + [0, 1, 1, 0], values)
 
     def upsample(self, layer, coarse_row):
         """A ``ShiftedConv2DTranspose`` at this place from the coarse map's
@@ -151,8 +156,9 @@ class _Place:
         kernel = tf.slice(layer.conv.kernel,  # (kh, kw, F', F)
                           tf.stack([self.row % 2, self.column % 2, 0, 0]),
                           [1, 1, -1, -1])[0, 0]
-        return (tf.matmul(pixel[:, 0, 0], kernel, transpose_b=True)
-                + layer.conv.bias)[:, None, None]
+        outputs = tf.matmul(tf.reshape(pixel, [-1, kernel.shape[1]]), kernel,
+                            transpose_b=True) + layer.conv.bias
+        return tf.reshape(outputs, [-1, 1, 1, layer.conv.filters])
 
 
 class _Pass:
@@ -292,7 +298,7 @@ class _Pass:
         ul = self.level(UL, _Place(0, row, column, widths), first)
         self.state["parameters"] = tf.reshape(
             _pixel_conv(model.output_layer, tf.nn.elu(ul)),
-            [tf.shape(values)[0], -1])
+            [-1, model.output_layer.filters])
 
 
 def initial_state(model, inputs):
