@@ -41,12 +41,14 @@ mirror's size.
 w = g v / ||v|| (Salimans & Kingma 2016, "Weight Normalization"; the
 paper's section 3), g and the biases set by the data-dependent
 initialization in ``adapt`` (each layer's outputs standardized on the first
-training images). ``config.fast_sampling`` (default on): each sampling step
-recomputes one row of every map from cached rows above (Ramachandran et al.
-2017, "Fast Generation for Convolutional Autoregressive Models", caching at
-the granularity of rows: a coarse map's row when the new pixel falls in
-it); ``False`` runs the whole network per value (the same images). Not
-here: Polyak averaging of the parameters.
+training images). ``config.fast_sampling`` (default on): the sampler of
+``pixelcnn_pp_sampler`` (Ramachandran et al. 2017, "Fast Generation for
+Convolutional Autoregressive Models") computes at each step the ``ul``
+stream's maps at the new pixel alone (a coarse map's pixel at the steps
+that complete it) and the ``u`` stream's rows once per image row, from
+caches of the rows their kernels read; ``False`` runs the whole network
+per value (the same images). Not here: Polyak averaging of the
+parameters.
 """
 
 import keras
