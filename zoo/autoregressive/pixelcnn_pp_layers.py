@@ -1,11 +1,9 @@
-"""The layers of PixelCNN++: shifted convolutions, gated blocks, row caches.
+"""The layers of PixelCNN++: shifted convolutions and gated blocks.
 
 Salimans, Karpathy, Chen & Kingma (2017), "PixelCNN++" (the paper's code
 builds the shifted convolutions this way), with weight normalization
-(Salimans & Kingma 2016). Each layer also computes one output row from the
-rows of its input it sees, the step of ``pixelcnn_pp``'s fast sampler
-(after Ramachandran et al. 2017, "Fast Generation for Convolutional
-Autoregressive Models"): ``RowCaches`` keeps every map of a pass.
+(Salimans & Kingma 2016). ``pixelcnn_pp_sampler`` computes them at one
+pixel or row from their weights and padding (its fast sampler).
 """
 
 import keras
@@ -150,11 +148,6 @@ class ShiftedConv2D(keras.layers.Layer):
         return self.conv(tf.pad(inputs, [[0, 0], [self.rows - 1, 0],
                                          self.columns, [0, 0]]))
 
-    def call_row(self, window):
-        """One output row from the kh input rows it sees (stride s: rows
-        s i - kh + 1 .. s i), (B, kh, W, F) -> (B, 1, W', F')."""
-        return self.conv(tf.pad(window, [[0, 0], [0, 0], self.columns,
-                                         [0, 0]]))
 
 
 class ShiftedConv2DTranspose(keras.layers.Layer):
@@ -183,11 +176,6 @@ class ShiftedConv2DTranspose(keras.layers.Layer):
         height, width = size
         return self.conv(inputs)[:, :height, self.left:self.left + width]
 
-    def call_row(self, coarse_row, row, width):
-        """Output row ``row`` from the coarse row ``row // 2``,
-        (B, 1, W, F) -> (B, 1, width, F')."""
-        both = self.conv(coarse_row)[:, :, self.left:self.left + width]
-        return tf.gather(both, [row % 2], axis=1)
 
 
 class GatedResidualBlock(keras.layers.Layer):
@@ -234,66 +222,3 @@ class GatedResidualBlock(keras.layers.Layer):
         if dropout is not None:
             hidden = dropout(hidden)
         return self._gate(inputs, self.conv_out(hidden))
-
-    def call_row(self, caches, inputs, shortcut=None):
-        """Row i of the block from cached maps (dropout off).
-
-        Args:
-            caches: the ``RowCaches`` of the pass, at row i; the block
-                keeps its hidden map there.
-            inputs: the cache of the block's input map.
-            shortcut: (B, 1, W, F') the shortcut's row i, or None.
-
-        Returns:
-            (B, 1, W, F), the output's row i.
-        """
-        hidden = caches.keep(self._hidden(self.conv_in.call_row(concat_elu(
-            caches.window(self.conv_in.rows, inputs))), shortcut))
-        return self._gate(caches.window(1, inputs),
-                          self.conv_out.call_row(concat_elu(
-                              caches.window(self.conv_out.rows, hidden))))
-
-
-class RowCaches:
-    """The maps of a pass computed row by row, each in a cache.
-
-    A cache is (H_l + 1, B, W_l, F): row k of a map at resolution l (size
-    H_l x W_l) at index k + 1 below a row of zeros, the padding above the
-    image. ``keep`` writes the current row of the next map, in the order of
-    the pass; with no caches given (the sampler's start) it creates them.
-
-    Args:
-        row: int64 scalar, the row of the full-resolution maps.
-        heights: H_l of every resolution l.
-        caches: the caches of the previous pass, or None.
-    """
-
-    def __init__(self, row, heights, caches=None):
-        self.row, self.heights = row, heights
-        self.caches = None if caches is None else list(caches)
-        self.kept = []
-        self.level = 0  # The resolution of the maps now computed.
-
-    @property
-    def index(self):
-        """The current row at the current resolution, row // 2^level."""
-        return self.row // (2 ** self.level)
-
-    def keep(self, values):
-        """Writes (B, 1, W, F) as the current row of the next cache and
-        returns that cache."""
-        values = tf.transpose(values, [1, 0, 2, 3])  # (1, B, W, F)
-        if self.caches is None:
-            cache = tf.zeros(tf.concat(
-                [[self.heights[self.level] + 1], tf.shape(values)[1:]], 0))
-        else:
-            cache = self.caches[len(self.kept)]
-        cache = tf.tensor_scatter_nd_update(cache, [[self.index + 1]],
-                                            values)
-        self.kept.append(cache)
-        return cache
-
-    def window(self, rows, cache, stride=1):
-        """Rows s i - rows + 1 .. s i of a cached map, (B, rows, W, F)."""
-        start = stride * self.index - rows + 2
-        return tf.transpose(cache[start:start + rows], [1, 0, 2, 3])

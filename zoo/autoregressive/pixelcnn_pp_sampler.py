@@ -198,9 +198,14 @@ class _Pass:
     def conv(self, layer, key, values, place):
         """``layer`` at ``place`` after writing its input there."""
         self.state[key] = place.write(self.state.get(key), values)
-        window = place.window(self.state[key], layer)
-        return (_pixel_conv(layer.conv, window) if place.pixel
-                else layer.conv(window))
+        return self.apply(layer.conv, place.window(self.state[key], layer),
+                          place)
+
+    @staticmethod
+    def apply(conv, window, place):
+        """A ``Conv`` on what it reads at ``place``: a pixel's as a matrix
+        product, a row's as a convolution."""
+        return _pixel_conv(conv, window) if place.pixel else conv(window)
 
     def block(self, block, inputs, shortcut, place):
         """A ``GatedResidualBlock`` at ``place``: dropout off, as the
@@ -209,8 +214,7 @@ class _Pass:
                            concat_elu(inputs), place)
         if block.shortcut is not None:
             shortcut = concat_elu(shortcut)
-            hidden += (_pixel_conv(block.shortcut, shortcut) if place.pixel
-                       else block.shortcut(shortcut))
+            hidden += self.apply(block.shortcut, shortcut, place)
         values, gates = tf.split(self.conv(block.conv_out,
                                            f"{block.name}:out",
                                            concat_elu(hidden), place),
@@ -244,9 +248,12 @@ class _Pass:
             key = f"{down.name}:in"
             state[key] = place.write(state.get(key), maps[-1])
             coarse = place.coarse()
+            # The stride-2 window of coarse pixel (i / 2, j / 2) is the
+            # stride-1 window of pixel (i, j).
             self.branch(place.completes_coarse(),
-                        lambda: self.level(stream, coarse, down.conv(
-                            place.window(state[key], down))))
+                        lambda: self.level(stream, coarse, self.apply(
+                            down.conv, place.window(state[key], down),
+                            place)))
             current = place.upsample(up, self.state[f"{up.name}:coarse"])
         else:
             current = maps.pop()
