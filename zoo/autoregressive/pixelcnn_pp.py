@@ -79,11 +79,11 @@ def get_config(variant=None):
 
     ``python -m tfgen.train --model=pixelcnn_pp`` trains on ``digits``
     (1,257 training images, 17 gray levels) for 30 epochs, evaluates and
-    exports in 6-10 minutes on 2 CPU cores shared with other jobs (5m46s
-    and 9m51s wall at seed 0). Expected on the 360 test images: -log p(x)
-    77.72 nats, 1.752 bits/dim at seed 0 (77.56 and 1.748 before the
-    layers gained optional weight normalization; ``pixelcnn``: about 80.5
-    nats, 1.81 bits/dim; independent pixels: 108.0 nats).
+    exports in 6-12 minutes on 2 CPU cores shared with other jobs (5m46s
+    to 11m30s wall at seed 0). Expected on the 360 test images: -log p(x)
+    77.11 nats, 1.738 bits/dim at seed 0 with the gated blocks' 0.1 init
+    scale (77.72 and 1.752 without; ``pixelcnn``: about 80.5 nats, 1.81
+    bits/dim; independent pixels: 108.0 nats).
 
     Args:
         variant: ``None`` for the default; ``"tiny"`` for a small, one-epoch
