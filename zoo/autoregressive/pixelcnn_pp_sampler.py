@@ -33,6 +33,13 @@ The state is a dict of tensors: every ring, every coarse map's last row
 (what up-sampling reads), every ``u`` row a ``ul`` block reads and the
 current pixel's parameters. Draws equal the full pass's (the tests compare
 images drawn both ways; logits differ by float rounding only).
+
+Measured with ``python -m benchmarks.fast_sampling --models=pixelcnn_pp
+--sizes=8x8,28x28 --num_images=4 --repeats=2`` (the default config, 2 CPU
+cores shared with other jobs): 28x faster than a full pass per value at
+28x28 and 5.4x at 8x8 (the row-by-row sampler this replaced: 6.1x and
+1.3x in the same conditions); ``sample`` draws 16 images of 28x28 in 5 s
+once compiled (21 s with the first call's tracing).
 """
 
 import tensorflow as tf
