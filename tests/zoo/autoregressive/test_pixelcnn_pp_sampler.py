@@ -103,3 +103,62 @@ def test_every_steps_logits_equal_the_full_pass(case):
                                    atol=1e-4, err_msg=f"at {position}")
         assert {key: value.shape for key, value in state.items()} == shapes
 
+
+
+def _ul_convs_by_resolution(model):
+    """{id of a ``Conv`` the ``ul`` stream applies at a pixel: the
+    resolution of the pixel it computes}, and {the state's key of a ``u``
+    row a ``ul`` block reads: its resolution}."""
+    resolutions = len(model.down_blocks)
+    levels = {id(model.ul_input_above.conv): 0,
+              id(model.ul_input_left.conv): 0,
+              id(model.output_layer): 0}
+    u_rows = {}
+    for level in range(resolutions):
+        blocks = (model.down_blocks[level]
+                  + model.up_blocks[resolutions - 1 - level])
+        for _, block in blocks:
+            u_rows[f"{block.name}:u"] = level
+            for conv in (block.conv_in.conv, block.conv_out.conv,
+                         block.shortcut):
+                levels[id(conv)] = level
+        if level < resolutions - 1:  # It computes the coarse map's pixel.
+            levels[id(model.down_samples[level][1].conv)] = level + 1
+    return levels, u_rows
+
+
+def test_a_step_computes_each_layer_once_at_its_resolutions_new_pixel(
+        monkeypatch):
+    """Step (i, j) applies every full-resolution ``ul`` layer once, a layer
+    at resolution l once if 2^l divides i and j (the step completes its
+    window) and never otherwise; a ``u`` row at resolution l changes at the
+    first step of the image rows i that 2^l divides, only."""
+    shape = (5, 7, 1)
+    model = build("pixelcnn_pp", shape, 4, scale=0.3, overrides={
+        "num_resolutions": 3, "num_residual_blocks": 1, "num_filters": 3})
+    levels, u_rows = _ul_convs_by_resolution(model)
+    calls = []
+    pixel_conv = pixelcnn_pp_sampler._pixel_conv
+    monkeypatch.setattr(
+        pixelcnn_pp_sampler, "_pixel_conv",
+        lambda conv, window: calls.append(id(conv)) or pixel_conv(conv,
+                                                                  window))
+    inputs = model.to_inputs(np.random.default_rng(4).integers(
+        0, 4, (2,) + shape))
+    state = pixelcnn_pp_sampler.initial_state(model, inputs)
+    assert set(u_rows) == {key for key in state if key.endswith(":u")}
+    assert set(u_rows.values()) == {0, 1, 2}
+    for position in range(model.num_dims):
+        row, column = divmod(position, shape[1])
+        del calls[:]
+        before = dict(state)
+        _, state = pixelcnn_pp_sampler.step_logits(
+            model, inputs, state, tf.constant(position, tf.int64))
+        assert len(calls) == len(set(calls))  # each layer once at most
+        assert sorted(calls) == sorted(
+            conv for conv, level in levels.items()
+            if row % 2 ** level == 0 and column % 2 ** level == 0)
+        for key, level in u_rows.items():
+            new = column == 0 and row % 2 ** level == 0
+            changed = state[key] is not before[key]
+            assert changed == new, (key, position)
