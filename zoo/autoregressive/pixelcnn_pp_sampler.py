@@ -36,10 +36,12 @@ images drawn both ways; logits differ by float rounding only).
 
 Measured with ``python -m benchmarks.fast_sampling --models=pixelcnn_pp
 --sizes=8x8,28x28 --num_images=4 --repeats=2`` (the default config, 2 CPU
-cores shared with other jobs): 28x faster than a full pass per value at
-28x28 and 5.4x at 8x8 (the row-by-row sampler this replaced: 6.1x and
-1.3x in the same conditions); ``sample`` draws 16 images of 28x28 in 5 s
-once compiled (21 s with the first call's tracing).
+cores shared with other jobs, two runs): 20-28x faster than a full pass
+per value at 28x28 and 3.7-5.4x at 8x8 (the row-by-row sampler this
+replaced: 6.1x and 1.3x); ``sample`` draws 16 images of 28x28 in 5 s once
+compiled (21 s with the first call's tracing). A step's cost is the fixed
+cost of its few hundred small ops, hence matrix products rather than
+convolutions at a pixel and conditions that carry only what they change.
 """
 
 import tensorflow as tf
