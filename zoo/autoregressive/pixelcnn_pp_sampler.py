@@ -306,7 +306,7 @@ class _Pass:
             self.level(U, _Place(0, row, None, widths), first)
 
         self.branch(tf.equal(column, 0), rows)
-        corner = tf.stack([0, row + 1, column, 0])  # pixel (row - 1, column - 1)
+        corner = tf.stack([0, row + 1, column, 0])  # (row - 1, column - 1)
         first = (above * _pixel_conv(model.ul_input_above.conv, tf.slice(
             padded, corner, [-1, 1, 3, -1]))
                  + left * _pixel_conv(model.ul_input_left.conv, tf.slice(
