@@ -30,6 +30,8 @@ categorical conditionals: log p(x_c = l | x_<c of the pixel), each a
 normalized distribution over the L levels. The mixture weights of channel c
 are the components' posteriors given the pixel's earlier channels, so the
 conditionals' product is exactly the joint mixture of the paper.
+``observed_log_probs`` gives the same conditionals at the pixel's own
+values alone: the likelihood without the other L - 1 levels.
 """
 
 import tensorflow as tf
@@ -130,6 +132,46 @@ def channel_means(means, coefficients, values):
     return tf.stack(adjusted, axis=-2)
 
 
+def _component_log_probs(parameters, values, num_components, num_levels):
+    """The pixel's mixture: (own log P_k(x_c) (..., C, K), channel c's
+    normalized log weights (..., C, K), means (..., C, K), log scales)."""
+    num_channels = values.shape[-1]
+    logits, means, log_scales, coefficients = split_parameters(
+        parameters, num_components, num_channels)
+    means = channel_means(means, coefficients, values)  # (..., C, K)
+    # log P_k(x_c) of the pixel's own values.
+    own_log_probs = discretized_logistic_log_prob(
+        values[..., None], means, log_scales, num_levels)  # (..., C, K)
+    # Channel c's mixture weights: log pi_k + sum_{j<c} log P_k(x_j),
+    # normalized over k (the posterior given the earlier channels).
+    log_weights = tf.nn.log_softmax(logits, axis=-1)[..., None, :] + (
+        tf.math.cumsum(own_log_probs, axis=-2, exclusive=True))
+    log_weights -= tf.reduce_logsumexp(log_weights, axis=-1, keepdims=True)
+    return own_log_probs, log_weights, means, log_scales
+
+
+def observed_log_probs(parameters, values, num_components, num_levels):
+    """log p(x_c | x_<c of the pixel) at the pixel's own values.
+
+    The entries of ``channel_log_probs`` at the values' levels, computed
+    for those levels alone (one discretized logistic per component, not
+    L): the likelihood's cost does not grow with the levels.
+
+    Args:
+        parameters: float32 (..., num_parameters(K, C)) from the network.
+        values: float32 (..., C) the pixel's values (bin centres) in
+            [-1, 1].
+        num_components: K.
+        num_levels: L.
+
+    Returns:
+        float32 (..., C).
+    """
+    own_log_probs, log_weights, _, _ = _component_log_probs(
+        parameters, values, num_components, num_levels)
+    return tf.reduce_logsumexp(log_weights + own_log_probs, axis=-1)
+
+
 def channel_log_probs(parameters, values, num_components, num_levels):
     """log p(x_c = l | x_<c of the pixel) of every channel and level.
 
@@ -143,22 +185,11 @@ def channel_log_probs(parameters, values, num_components, num_levels):
     Returns:
         float32 (..., C, L); each (..., c, :) sums to 1 in probability.
     """
-    num_channels = values.shape[-1]
-    logits, means, log_scales, coefficients = split_parameters(
-        parameters, num_components, num_channels)
-    means = channel_means(means, coefficients, values)  # (..., C, K)
-    levels = level_values(num_levels)  # (L,)
+    _, log_weights, means, log_scales = _component_log_probs(
+        parameters, values, num_components, num_levels)
     # log P_k(l) of every channel, component and level.
     level_log_probs = discretized_logistic_log_prob(
-        levels, means[..., None], log_scales[..., None],
+        level_values(num_levels), means[..., None], log_scales[..., None],
         num_levels)  # (..., C, K, L)
-    # log P_k(x_c) of the pixel's own values.
-    own_log_probs = discretized_logistic_log_prob(
-        values[..., None], means, log_scales, num_levels)  # (..., C, K)
-    # Channel c's mixture weights: log pi_k + sum_{j<c} log P_k(x_j),
-    # normalized over k (the posterior given the earlier channels).
-    log_weights = tf.nn.log_softmax(logits, axis=-1)[..., None, :] + (
-        tf.math.cumsum(own_log_probs, axis=-2, exclusive=True))
-    log_weights -= tf.reduce_logsumexp(log_weights, axis=-1, keepdims=True)
     return tf.reduce_logsumexp(
         log_weights[..., None] + level_log_probs, axis=-2)  # (..., C, L)

@@ -90,6 +90,20 @@ def test_logits_are_log_probabilities_of_the_levels(num_levels, channels):
                                atol=2e-5)
 
 
+@pytest.mark.parametrize("num_levels,channels", [(256, 3), (17, 1)])
+def test_likelihood_scores_the_observed_levels_of_the_logits(num_levels,
+                                                              channels):
+    """``conditional_log_probs`` (the likelihood, which computes only the
+    observed levels) is ``logits`` read at the observed levels."""
+    model = build("pixelcnn_pp", (3, 4, channels), num_levels, scale=0.5)
+    levels = tf.constant(np.random.default_rng(1).integers(
+        0, num_levels, (3, 3, 4, channels)), tf.int32)
+    logits = model.logits(model.to_inputs(levels))
+    expected = tf.gather(logits, levels, axis=-1, batch_dims=4)
+    np.testing.assert_allclose(model.conditional_log_probs(levels),
+                               expected, atol=2e-5)
+
+
 def _digits_like(shape, num_levels, seed):
     return tf.constant(np.random.default_rng(seed).integers(
         0, num_levels, (4,) + shape), tf.int32)
