@@ -29,8 +29,9 @@ line and a markdown table:
   it, eagerly; and their ratio.
 
 TFP's sampler runs the whole network once per pixel; ours (with
-``--fast_sampling``, on by default) recomputes one row of every map per
-value from cached rows (``--nofast_sampling``: a whole pass per value).
+``--fast_sampling``, on by default) computes each map's new pixel from
+cached activations (``zoo/autoregressive/pixelcnn_pp_sampler.py``;
+``--nofast_sampling``: a whole pass per value).
 
 Flags: ``--dataset`` (digits or mnist), ``--manual_dir`` (MNIST's IDX files),
 ``--epochs`` (0: 12 on digits, 1 on MNIST), ``--train_examples`` and
@@ -90,7 +91,7 @@ flags.DEFINE_integer("num_samples", 16, "Images drawn by each sampler.")
 flags.DEFINE_integer("seed", 0, "Seed of both initializations.")
 flags.DEFINE_bool("weight_norm", False, "Ours: weight normalization with "
                   "data-dependent initialization.")
-flags.DEFINE_bool("fast_sampling", True, "Ours: the row-caching sampler.")
+flags.DEFINE_bool("fast_sampling", True, "Ours: the per-pixel fast sampler.")
 flags.DEFINE_bool("run_tfp", True, "Also train and score TFP's; off: "
                   "ours alone (a row without TFP's numbers, no table).")
 FLAGS = flags.FLAGS
