@@ -1,0 +1,1 @@
+"""Adversarial models: generative adversarial networks and their refinements."""
