@@ -119,11 +119,11 @@ def discriminator_loss(loss, real_scores, fake_scores, *, real_label=1.0,
         # from the logits so that confident scores (|s| ~ 100) stay finite.
         real_term = tf.nn.sigmoid_cross_entropy_with_logits(
             labels=tf.fill(tf.shape(real_scores),
-                           tf.cast(real_label, real_scores.dtype)),
+                           tf.constant(real_label, real_scores.dtype)),
             logits=real_scores)
         fake_term = tf.nn.sigmoid_cross_entropy_with_logits(
             labels=tf.fill(tf.shape(fake_scores),
-                           tf.cast(fake_label, fake_scores.dtype)),
+                           tf.constant(fake_label, fake_scores.dtype)),
             logits=fake_scores)
         return tf.reduce_mean(real_term) + tf.reduce_mean(fake_term)
     if loss == "least_squares":

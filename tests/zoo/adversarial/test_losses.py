@@ -188,10 +188,11 @@ def test_smoothed_discriminator_optimum_and_spurious_mode():
     p_data = _gaussian(grid, -2.0, 0.6) + _gaussian(grid, 1.0, 0.6)
     p_model = (0.7 * _gaussian(grid, -2.0, 0.4) + 0.7 * _gaussian(grid, 1.0, 0.4)
                + 0.6 * _gaussian(grid, 4.0, 0.3))
-    # Integer weights, the same total for both: p = counts / total.
-    total = 40000
-    data_counts = np.round(total * p_data / p_data.sum()).astype(int)
-    model_counts = np.round(total * p_model / p_model.sum()).astype(int)
+    # Integer weights: each batch mean weighs a point by counts / sum(counts).
+    data_counts = np.round(40000 * p_data / p_data.sum()).astype(int)
+    model_counts = np.round(40000 * p_model / p_model.sum()).astype(int)
+    data_density = data_counts / data_counts.sum()
+    model_density = model_counts / model_counts.sum()
     spurious = np.argmin(np.abs(grid - 4.0))
     assert data_counts[spurious] == 0 and model_counts[spurious] > 100
     has_mass = (data_counts + model_counts) > 0
@@ -206,12 +207,11 @@ def test_smoothed_discriminator_optimum_and_spurious_mode():
         found = _minimize_discriminator_loss(data_counts, model_counts,
                                              real_label, fake_label)
         closed_form = losses.optimal_discriminator(
-            data_counts[has_mass].astype(np.float64),
-            model_counts[has_mass].astype(np.float64),
+            data_density[has_mass], model_density[has_mass],
             real_label=real_label, fake_label=fake_label)
         # Newton has converged to float64 accuracy except where the optimum
         # is 0 (logit -> -inf), reached only to about sigmoid(-num_steps).
-        np.testing.assert_allclose(found[has_mass], closed_form, atol=1e-3,
+        np.testing.assert_allclose(found[has_mass], closed_form, atol=1e-6,
                                    err_msg=name)
         optima[name] = found
     # At the spurious mode the one-sided discriminator says "fake" (D ~ 0);
