@@ -306,15 +306,19 @@ def test_sample_is_seeded_row_by_row(end_to_end):
     other = np.asarray(model.sample(seed=seeds + 100)["images"])
     np.testing.assert_array_equal(first, again)
     assert not np.allclose(first, other), f"{name}: seed does not matter"
-    # Row i depends on seed i alone, not on the rest of the request.
+    # Row i depends on seed i alone, not on the rest of the request. Up to
+    # float32 rounding: oneDNN picks its convolution kernels by batch size,
+    # so a batch of one can round differently from a batch of three (about
+    # 1e-7 relative for transposed convolutions); a real dependence, such
+    # as batch statistics, moves a row by far more.
     alone = np.asarray(model.sample(seed=seeds[1:2])["images"])
-    np.testing.assert_array_equal(first[1:2], alone)
+    np.testing.assert_allclose(first[1:2], alone, rtol=1e-5, atol=1e-6)
     if "labels" in model.capability_inputs("sample"):
         labels = tf.constant([2, 0, 1], tf.int64)
         clamped = np.asarray(model.sample(seed=seeds, labels=labels)["images"])
         alone = np.asarray(model.sample(seed=seeds[1:2],
                                         labels=labels[1:2])["images"])
-        np.testing.assert_array_equal(clamped[1:2], alone)
+        np.testing.assert_allclose(clamped[1:2], alone, rtol=1e-5, atol=1e-6)
 
 
 def _training_state(model):

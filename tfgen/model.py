@@ -691,8 +691,9 @@ class GenerativeModel(keras.Model):
         return self._run_capability("classify", {DATA_INPUT: images})
 
     def discriminate(self, images, labels=None):
-        """Returns the discriminator's ``{"probabilities": (B,)}`` of being
-        real data."""
+        """Returns the discriminator's raw ``{"scores": (B,)}`` and, where
+        its loss makes it a classifier, ``{"probabilities": (B,)}`` of
+        being real data."""
         return self._run_capability("discriminate", {DATA_INPUT: images,
                                                      "labels": labels})
 
