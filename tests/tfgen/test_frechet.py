@@ -245,17 +245,24 @@ def test_interrupted_write_leaves_no_cache_folder(data_dir, tmp_path,
     def untrained(images, labels, *, num_classes, seed, **kwargs):
         return frechet._build_network(images.shape[1:], num_classes, seed)
 
-    def killed(source, destination):
-        raise KeyboardInterrupt  # After the files, before the rename.
+    def killed_after_the_weights(*args, **kwargs):
+        network = untrained(*args, **kwargs)
+        save_weights = network.save_weights
 
-    monkeypatch.setattr(frechet, "train_classifier", untrained)
-    monkeypatch.setattr(frechet.os, "rename", killed)
+        def save_then_die(path):
+            save_weights(path)
+            raise KeyboardInterrupt  # The weights written, not the record.
+
+        network.save_weights = save_then_die
+        return network
+
+    monkeypatch.setattr(frechet, "train_classifier", killed_after_the_weights)
     with pytest.raises(KeyboardInterrupt):
         frechet.classifier_for("digits", data_dir=data_dir,
                                cache_dir=tmp_path, training_steps=1)
+    # Neither the cache folder nor the hidden temporary one is left.
     assert list((tmp_path / "classifiers").iterdir()) == []
 
-    monkeypatch.undo()
     monkeypatch.setattr(frechet, "train_classifier", untrained)
     frechet.classifier_for("digits", data_dir=data_dir, cache_dir=tmp_path,
                            training_steps=1)
