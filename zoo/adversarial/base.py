@@ -195,6 +195,9 @@ class GAN(GenerativeModel):
         self.cross_entropy = config.loss in ("minimax", "non_saturating")
         self.virtual = config.generator_normalization == "virtual"
         self.reference_size = int(config.reference_batch_size)
+        if not config.gradient_penalty:
+            # A metric that is zero throughout would only be noise.
+            self.trackers.pop("gradient_penalty")
         self.generator = self._build_generator()
         self.discriminator = self._build_discriminator()
         self.built = True
@@ -338,7 +341,6 @@ class GAN(GenerativeModel):
         loss = losses.discriminator_loss(
             config.loss, real_scores, fake_scores,
             real_label=config.real_label, fake_label=config.fake_label)
-        penalty = tf.zeros([])
         if config.gradient_penalty:
             mix = keras.random.uniform((tf.shape(real)[0],),
                                        seed=self.noise_seed)
@@ -347,10 +349,12 @@ class GAN(GenerativeModel):
                                             training=training),
                 real, fake, mix)
             loss += config.gradient_penalty * penalty
-        return loss, {"discriminator_loss": loss,
-                      "real_output": self.discriminator_output(real_scores),
-                      "fake_output": self.discriminator_output(fake_scores),
-                      "gradient_penalty": penalty}
+        values = {"discriminator_loss": loss,
+                  "real_output": self.discriminator_output(real_scores),
+                  "fake_output": self.discriminator_output(fake_scores)}
+        if config.gradient_penalty:
+            values["gradient_penalty"] = penalty
+        return loss, values
 
     def generator_objective(self, codes, labels, real):
         """The generator's loss for codes (B, latent_dim); ``real`` is the
