@@ -17,7 +17,10 @@ the same numbers. What it computes follows what the model declares:
 - for discrete data: the independent-pixel baseline, the best model that
   ignores its input's structure;
 - what the model reports of itself (``model.report()``: an estimated log
-  partition function, say).
+  partition function, say);
+- with ``sample``, on the 2-D mixtures (``ring8``, ``grid25``): the mode
+  coverage of 2,500 samples (``tfgen.mode_coverage``: modes captured and
+  the share of high-quality samples, as in VEEGAN's Table 1).
 """
 
 import json
@@ -28,6 +31,9 @@ import pathlib
 import keras
 import numpy as np
 import tensorflow as tf
+
+from tfgen import mode_coverage
+from tfgen.data import toy2d
 
 # What the evaluation of a workdir writes there; metrics.json gets the same
 # numbers merged in.
@@ -302,7 +308,10 @@ def evaluate(model, splits):
         the config has it) and ``test_bits_per_dim`` (``levels`` data);
         with ``reconstruct``: ``test_squared_error``; for discrete data:
         ``baseline_independent_pixels_nll``; ``model_report`` if the model
-        reports anything.
+        reports anything; with ``sample`` on ``ring8`` or ``grid25``:
+        ``modes_covered``, ``num_modes``, ``high_quality_share``,
+        ``mode_counts``, ``mode_kl`` and ``mode_coverage_samples``
+        (``points_mode_coverage``).
     """
     config, info = model.config, model.data_info
     preprocessing = config.preprocessing
@@ -342,7 +351,28 @@ def evaluate(model, splits):
     report = {name: float(value) for name, value in model.report().items()}
     if report:
         results["model_report"] = report
+    results.update(points_mode_coverage(model))
     return results
+
+
+# --- Mode coverage on the 2-D mixtures. --------------------------------------
+
+def points_mode_coverage(model):
+    """Mode coverage of a sampler of ``ring8`` or ``grid25`` points.
+
+    Returns:
+        ``{}`` unless the model declares ``sample`` and its data are one of
+        ``toy2d.MIXTURES``; then ``mode_coverage.model_mode_coverage``'s
+        numbers of 2,500 samples (seeds 0..2499), its ``num_samples``
+        renamed ``mode_coverage_samples``.
+    """
+    name = model.data_info.name
+    if "sample" not in model.capabilities or name not in toy2d.MIXTURES:
+        return {}
+    coverage = mode_coverage.model_mode_coverage(model,
+                                                 toy2d.MIXTURES[name]())
+    coverage["mode_coverage_samples"] = coverage.pop("num_samples")
+    return coverage
 
 
 def report_lines(results):
@@ -364,6 +394,12 @@ def report_lines(results):
     if "baseline_independent_pixels_nll" in results:
         lines.append("baseline NLL, independent pixels (ignores the input): "
                      f"{results['baseline_independent_pixels_nll']:.4f} nats")
+    if "modes_covered" in results:
+        lines.append(
+            f"modes covered: {results['modes_covered']} of "
+            f"{results['num_modes']}, high-quality samples: "
+            f"{100 * results['high_quality_share']:.1f}% (of "
+            f"{results['mode_coverage_samples']})")
     for name, value in sorted(results.get("model_report", {}).items()):
         lines.append(f"model {name}: {value:.4f}")
     return lines
