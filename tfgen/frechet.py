@@ -147,12 +147,15 @@ def frechet_distance(mean_a, cov_a, mean_b, cov_b, *, eps=1e-6):
               "cov_b": cov_b}
     arrays = {name: np.asarray(value, np.float64)
               for name, value in arrays.items()}
-    size = arrays["mean_a"].shape[0] if arrays["mean_a"].ndim == 1 else -1
+    if arrays["mean_a"].ndim != 1:
+        raise ValueError(f"mean_a has shape {arrays['mean_a'].shape}; "
+                         "expected (F,)")
+    size = arrays["mean_a"].shape[0]
     for name, value in arrays.items():
         expected = (size,) if name.startswith("mean") else (size, size)
         if value.shape != expected:
             raise ValueError(f"{name} has shape {value.shape}; expected "
-                             f"{expected} (mean_a is {arrays['mean_a'].shape})")
+                             f"{expected}, from mean_a")
         if not np.isfinite(value).all():
             raise ValueError(f"{name} holds non-finite values")
     mean_a, cov_a = arrays["mean_a"], arrays["cov_a"]

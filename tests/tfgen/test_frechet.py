@@ -204,6 +204,18 @@ def test_model_samples_in_unit_intensities():
 
 # --- The classifier, its cache and the metric on digits. --------------------
 
+def test_classifier_rejects_bad_images():
+    untrained = frechet.FeatureClassifier(
+        frechet._build_network((8, 8, 1), 10, seed=0), {})
+    assert untrained.features(np.zeros((3, 8, 8, 1))).shape == (
+        3, frechet.FEATURE_SIZE)
+    with pytest.raises(ValueError, match="images"):
+        untrained.features(np.zeros((3, 28, 28, 1)))
+    with pytest.raises(ValueError, match="generated_images"):
+        frechet.compare_with_floor(untrained, np.zeros((10, 8, 8, 1)),
+                                   np.zeros((4, 8, 8, 1)))
+
+
 @pytest.fixture(scope="module")
 def digits_classifier(data_dir, tmp_path_factory):
     """The digits classifier, trained once, and its cache folder."""
