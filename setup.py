@@ -32,6 +32,8 @@ setuptools.setup(
         "matplotlib>=3.8,<4",
         # Ships the embedded 8x8 digits dataset (no network needed).
         "scikit-learn>=1.4,<2",
+        # The Fréchet distance's matrix square root (tfgen.frechet).
+        "scipy>=1.11,<2",
     ],
     extras_require={
         "test": [

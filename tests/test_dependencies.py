@@ -2,7 +2,7 @@
 
 Imports flow one way, so each part can be read and changed alone::
 
-    entry points (tfgen/train.py, tfgen/evaluate.py)
+    entry points (tfgen/train.py, tfgen/evaluate.py, tfgen/latent.py)
         -> zoo/  -> export/  -> tfgen core
     zoo/<family>/  -> tfgen core; never export/ nor another family
     export/        -> tfgen core; never zoo/
@@ -22,7 +22,7 @@ import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGES = ("tfgen", "zoo", "export")
-ENTRY_POINTS = ("tfgen.train", "tfgen.evaluate")
+ENTRY_POINTS = ("tfgen.train", "tfgen.evaluate", "tfgen.latent")
 
 # (importing module, imported family) -> why DESIGN.md allows it.
 ALLOWED_CROSSINGS = {
