@@ -599,3 +599,107 @@ def compare_with_floor(classifier, real_images, generated_images, *,
                                                    features),
         "half_size": len(first),
     }
+
+
+# --- The harness's numbers of a sampler. -------------------------------------
+
+def _real_unit_images(model, test_split_or_images):
+    """The real test images as float32 [0, 1] (N, H, W, C).
+
+    A ``tf.data.Dataset`` of ``{"image", "label"}`` (batched or not) holds
+    examples as the model's preprocessing gives them, converted here; an
+    array is taken to hold [0, 1] intensities already.
+    """
+    if not isinstance(test_split_or_images, tf.data.Dataset):
+        return np.asarray(test_split_or_images, np.float32)
+    split = test_split_or_images
+    event_rank = len(model.data_info.event_shape)
+    if split.element_spec["image"].shape.rank == event_rank:  # Unbatched.
+        split = split.batch(_PREDICT_BATCH)
+    images, _ = evaluation.dataset_arrays(split)
+    return evaluation.unit_intensities(images, model.config.preprocessing,
+                                       model.data_info.num_levels)
+
+
+def evaluate_samples(model, test_split_or_images, *, dataset=None,
+                     data_dir=None, manual_dir=None, cache_dir=None,
+                     classifier=None, seed=0):
+    """A sampler's Fréchet distance, floor and label spread, as flat numbers.
+
+    The model draws as many samples as there are real test images
+    (``model_samples``, seeds ``seed * N + i``); the classifier of the
+    dataset (``classifier_for``, trained once and cached) gives the
+    features and predicted labels of both sets. The distance is biased
+    upwards by finite sets, the more so the smaller they are, so two sizes
+    are reported:
+
+    - ``frechet_distance``: the N samples against the N real images, the
+      number to compare between models measured on the same test set;
+    - ``frechet_distance_half`` against ``frechet_floor_half``: the first
+      N // 2 samples against one random half of the real images, beside
+      the distance between the two disjoint halves (``compare_with_floor``,
+      the halves picked by ``seed``): both sets of N // 2 images against
+      the same reference, so the floor is what a generator drawing from the
+      data distribution itself would score, and the gap is what the model
+      loses.
+
+    Args:
+        model: a model with the ``sample`` capability, a ``config`` naming
+            its preprocessing and ``data_info`` of an image dataset; a
+            conditional model draws its labels uniformly.
+        test_split_or_images: the real test images: a ``tf.data.Dataset``
+            of ``{"image", "label"}`` elements preprocessed as the model's
+            config says (``splits["test"]`` of
+            ``tfgen.training.load_datasets``), or an (N, H, W, C) array of
+            [0, 1] intensities; N >= 4.
+        dataset: the classifier's dataset (default: ``model.data_info``'s).
+        data_dir: TFDS folder of prepared datasets, for ``classifier_for``.
+        manual_dir: folder of the dataset's standard files.
+        cache_dir: root of the classifiers' cache (``classifier_for``).
+        classifier: a ``FeatureClassifier`` to use instead of
+            ``classifier_for``'s.
+        seed: picks the samples' seeds and the real halves.
+
+    Returns:
+        A dict of numbers: ``frechet_distance``, ``frechet_distance_half``,
+        ``frechet_floor_half``, ``frechet_half_size`` (N // 2),
+        ``frechet_num_samples`` (N); of the samples' predicted labels
+        ``label_entropy`` (nats), ``label_entropy_max`` (log K),
+        ``effective_classes``, ``classes_covered`` and
+        ``largest_class_share`` (``label_spread``), and
+        ``real_label_entropy`` of the real images for reference; and
+        ``classifier_accuracy``, the classifier's test accuracy (absent
+        for a given classifier that has none recorded).
+
+    Raises:
+        ValueError: a model without ``sample``, or fewer than 4 real
+            images, or images of another shape than the classifier's.
+    """
+    if "sample" not in model.capabilities:
+        raise ValueError(f"model {getattr(model, 'name', model)!r} has no "
+                         "sample capability")
+    real = _real_unit_images(model, test_split_or_images)
+    if real.ndim != 4 or len(real) < 4:
+        raise ValueError(f"test_split_or_images holds images of shape "
+                         f"{real.shape}; (N, H, W, C) with N >= 4 needed")
+    if classifier is None:
+        classifier = classifier_for(
+            dataset or model.data_info.name, data_dir=data_dir,
+            manual_dir=manual_dir, cache_dir=cache_dir)
+    generated = model_samples(model, len(real), seed=seed)
+    quality = sample_quality(classifier, real, generated)
+    halves = compare_with_floor(classifier, real, generated, seed=seed)
+    results = {
+        "frechet_distance": quality["frechet_distance"],
+        "frechet_distance_half": halves["frechet_distance_half"],
+        "frechet_floor_half": halves["real_floor"],
+        "frechet_half_size": halves["half_size"],
+        "frechet_num_samples": quality["num_generated"],
+    }
+    for name in ("label_entropy", "label_entropy_max", "effective_classes",
+                 "classes_covered", "largest_class_share",
+                 "real_label_entropy"):
+        results[name] = quality[name]
+    if classifier.test_accuracy is not None:
+        results["classifier_accuracy"] = float(classifier.test_accuracy)
+    return results
