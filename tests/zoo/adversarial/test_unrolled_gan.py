@@ -252,15 +252,40 @@ def test_the_look_ahead_and_its_second_order_term_change_the_gradient():
                                    atol=1e-7)
 
 
-@pytest.mark.parametrize("fields", [
-    dict(),
-    # The other look-ahead paths at once: SGD with momentum, a clipped
-    # critic, layer norm and minibatch discrimination in the discriminator.
+# The look-ahead's paths: Adam, with a rate at which its steps show; SGD with
+# momentum, a clipped critic, layer norm and minibatch discrimination.
+_PATHS = [
+    {D_LEARNING_RATE: 0.05},
     {"optimizers.discriminator": optimizers.optimizer_config(
         "sgd", 0.01, momentum=0.9),
      "loss": "wasserstein", "weight_clip": 0.01,
      "discriminator_normalization": "layer", "minibatch_kernels": 2},
-])
+]
+
+
+@pytest.mark.parametrize("fields", _PATHS)
+def test_the_look_ahead_takes_the_discriminators_own_steps(fields):
+    # theta_D^K equals K real steps of D's optimizer, from the same slots,
+    # on the same real and generated batch.
+    model = _model(**fields)
+    codes, real = _batches(model)
+    _warm_up(model, real)
+    fake = model.generate(codes, training=True)
+    unrolled = _flat(model.unrolled_discriminator(real, fake))
+    for _ in range(model.unrolling_steps):
+        with tf.GradientTape() as tape:
+            loss, _ = model.discriminator_objective(real, fake)
+        model.minimize(tape, loss, optimizer=base.DISCRIMINATOR)
+        if model.config.weight_clip:
+            losses.clip_weights(model.discriminator.trainable_variables,
+                                model.config.weight_clip)
+    # float32 rounding, which Adam's division by sqrt(v) may magnify.
+    np.testing.assert_allclose(
+        unrolled, _flat(model.discriminator.trainable_variables), rtol=1e-4,
+        atol=1e-6)
+
+
+@pytest.mark.parametrize("fields", _PATHS)
 def test_the_unrolled_copies_are_discarded(fields):
     model = _model(**fields)
     codes, real = _batches(model)
