@@ -24,7 +24,9 @@ themselves); and how the samples' predicted labels spread over the classes
 onto a few digits. A finished run is not trained again: a workdir under
 ``--bench_workdir_root`` or ``--bench_reuse_root`` (only read) whose
 ``metrics.json`` exists and whose config is the one asked for is restored
-from its last checkpoint, its training time read from ``metrics.json``.
+from its last checkpoint, its training time read from ``metrics.json``;
+this is asked when the run's turn comes, so a run another process
+finishes meanwhile is reused, not trained twice.
 ``--bench_epochs`` overrides every run's epochs and ``--config.NAME=VALUE``
 any config field of every run (``--config.filters=64`` for MNIST's DCGANs).
 
@@ -214,7 +216,8 @@ class PlannedRun:
         config: its locked config, every override applied.
         recipe: the ``PeerRecipe`` applied, or None for the default.
         workdir: where it is trained.
-        finished: a folder holding a finished run of this config, or None.
+        reuse_from: folders whose finished run of this config is reused:
+            ``workdir``, then the reuse root's.
     """
 
     label: str
@@ -222,7 +225,16 @@ class PlannedRun:
     config: object
     recipe: PeerRecipe
     workdir: pathlib.Path
-    finished: pathlib.Path = None
+    reuse_from: tuple = ()
+
+    def finished(self):
+        """The first folder holding a finished run of this config, or None.
+
+        Asked when the run's turn comes: a run another process finishes
+        meanwhile is reused.
+        """
+        return next((folder for folder in self.reuse_from
+                     if finished_run(folder, self.spec, self.config)), None)
 
 
 def adversarial_models():
@@ -319,19 +331,17 @@ def plan(models, *, dataset, workdir_root, reuse_root=None, peers=False,
                                  epochs=epochs)
             label = name if recipe is None else f"{name}_keras_io"
             workdir = pathlib.Path(workdir_root) / label
-            candidates = [workdir] + ([pathlib.Path(reuse_root) / label]
-                                      if reuse_root else [])
-            finished = next((folder for folder in candidates
-                             if finished_run(folder, spec, config)), None)
+            reuse_from = (workdir,) + ((pathlib.Path(reuse_root) / label,)
+                                       if reuse_root else ())
+            run = PlannedRun(label, spec, config, recipe, workdir, reuse_from)
             saved = workdir / training.CONFIG_FILE
-            if finished is None and saved.is_file() and json.loads(
+            if run.finished() is None and saved.is_file() and json.loads(
                     saved.read_text()) != json.loads(
                         config_lib.to_json(config)):
                 raise errors.UsageError(
                     f"{workdir} holds a run of another config; remove it or "
                     "choose another --bench_workdir_root")
-            runs.append(PlannedRun(label, spec, config, recipe, workdir,
-                                   finished))
+            runs.append(run)
     return runs
 
 
@@ -355,11 +365,11 @@ def measure(run, *, real_images, classifier, train_size, data_dir=None,
     from tfgen import frechet
     from tfgen import training
 
-    if run.finished is not None:
+    finished = run.finished()
+    if finished is not None:
         model = evaluate_cli.prepare_workdir(
-            run.finished, data_dir=data_dir, manual_dir=manual_dir).model
-        metrics = json.loads(
-            (run.finished / evaluation.METRICS_FILE).read_text())
+            finished, data_dir=data_dir, manual_dir=manual_dir).model
+        metrics = json.loads((finished / evaluation.METRICS_FILE).read_text())
     else:
         model, metrics = training.train_and_evaluate(
             run.spec, run.config, run.workdir, data_dir=data_dir,
@@ -373,8 +383,8 @@ def measure(run, *, real_images, classifier, train_size, data_dir=None,
         "discriminator_steps": int(run.config.discriminator_steps),
         "discriminator_updates": steps, "generator_updates": generator_steps,
         "train_seconds": float(metrics["train_seconds"]),
-        "reused": run.finished is not None,
-        "workdir": str((run.finished or run.workdir).resolve()),
+        "reused": finished is not None,
+        "workdir": str((finished or run.workdir).resolve()),
     }
     if run.recipe is not None:
         row["recipe_fields"] = {**run.recipe.fields,

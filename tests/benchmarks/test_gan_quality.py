@@ -77,7 +77,8 @@ def test_only_finished_runs_of_the_same_config_are_reused(tmp_path):
     (runs,) = gan_quality.plan(["gan"], dataset="digits",
                                workdir_root=tmp_path / "new",
                                reuse_root=tmp_path)
-    assert runs.finished == folder and runs.workdir == tmp_path / "new/gan"
+    assert runs.finished() == folder
+    assert runs.workdir == tmp_path / "new" / "gan"
 
 
 def test_bad_model_is_named():
