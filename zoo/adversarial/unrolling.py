@@ -73,7 +73,8 @@ def momentum_step(params, grads, momentums, learning_rate, momentum,
 
     Args:
         params: list of tensors.
-        grads: list of tensors, one per parameter.
+        grads: list of tensors, one per parameter; None leaves its
+            parameter and velocity unchanged.
         momentums: list of tensors, the velocity m of each parameter.
         learning_rate: a scalar.
         momentum: the decay of m, in [0, 1).
@@ -115,7 +116,9 @@ def adam_step(params, grads, state, learning_rate, beta_1, beta_2, epsilon):
 
     Args:
         params: list of tensors.
-        grads: list of tensors, one per parameter.
+        grads: list of tensors, one per parameter; None leaves its
+            parameter and slots unchanged, as Keras does (the step count
+            still advances).
         state: ``AdamState(momentums, velocities, iteration)``: lists of m
             and v, and the number of steps already taken (an integer
             scalar, Keras's ``optimizer.iterations``).
@@ -188,7 +191,8 @@ class LookAheadOptimizer:
     Raises:
         ValueError: an optimizer of another kind, one not built on
             ``variables``, or one with settings (clipping, weight decay,
-            EMA, amsgrad, a schedule) the pure step does not reproduce.
+            EMA, amsgrad, a schedule) or variables with constraints that
+            the pure step does not reproduce.
     """
 
     def __init__(self, optimizer, variables):
@@ -214,6 +218,12 @@ class LookAheadOptimizer:
                              "the look-ahead does not reproduce")
         if not optimizer.built:
             raise ValueError("optimizer must be built on the variables")
+        constrained = [variable.name for variable in self.variables
+                       if getattr(variable, "constraint", None) is not None]
+        if constrained:
+            # Keras projects these after each update; the look-ahead not.
+            raise ValueError(f"variables {constrained} have constraints, "
+                             "which the look-ahead does not reproduce")
         try:
             self._indices = [optimizer._get_variable_index(variable)
                              for variable in self.variables]
