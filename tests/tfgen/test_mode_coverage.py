@@ -110,6 +110,9 @@ def test_non_finite_samples_are_low_quality():
     samples = np.array([[np.nan, 0.0], [np.inf, 1.0], mixture.means[2]])
     result = mode_coverage.mode_coverage(samples, mixture)
     assert result["mode_counts"][2] == 1 and result["modes_covered"] == 1
+    # They lie at an infinite distance from every mode, not a NaN one.
+    _, distances = mode_coverage.nearest_modes(samples, mixture.means)
+    np.testing.assert_array_equal(distances, [np.inf, np.inf, 0.0])
     assert result["high_quality_share"] == pytest.approx(1 / 3)
 
 
