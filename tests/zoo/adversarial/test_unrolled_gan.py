@@ -1,10 +1,13 @@
 """Tests of the unrolled GAN (Metz et al. 2017) and its differentiable steps.
 
 The pure optimizer steps are checked against Keras's own Adam and SGD
-applied to variables; the unrolled objective's gradient, second-order term
-included, against central finite differences in float64; the look-ahead's
-effect against the plain GAN's gradient, which it must leave when the
-discriminator's learning rate is 0 and only then.
+applied to variables, and Adam's against a step by hand; the unrolled
+discriminator against K real steps of its optimizer on the same batch; the
+unrolled objective's gradient, second-order term included, against central
+finite differences in float64; the look-ahead's effect against the plain
+GAN's gradient, which it must leave when the discriminator's learning rate
+is 0 and only then; and the real discriminator and its optimizer against
+any change by the generator's objective.
 """
 
 import keras
