@@ -71,12 +71,16 @@ class PreparedEvaluation:
         splits: the splits as ``tfgen.training.load_datasets`` gives them.
         provenance: what is evaluated (model name, checkpoint or export).
         workdir: the workdir to write into, or None for an export.
+        data_dir: the TFDS folder the data came from (None: TFDS's).
+        manual_dir: the folder of the dataset's standard files, or None.
     """
 
     model: object
     splits: dict
     provenance: dict
     workdir: pathlib.Path = None
+    data_dir: str = None
+    manual_dir: str = None
 
 
 def _existing(folder):
@@ -146,9 +150,10 @@ def prepare_workdir(workdir, *, data_dir=None, manual_dir=None):
     config_lib.validate(config)
     # As training.prepare: the data pipeline's random ops mix in the seed.
     keras.utils.set_random_seed(config.seed)
-    info, splits = training.load_datasets(
-        config, data_dir=data_dir or _existing(run.get("data_dir")),
-        manual_dir=manual_dir or _existing(run.get("manual_dir")))
+    data_dir = data_dir or _existing(run.get("data_dir"))
+    manual_dir = manual_dir or _existing(run.get("manual_dir"))
+    info, splits = training.load_datasets(config, data_dir=data_dir,
+                                          manual_dir=manual_dir)
     model = training.build_model(spec, config, info)
     model.build_for_training()
     checkpoint = checkpoints.TrainingCheckpoint(model, workdir / "checkpoints")
@@ -168,7 +173,8 @@ def prepare_workdir(workdir, *, data_dir=None, manual_dir=None):
             "before it finished; run python -m tfgen.train again with "
             f"--workdir={workdir} to finish it")
     return PreparedEvaluation(
-        model=model, splits=splits, workdir=workdir,
+        model=model, splits=splits, workdir=workdir, data_dir=data_dir,
+        manual_dir=manual_dir,
         provenance={"model": name, "checkpoint": checkpoint.latest,
                     "epochs": epochs})
 
@@ -257,7 +263,7 @@ def prepare_export(export_dir, *, data_dir=None, manual_dir=None):
     model = ExportedModel(tf.saved_model.load(str(export_dir)), config, info,
                           record)
     return PreparedEvaluation(
-        model=model, splits=splits,
+        model=model, splits=splits, data_dir=data_dir, manual_dir=manual_dir,
         provenance={"model": record["model"],
                     "export_dir": str(export_dir.resolve())})
 
@@ -274,7 +280,9 @@ def execute(prepared, *, output=None):
     """
     from tfgen import evaluation
 
-    results = evaluation.evaluate(prepared.model, prepared.splits)
+    results = evaluation.evaluate(prepared.model, prepared.splits,
+                                  data_dir=prepared.data_dir,
+                                  manual_dir=prepared.manual_dir)
     if prepared.workdir is not None:
         evaluation.record_evaluation(prepared.workdir, results,
                                      **prepared.provenance)

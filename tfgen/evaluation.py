@@ -20,7 +20,12 @@ the same numbers. What it computes follows what the model declares:
   partition function, say);
 - with ``sample``, on the 2-D mixtures (``ring8``, ``grid25``): the mode
   coverage of 2,500 samples (``tfgen.mode_coverage``: modes captured and
-  the share of high-quality samples, as in VEEGAN's Table 1).
+  the share of high-quality samples, as in VEEGAN's Table 1);
+- with ``sample``, on images with classes (``config.sample_quality``): the
+  Fréchet distance between as many samples as test images and the test
+  images, in the features of a small classifier of the dataset, beside
+  the distance between two halves of the real test set, and the spread of
+  the classifier's labels over the samples (``tfgen.frechet``).
 """
 
 import json
@@ -287,7 +292,7 @@ def unit_intensities(values, preprocessing, num_levels=None):
     return values
 
 
-def evaluate(model, splits):
+def evaluate(model, splits, *, data_dir=None, manual_dir=None):
     """The harness's test numbers of a trained model.
 
     Args:
@@ -299,6 +304,9 @@ def evaluate(model, splits):
         splits: unbatched splits as ``tfgen.training.load_datasets`` gives
             them: ``"test"`` and ``"train_for_evaluation"`` (the training
             images preprocessed as the test images are, for the baseline).
+        data_dir: TFDS folder of prepared datasets, where the feature
+            classifier of the sample quality is cached.
+        manual_dir: folder of the dataset's standard files.
 
     Returns:
         A dict of plain numbers and strings (see the module docstring):
@@ -311,7 +319,9 @@ def evaluate(model, splits):
         reports anything; with ``sample`` on ``ring8`` or ``grid25``:
         ``modes_covered``, ``num_modes``, ``high_quality_share``,
         ``mode_counts``, ``mode_kl`` and ``mode_coverage_samples``
-        (``points_mode_coverage``).
+        (``points_mode_coverage``); with ``sample`` on labelled images
+        and ``config.sample_quality`` on: ``frechet_distance`` and the
+        other numbers of ``image_sample_quality``.
     """
     config, info = model.config, model.data_info
     preprocessing = config.preprocessing
@@ -352,7 +362,33 @@ def evaluate(model, splits):
     if report:
         results["model_report"] = report
     results.update(points_mode_coverage(model))
+    results.update(image_sample_quality(model, splits["test"],
+                                        data_dir=data_dir,
+                                        manual_dir=manual_dir))
     return results
+
+
+# --- Sample quality on labelled images. -----------------------------------
+
+def image_sample_quality(model, test_split, *, data_dir=None,
+                         manual_dir=None):
+    """The Fréchet distance and label spread of a sampler of images.
+
+    Returns:
+        ``{}`` unless the model declares ``sample``, its data are images
+        with classes and its config's ``sample_quality`` is on; then
+        ``tfgen.frechet.evaluate_samples``'s numbers (the dataset's
+        feature classifier is trained on first use and cached).
+    """
+    info = model.data_info
+    if ("sample" not in model.capabilities or not info.is_image
+            or info.num_classes < 2
+            or not model.config.get("sample_quality", False)):
+        return {}
+    # Imported here: tfgen.frechet reads this module's helpers.
+    from tfgen import frechet
+    return frechet.evaluate_samples(model, test_split, data_dir=data_dir,
+                                    manual_dir=manual_dir)
 
 
 # --- Mode coverage on the 2-D mixtures. --------------------------------------
@@ -400,6 +436,18 @@ def report_lines(results):
             f"{results['num_modes']}, high-quality samples: "
             f"{100 * results['high_quality_share']:.1f}% (of "
             f"{results['mode_coverage_samples']})")
+    if "frechet_distance" in results:
+        lines.append(
+            f"Fréchet distance of {results['frechet_num_samples']} samples: "
+            f"{results['frechet_distance']:.4f} (at half size "
+            f"{results['frechet_distance_half']:.4f}; real halves "
+            f"{results['frechet_floor_half']:.4f}); classifier accuracy "
+            f"{100 * results['classifier_accuracy']:.1f}%")
+        lines.append(
+            f"sample labels: {results['classes_covered']} classes covered, "
+            f"entropy {results['label_entropy']:.3f} of "
+            f"{results['label_entropy_max']:.3f} nats, largest class "
+            f"{100 * results['largest_class_share']:.1f}%")
     for name, value in sorted(results.get("model_report", {}).items()):
         lines.append(f"model {name}: {value:.4f}")
     return lines

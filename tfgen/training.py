@@ -247,7 +247,8 @@ def execute(run, *, verbose=1):
     epochs_done = int(checkpoint.epoch.numpy())
     checkpoint.save(epochs_done, finished=True)
 
-    evaluated = evaluation.evaluate(model, splits)
+    evaluated = evaluation.evaluate(model, splits, data_dir=run.data_dir,
+                                    manual_dir=run.manual_dir)
     results = {
         "model": spec.name,
         "dataset": config.dataset,

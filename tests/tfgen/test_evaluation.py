@@ -230,3 +230,47 @@ def test_export_record_round_trips_beside_a_saved_model(tmp_path):
     assert record["config"]["preprocessing"] == "binarize_static"
     assert record["config"]["optimizers"]["model"]["algorithm"] == "adam"
     assert (tmp_path / "assets.extra" / "tfgen_model.json").is_file()
+
+
+# --- Sample quality of samplers of labelled images. -------------------------
+
+def _digits_gan(data_dir, sample_quality):
+    import zoo  # noqa: F401
+    from tfgen import registry
+    from tfgen import training
+
+    spec = registry.get("gan")
+    config = config_lib.apply_overrides(
+        spec.get_config("tiny"), {"sample_quality": str(sample_quality)})
+    info, splits = training.load_datasets(config, data_dir=data_dir)
+    return training.build_model(spec, config, info), splits
+
+
+@pytest.mark.parametrize("sample_quality", [True, False])
+def test_samplers_of_labelled_images_get_the_frechet_numbers(
+        sample_quality, data_dir, monkeypatch):
+    from tfgen import frechet
+
+    asked = []
+
+    def untrained_classifier(dataset, **kwargs):
+        asked.append((dataset, kwargs["data_dir"]))
+        return frechet.FeatureClassifier(
+            frechet._build_network((8, 8, 1), 10, seed=0),
+            {"test_accuracy": 0.5})
+
+    monkeypatch.setattr(frechet, "classifier_for", untrained_classifier)
+    model, splits = _digits_gan(data_dir, sample_quality)
+    results = evaluation.evaluate(model, splits, data_dir=data_dir)
+    lines = evaluation.report_lines(results)
+    if not sample_quality:
+        assert "frechet_distance" not in results and not asked
+        assert not any("Fréchet" in line for line in lines)
+        return
+    assert asked == [("digits", data_dir)]
+    assert results["frechet_num_samples"] == results["num_test_examples"]
+    assert results["frechet_distance"] > 0
+    assert results["classifier_accuracy"] == 0.5
+    assert 1 <= results["classes_covered"] <= 10
+    assert any(line.startswith("Fréchet distance of 360 samples")
+               for line in lines)

@@ -93,6 +93,7 @@ def get_config(variant=None):
     config.batch_size = 64
     config.epochs = 200
     if variant == "tiny":
+        config.sample_quality = False
         config.latent_dim = 2
         config.hidden_units = (16,)
         config.epochs = 1

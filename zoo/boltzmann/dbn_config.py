@@ -76,6 +76,7 @@ def get_config(variant=None):
     config.batch_size = 64
     config.epochs = 60  # fine-tuning epochs
     if variant == "tiny":
+        config.sample_quality = False
         config.hidden_units = (16, 32)
         config.pretrain_epochs = 1
         config.epochs = 1

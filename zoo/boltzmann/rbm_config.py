@@ -38,6 +38,7 @@ def shrink_to_tiny(config):
     config.epochs = 1
     config.sample_gibbs_steps = 5
     config.num_grid_samples = 16
+    config.sample_quality = False
     config.ais_chains = 16
     config.ais_betas = 20
 
