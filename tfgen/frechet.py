@@ -621,17 +621,45 @@ def _real_unit_images(model, test_split_or_images):
                                        model.data_info.num_levels)
 
 
+def train_floor(classifier, train_images, test_images, *, seed=0):
+    """Fréchet distance of N random training images to the N test images.
+
+    The full-size counterpart of ``real_floor``: real data measured at the
+    sizes of a generator's N samples against the N test images.
+
+    Args:
+        classifier: a ``FeatureClassifier``.
+        train_images: (M, H, W, C) [0, 1] training images, M >= N.
+        test_images: (N, H, W, C) [0, 1] test images, N >= 2.
+        seed: picks the training images.
+
+    Returns:
+        The distance, a float.
+
+    Raises:
+        ValueError: fewer training images than test images.
+    """
+    if len(train_images) < len(test_images):
+        raise ValueError(f"train_images holds {len(train_images)} images; "
+                         f"the floor needs {len(test_images)}, as many as "
+                         "the test images")
+    chosen = np.random.default_rng(seed).permutation(
+        len(train_images))[:len(test_images)]
+    return features_distance(classifier.features(train_images[chosen]),
+                             classifier.features(test_images))
+
+
 def evaluate_samples(model, test_split_or_images, *, dataset=None,
                      data_dir=None, manual_dir=None, cache_dir=None,
-                     classifier=None, seed=0):
+                     classifier=None, seed=0, train_split_or_images=None):
     """A sampler's Fréchet distance, floor and label spread, as flat numbers.
 
     The model draws as many samples as there are real test images
     (``model_samples``, seeds ``seed * N + i``); the classifier of the
     dataset (``classifier_for``, trained once and cached) gives the
     features and predicted labels of both sets. The distance is biased
-    upwards by finite sets, the more so the smaller they are, so two sizes
-    are reported:
+    upwards by finite sets, the more so the smaller they are, so each
+    distance comes with a floor of real data measured at the same sizes:
 
     - ``frechet_distance``: the N samples against the N real images, the
       number to compare between models measured on the same test set;
@@ -641,7 +669,12 @@ def evaluate_samples(model, test_split_or_images, *, dataset=None,
       the halves picked by ``seed``): both sets of N // 2 images against
       the same reference, so the floor is what a generator drawing from the
       data distribution itself would score, and the gap is what the model
-      loses.
+      loses;
+    - ``frechet_floor_train`` (given the training images): N random
+      training images against the N test images, the full-size distance of
+      real data, which ``frechet_distance`` compares with: a generator
+      that drew the data themselves (or copied its training images) would
+      score it.
 
     Args:
         model: a model with the ``sample`` capability, a ``config`` naming
@@ -658,12 +691,17 @@ def evaluate_samples(model, test_split_or_images, *, dataset=None,
         cache_dir: root of the classifiers' cache (``classifier_for``).
         classifier: a ``FeatureClassifier`` to use instead of
             ``classifier_for``'s.
-        seed: picks the samples' seeds and the real halves.
+        seed: picks the samples' seeds, the real halves and the training
+            images.
+        train_split_or_images: the training images, as
+            ``test_split_or_images`` (``splits["train_for_evaluation"]``),
+            or None.
 
     Returns:
         A dict of numbers: ``frechet_distance``, ``frechet_distance_half``,
         ``frechet_floor_half``, ``frechet_half_size`` (N // 2),
-        ``frechet_num_samples`` (N); of the samples' predicted labels
+        ``frechet_num_samples`` (N); ``frechet_floor_train`` if at least
+        N training images were given; of the samples' predicted labels
         ``label_entropy`` (nats), ``label_entropy_max`` (log K),
         ``effective_classes``, ``classes_covered`` and
         ``largest_class_share`` (``label_spread``), and
@@ -696,6 +734,11 @@ def evaluate_samples(model, test_split_or_images, *, dataset=None,
         "frechet_half_size": halves["half_size"],
         "frechet_num_samples": quality["num_generated"],
     }
+    if train_split_or_images is not None:
+        train = _real_unit_images(model, train_split_or_images)
+        if len(train) >= len(real):
+            results["frechet_floor_train"] = train_floor(
+                classifier, train, real, seed=seed)
     for name in ("label_entropy", "label_entropy_max", "effective_classes",
                  "classes_covered", "largest_class_share",
                  "real_label_entropy"):

@@ -2,9 +2,10 @@
 
 The tiny run calls the command's ``main`` in this process (its flags are
 all ``--bench_``-prefixed, so they sit beside any other command's) with
-the tiny configs for one epoch (8 filters and code dimensions in
-every run), a classifier of 20 steps, and ``dcgan`` beside the keras-io DCGAN recipe; run again, it restores the finished
-``dcgan`` run instead of training it and measures the same numbers.
+the tiny configs for one epoch (8 filters and code dimensions in every
+run), a classifier of 20 steps, and ``dcgan`` beside the keras-io DCGAN
+recipe; run again, it restores the finished ``dcgan`` run instead of
+training it and measures the same numbers.
 """
 
 import json
@@ -27,7 +28,7 @@ ROW_KEYS = {"run", "model", "recipe", "epochs", "batch_size",
             "frechet_floor_half", "frechet_half_size", "frechet_num_samples",
             "label_entropy", "label_entropy_max", "effective_classes",
             "classes_covered", "largest_class_share", "real_label_entropy",
-            "classifier_accuracy"}
+            "classifier_accuracy", "frechet_floor_train"}
 NUMBERS = ROW_KEYS - {"run", "model", "recipe", "reused", "workdir"}
 
 
@@ -114,6 +115,7 @@ def test_tiny_run_writes_the_table_and_reuses_finished_runs(
     assert table["dataset"] == "digits" and table["num_test_images"] == 360
     assert 0 < table["classifier_accuracy"] <= 1
     assert table["floor"]["frechet_floor_half"] > 0
+    assert table["floor"]["frechet_floor_train"] > 0
     assert set(table["peer_recipes"]) == {"dcgan"}
     assert table["overrides"] == {"filters": "8", "latent_dim": "8"}
     rows = table["rows"]
@@ -122,13 +124,13 @@ def test_tiny_run_writes_the_table_and_reuses_finished_runs(
         assert set(row) - {"recipe_fields"} == ROW_KEYS
         assert all(math.isfinite(row[key]) for key in NUMBERS), row
         assert not row["reused"] and row["epochs"] == 1
-        assert row["frechet_floor_half"] == table["floor"][
-            "frechet_floor_half"]
+        for floor in ("frechet_floor_half", "frechet_floor_train"):
+            assert row[floor] == table["floor"][floor]
     # 1,257 training images: 20 batches of 64, 40 of the recipe's 32.
     assert [row["generator_updates"] for row in rows] == [20, 40]
     assert rows[1]["recipe_fields"]["batch_size"] == 32
     markdown = (tmp_path / "out" / "gan_quality.md").read_text()
-    assert "| real test set (floor) |" in markdown
+    assert "| real images (floor) |" in markdown
     assert "| `dcgan` + keras-io DCGAN recipe | 1 | 40 |" in markdown
     assert "Not expressed of their recipe" in markdown
 

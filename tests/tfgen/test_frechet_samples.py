@@ -103,6 +103,39 @@ def test_the_seed_picks_other_halves(digits_test):
     assert second["frechet_distance"] < 1e-6 * second["frechet_floor_half"]
 
 
+def test_training_floor_is_of_the_test_sets_size(digits_test, data_dir):
+    split, info = digits_test
+    symmetric = np.stack([element["image"]
+                          for element in split.as_numpy_iterator()])
+    sampler = RealImagesSampler(symmetric, info)
+    classifier = _untrained_classifier()
+    train = data.load("digits", "train", preprocessing="symmetric", seed=0,
+                      data_dir=data_dir)
+    results = frechet.evaluate_samples(sampler, split, classifier=classifier,
+                                       seed=3, train_split_or_images=train)
+    train_images = np.stack([element["image"]
+                             for element in train.as_numpy_iterator()])
+    chosen = np.random.default_rng(3).permutation(1257)[:360]
+    features = classifier.features((train_images[chosen] + 1) / 2)
+    assert results["frechet_floor_train"] == pytest.approx(
+        frechet.features_distance(features,
+                                  classifier.features((symmetric + 1) / 2)),
+        rel=1e-9)
+    # 360 training images against the 360 test images: below the floor of
+    # two sets of 180 (the bias of finite sets), above zero.
+    assert 0 < results["frechet_floor_train"] < results["frechet_floor_half"]
+    # The test set given as training images: all of it is chosen, so the
+    # "floor" is the distance of a set to itself.
+    itself = frechet.evaluate_samples(sampler, split, classifier=classifier,
+                                      train_split_or_images=split)
+    assert itself["frechet_floor_train"] < 1e-6 * results[
+        "frechet_floor_train"]
+    # Fewer training images than test images: no floor of that size.
+    assert "frechet_floor_train" not in frechet.evaluate_samples(
+        sampler, split, classifier=classifier,
+        train_split_or_images=train.take(100))
+
+
 def test_tiny_untrained_dcgan(digits_test, data_dir, monkeypatch):
     split, info = digits_test
     spec = registry.get("dcgan")
@@ -135,6 +168,9 @@ def test_bad_arguments_are_named(digits_test):
     with pytest.raises(ValueError, match="images of shape"):
         frechet.evaluate_samples(sampler, np.zeros((10, 28, 28, 1)),
                                  classifier=classifier)
+    with pytest.raises(ValueError, match="train_images holds 3 images"):
+        frechet.train_floor(classifier, np.zeros((3, 8, 8, 1)),
+                            np.zeros((4, 8, 8, 1)))
     no_sampler = types.SimpleNamespace(capabilities=("log_prob",),
                                        name="pixelcnn")
     with pytest.raises(ValueError, match="'pixelcnn' has no sample"):
