@@ -22,7 +22,8 @@ def get_config(variant=None):
     """Returns the conditional GAN's locked config (the MLP GAN's fields).
 
     ``python -m tfgen.train --model=cgan`` trains on ``digits`` (10
-    classes) for 100 epochs. On MNIST: ``--dataset=mnist
+    classes) for 300 epochs, about 5 minutes on 2 shared CPU cores: at 100
+    the samples do not yet follow their labels. On MNIST: ``--dataset=mnist
     --manual_dir=../shared/data/mnist``.
 
     Args:
@@ -37,6 +38,7 @@ def get_config(variant=None):
     """
     config_lib.check_variant("cgan", variant)
     config = base.gan_config()
+    config.epochs = 300
     if variant == "tiny":
         config_lib.make_tiny(config, latent_dim=4, generator_units=(8,),
                              discriminator_units=(8,))
