@@ -21,12 +21,16 @@ The Fréchet distance of finite sets is biased upwards, more so the fewer
 the examples, so only distances between sets of equal sizes compare. The
 floor (``real_floor``) is the distance between two random halves of the
 real test set; ``compare_with_floor`` measures a generated set of a half's
-size against one of those halves, the number to read beside the floor.
+size against one of those halves, the number to read beside the floor;
+``train_floor`` measures as many training images as there are test images
+against the test set, the floor at the full size. ``evaluate_samples``
+gathers a sampler's numbers for the evaluation harness.
 
 Every image given to these functions is a float (N, H, W, C) array of
 [0, 1] intensities: ``unit_images`` reads a dataset's split that way, and
 ``model_samples`` draws a model's samples and converts them
-(``tfgen.evaluation.unit_intensities``).
+(``tfgen.evaluation.unit_intensities``); ``evaluate_samples`` also takes a
+split preprocessed as the model's config says, and converts it.
 """
 
 import hashlib
