@@ -19,16 +19,17 @@ classifier (trained once and cached): the Fréchet distance of as many
 samples as there are test images against the test set, beside as many
 training images against it; the same at half size beside one random half
 of the test set against the other (both floors the score of a generator
-that draws the data themselves); and how the samples' predicted labels spread over the classes
-(entropy, classes covered, largest class's share), which exposes collapse
-onto a few digits. A finished run is not trained again: a workdir under
-``--bench_workdir_root`` or ``--bench_reuse_root`` (only read) whose
-``metrics.json`` exists and whose config is the one asked for is restored
-from its last checkpoint, its training time read from ``metrics.json``;
-this is asked when the run's turn comes, so a run another process
-finishes meanwhile is reused, not trained twice.
-``--bench_epochs`` overrides every run's epochs and ``--config.NAME=VALUE``
-any config field of every run (``--config.filters=64`` for MNIST's DCGANs).
+that draws the data themselves); and how the samples' predicted labels
+spread over the classes (entropy, classes covered, largest class's
+share), which exposes collapse onto a few digits. A finished run is not
+trained again: a workdir under ``--bench_workdir_root`` or
+``--bench_reuse_root`` (only read) whose ``metrics.json`` exists and whose
+config is the one asked for is restored from its last checkpoint, its
+training time read from ``metrics.json``; this is asked when the run's
+turn comes, so a run another process finishes meanwhile is reused, not
+trained twice. ``--bench_epochs`` overrides every run's epochs and
+``--config.NAME=VALUE`` any config field of every run
+(``--config.filters=64`` for MNIST's DCGANs).
 
 ``--bench_peers`` also trains, in the same process and for the same
 epochs, our models with the recipes of the keras-io examples users would
