@@ -405,12 +405,20 @@ def _git(*arguments):
         return None
 
 
-def provenance(argv):
+def command_line():
+    """The command as given: the flags set and the config overrides."""
+    given = [FLAGS[name].serialize() for name in FLAGS
+             if name.startswith("bench_") and FLAGS[name].present]
+    overrides = [f"--config.{key}={value}"
+                 for key, value in cli.CONFIG_OVERRIDES.items()]
+    return " ".join(["python -m benchmarks.gan_quality", *given, *overrides])
+
+
+def provenance():
     """The command, commit, core count and date of this measurement."""
     status = _git("status", "--porcelain", "--untracked-files=no")
     return {
-        "command": " ".join(["python -m benchmarks.gan_quality",
-                             *argv[1:]]),
+        "command": command_line(),
         "commit": _git("rev-parse", "HEAD"),
         "tracked_files_modified": None if status is None else bool(status),
         "cpu_count": os.cpu_count(),
@@ -547,6 +555,7 @@ def execute(runs, *, dataset, data_dir=None, manual_dir=None,
 
 
 def main(argv):
+    del argv  # Checked by cli.parse_flags.
     logging.set_verbosity(logging.WARNING)
     try:
         with cli.native_stderr_held():
@@ -565,7 +574,7 @@ def main(argv):
                     f"--bench_output_dir={output_dir} is not a folder")
     except errors.UsageError as error:
         cli.fail(str(error), 2)
-    table = {**provenance(argv), "overrides": dict(cli.CONFIG_OVERRIDES),
+    table = {**provenance(), "overrides": dict(cli.CONFIG_OVERRIDES),
              "variant": FLAGS.bench_variant,
              **execute(runs, dataset=FLAGS.bench_dataset,
                        data_dir=FLAGS.bench_data_dir,

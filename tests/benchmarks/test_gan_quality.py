@@ -110,7 +110,11 @@ def test_tiny_run_writes_the_table_and_reuses_finished_runs(
     stdout = _main(argv, capsys)
     table = json.loads((tmp_path / "out" / "gan_quality.json").read_text())
     assert json.loads(stdout.splitlines()[0]) == table
-    assert table["command"].startswith("python -m benchmarks.gan_quality ")
+    assert table["command"].startswith(
+        "python -m benchmarks.gan_quality --bench_models=dcgan ")
+    for flag in ("--bench_peers", "--bench_variant=tiny",
+                 "--config.filters=8"):
+        assert f" {flag}" in table["command"]
     assert len(table["commit"]) == 40 and table["cpu_count"] >= 1
     assert table["dataset"] == "digits" and table["num_test_images"] == 360
     assert 0 < table["classifier_accuracy"] <= 1
