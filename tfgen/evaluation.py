@@ -362,7 +362,7 @@ def evaluate(model, splits, *, data_dir=None, manual_dir=None):
     if report:
         results["model_report"] = report
     results.update(points_mode_coverage(model))
-    results.update(image_sample_quality(model, splits["test"],
+    results.update(image_sample_quality(model, splits,
                                         data_dir=data_dir,
                                         manual_dir=manual_dir))
     return results
@@ -370,15 +370,16 @@ def evaluate(model, splits, *, data_dir=None, manual_dir=None):
 
 # --- Sample quality on labelled images. -----------------------------------
 
-def image_sample_quality(model, test_split, *, data_dir=None,
-                         manual_dir=None):
+def image_sample_quality(model, splits, *, data_dir=None, manual_dir=None):
     """The Fréchet distance and label spread of a sampler of images.
 
     Returns:
         ``{}`` unless the model declares ``sample``, its data are images
         with classes and its config's ``sample_quality`` is on; then
-        ``tfgen.frechet.evaluate_samples``'s numbers (the dataset's
-        feature classifier is trained on first use and cached).
+        ``tfgen.frechet.evaluate_samples``'s numbers, with
+        ``frechet_floor_train``, as many training images' distance to the
+        test images (the dataset's feature classifier is trained on first
+        use and cached).
     """
     info = model.data_info
     if ("sample" not in model.capabilities or not info.is_image
@@ -387,8 +388,9 @@ def image_sample_quality(model, test_split, *, data_dir=None,
         return {}
     # Imported here: tfgen.frechet reads this module's helpers.
     from tfgen import frechet
-    return frechet.evaluate_samples(model, test_split, data_dir=data_dir,
-                                    manual_dir=manual_dir)
+    return frechet.evaluate_samples(
+        model, splits["test"], data_dir=data_dir, manual_dir=manual_dir,
+        train_split_or_images=splits["train_for_evaluation"])
 
 
 # --- Mode coverage on the 2-D mixtures. --------------------------------------
@@ -439,8 +441,9 @@ def report_lines(results):
     if "frechet_distance" in results:
         lines.append(
             f"Fréchet distance of {results['frechet_num_samples']} samples: "
-            f"{results['frechet_distance']:.4f} (at half size "
-            f"{results['frechet_distance_half']:.4f}; real halves "
+            f"{results['frechet_distance']:.4f} (as many training images: "
+            f"{results['frechet_floor_train']:.4f}; at half size "
+            f"{results['frechet_distance_half']:.4f}, real halves "
             f"{results['frechet_floor_half']:.4f}); classifier accuracy "
             f"{100 * results['classifier_accuracy']:.1f}%")
         lines.append(

@@ -270,6 +270,7 @@ def test_samplers_of_labelled_images_get_the_frechet_numbers(
     assert asked == [("digits", data_dir)]
     assert results["frechet_num_samples"] == results["num_test_examples"]
     assert results["frechet_distance"] > 0
+    assert results["frechet_floor_train"] > 0
     assert results["classifier_accuracy"] == 0.5
     assert 1 <= results["classes_covered"] <= 10
     assert any(line.startswith("Fréchet distance of 360 samples")
