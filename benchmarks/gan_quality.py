@@ -68,7 +68,9 @@ generator updates of each run.
 Output: one JSON line (the command, commit, core count, date, the
 classifier's accuracy, the floor, a row per run) and a markdown table, both
 also written to ``gan_quality.json`` and ``gan_quality.md`` in
-``--bench_output_dir`` (default: the workdir root). ``--bench_variant=tiny``
+``--bench_output_dir`` (default: the workdir root), beside
+``gan_quality.png``: a row of samples of every run under a row of real test
+images. ``--bench_variant=tiny``
 uses the models' tiny configs (a test run of seconds). Bad flags print one
 line on stderr and exit with status 2, having trained nothing.
 """
@@ -92,6 +94,7 @@ sys.path.insert(0, str(REPO))
 
 from tfgen import cli  # noqa: E402
 from tfgen import errors  # noqa: E402
+from tfgen import plots  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -131,6 +134,9 @@ flags.DEFINE_integer("bench_verbose", 2,
                      "Keras verbosity while training (2: a line per epoch).")
 
 OUTPUT_NAME = "gan_quality"
+
+# Samples per run in the figure (gan_quality.png): one row each.
+FIGURE_SAMPLES = 12
 
 
 @dataclasses.dataclass(frozen=True)
@@ -358,8 +364,9 @@ def measure(run, *, real_images, train_images, classifier, train_size,
     """Trains (or restores) one run and measures its samples.
 
     Returns:
-        The run's row: its setting, training time and
-        ``evaluate_samples``'s numbers.
+        ``(row, samples)``: the run's row (its setting, training time and
+        ``evaluate_samples``'s numbers) and ``FIGURE_SAMPLES`` of its
+        samples in [0, 1] (seeds 0, 1, ...), for the figure.
     """
     from tfgen import evaluate as evaluate_cli
     from tfgen import evaluation
@@ -393,7 +400,7 @@ def measure(run, *, real_images, train_images, classifier, train_size,
     row.update(frechet.evaluate_samples(model, real_images,
                                         classifier=classifier, seed=seed,
                                         train_split_or_images=train_images))
-    return row
+    return row, frechet.model_samples(model, FIGURE_SAMPLES)
 
 
 def _git(*arguments):
@@ -511,7 +518,9 @@ def execute(runs, *, dataset, data_dir=None, manual_dir=None,
     """Measures the floor and every run.
 
     Returns:
-        The table: the setting, the classifier, the floor and the rows.
+        ``(figure_rows, table)``: ``{row label: [0, 1] images}`` of the real
+        test images and every run's samples, and the table: the setting,
+        the classifier, the floor and the rows.
     """
     from tfgen import data
     from tfgen import frechet
@@ -530,12 +539,15 @@ def execute(runs, *, dataset, data_dir=None, manual_dir=None,
                                   classifier.num_classes)
     floor_train = (frechet.train_floor(classifier, train, real, seed=seed)
                    if len(train) >= len(real) else None)
-    rows = [measure(run, real_images=real, train_images=train,
-                    classifier=classifier,
-                    train_size=info.split_sizes["train"],
-                    data_dir=data_dir, manual_dir=manual_dir, seed=seed,
-                    verbose=verbose) for run in runs]
-    return {
+    measured = [measure(run, real_images=real, train_images=train,
+                        classifier=classifier,
+                        train_size=info.split_sizes["train"],
+                        data_dir=data_dir, manual_dir=manual_dir, seed=seed,
+                        verbose=verbose) for run in runs]
+    rows = [row for row, _ in measured]
+    figure_rows = {"real test images": real[:FIGURE_SAMPLES],
+                   **{row["run"]: samples for row, samples in measured}}
+    return figure_rows, {
         "benchmark": OUTPUT_NAME, "dataset": dataset, "seed": seed,
         "num_test_images": len(real), "num_classes": classifier.num_classes,
         "feature_size": frechet.FEATURE_SIZE,
@@ -574,15 +586,20 @@ def main(argv):
                     f"--bench_output_dir={output_dir} is not a folder")
     except errors.UsageError as error:
         cli.fail(str(error), 2)
+    figure_rows, measured = execute(
+        runs, dataset=FLAGS.bench_dataset, data_dir=FLAGS.bench_data_dir,
+        manual_dir=FLAGS.bench_manual_dir,
+        classifier_steps=FLAGS.bench_classifier_steps,
+        seed=FLAGS.bench_seed, verbose=FLAGS.bench_verbose)
     table = {**provenance(), "overrides": dict(cli.CONFIG_OVERRIDES),
-             "variant": FLAGS.bench_variant,
-             **execute(runs, dataset=FLAGS.bench_dataset,
-                       data_dir=FLAGS.bench_data_dir,
-                       manual_dir=FLAGS.bench_manual_dir,
-                       classifier_steps=FLAGS.bench_classifier_steps,
-                       seed=FLAGS.bench_seed, verbose=FLAGS.bench_verbose)}
+             "variant": FLAGS.bench_variant, **measured}
     markdown = format_markdown(table)
     output_dir.mkdir(parents=True, exist_ok=True)
+    plots.plot_image_rows(
+        list(figure_rows.values()), output_dir / f"{OUTPUT_NAME}.png",
+        row_labels=list(figure_rows),
+        title=f"samples (seeds 0-{FIGURE_SAMPLES - 1}) on "
+              f"{FLAGS.bench_dataset}")
     _write_atomically(output_dir / f"{OUTPUT_NAME}.json",
                       json.dumps(table, indent=2) + "\n")
     _write_atomically(output_dir / f"{OUTPUT_NAME}.md", markdown + "\n")

@@ -137,6 +137,7 @@ def test_tiny_run_writes_the_table_and_reuses_finished_runs(
     assert "| real images (floor) |" in markdown
     assert "| `dcgan` + keras-io DCGAN recipe | 1 | 40 |" in markdown
     assert "Not expressed of their recipe" in markdown
+    assert (tmp_path / "out" / "gan_quality.png").stat().st_size > 1000
 
     # Again, without the recipe: the finished dcgan run is restored.
     _main([flag for flag in argv if flag != "--bench_peers"], capsys)
