@@ -43,6 +43,18 @@ With the generator's learning rate of the authors' reference notebook
 0-2) the GAN's samples stretched into arcs through the ring (3, 0 and 0
 modes, 1.2%, 0% and 0% high quality) and the unrolled GAN's shrank to a
 small cloud inside it (0 modes in each seed).
+What decides it is the generator's activation, not the budget nor the
+game's code: the authors' notebook uses tanh in both networks (two hidden
+layers of 128 each, orthogonal initialization with gain 1.4, generator
+learning rate 1e-3, discriminator 1e-4, minimax). With those networks
+patched in (seed 0, ring8) the GAN reached 8 modes and 70% high-quality
+samples in 5,000 steps and the unrolled GAN (K = 5) 8 modes and 38% in
+3,000; a tanh generator against the LeakyReLU discriminator gave the GAN 8
+modes and 80% in 3,000, a ReLU generator against a tanh discriminator 4
+modes and 0.3%. Neither the GAN's collapse onto one mode nor the contrast
+of VEEGAN's table appeared with the tanh networks, with alternating or
+simultaneous updates of the players; the zoo's MLP generator has no tanh
+option yet.
 ``--config.NAME=VALUE`` overrides any field after the paper's;
 ``--workdir`` keeps the runs (default: a temporary folder, removed at the
 end) and ``--data_dir`` is ``tfgen.train``'s.
