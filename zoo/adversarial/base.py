@@ -73,6 +73,11 @@ def gan_config(**fields):
         # mlp: the hidden widths of each network.
         generator_units=(128, 128),
         discriminator_units=(128, 128),
+        # mlp: hidden activations (networks.MLP_ACTIVATIONS) and initial
+        # weights (networks.MLP_INITIALIZERS) of each player.
+        generator_activation="relu",
+        discriminator_activation="leaky_relu",
+        mlp_initializer="glorot_uniform",
         # conv: filters of the generator's last hidden map and the
         # discriminator's first; times the generator doubles the image's
         # sides (the discriminator halves them as often).
@@ -112,6 +117,9 @@ def validate(config, data_info):
     config_lib.validate(config)
     _check_choice(config, "architecture", networks.ARCHITECTURES)
     _check_choice(config, "loss", losses.LOSSES)
+    for name in ("generator_activation", "discriminator_activation"):
+        _check_choice(config, name, networks.MLP_ACTIVATIONS)
+    _check_choice(config, "mlp_initializer", networks.MLP_INITIALIZERS)
     _check_choice(config, "generator_normalization", GENERATOR_NORMALIZATIONS)
     _check_choice(config, "discriminator_normalization",
                   DISCRIMINATOR_NORMALIZATIONS)
@@ -230,7 +238,9 @@ class GAN(GenerativeModel):
                 config.num_upsamplings, normalize)
         else:
             outputs = networks.mlp_generator(
-                codes, self.event_shape, config.generator_units, normalize)
+                codes, self.event_shape, config.generator_units, normalize,
+                activation=config.generator_activation,
+                initializer=config.mlp_initializer)
         activation = _OUTPUT_ACTIVATIONS[config.preprocessing]
         if activation:
             outputs = keras.layers.Activation(activation)(outputs)
@@ -248,7 +258,9 @@ class GAN(GenerativeModel):
                 normalize)
         else:
             features = networks.mlp_discriminator_features(
-                examples, conditions, config.discriminator_units, normalize)
+                examples, conditions, config.discriminator_units, normalize,
+                activation=config.discriminator_activation,
+                initializer=config.mlp_initializer)
         if config.minibatch_kernels:
             features = gan_layers.MinibatchDiscrimination(
                 int(config.minibatch_kernels),

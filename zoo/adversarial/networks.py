@@ -34,6 +34,26 @@ _DCGAN_INIT_STDDEV = 0.02
 # The slope of LeakyReLU's negative side in every discriminator.
 LEAKY_SLOPE = 0.2
 
+# Hidden activations and initial weights the MLP players may use: the
+# unrolled-GAN paper's two-dimensional experiments use tanh units and
+# orthogonal weights (gain 1.4); a ReLU generator there spreads its samples
+# in a broad cloud instead of placing them on the modes.
+MLP_ACTIVATIONS = ("relu", "leaky_relu", "tanh")
+MLP_INITIALIZERS = ("glorot_uniform", "orthogonal")
+_ORTHOGONAL_GAIN = 1.4
+
+
+def _activation(name):
+    if name == "leaky_relu":
+        return keras.layers.LeakyReLU(negative_slope=LEAKY_SLOPE)
+    return keras.layers.Activation(name)
+
+
+def _initializer(name):
+    if name == "orthogonal":
+        return keras.initializers.Orthogonal(gain=_ORTHOGONAL_GAIN)
+    return name
+
 
 def upsampling_start(image_shape, num_upsamplings):
     """The (height, width) the conv generator starts from.
@@ -61,7 +81,8 @@ def _normalized(tensor, normalize):
     return tensor if normalize is None else normalize()(tensor)
 
 
-def mlp_generator(codes, event_shape, units, normalize):
+def mlp_generator(codes, event_shape, units, normalize, activation="relu",
+                  initializer="glorot_uniform"):
     """Codes (B, D) to pre-activation outputs (B, *event_shape).
 
     Args:
@@ -69,29 +90,38 @@ def mlp_generator(codes, event_shape, units, normalize):
         event_shape: the shape of one example.
         units: widths of the hidden layers.
         normalize: normalization layer factory, or None.
+        activation: of the hidden layers, one of ``MLP_ACTIVATIONS``.
+        initializer: of every layer's weights, one of ``MLP_INITIALIZERS``.
     """
     hidden = codes
     for width in units:
-        hidden = keras.layers.Dense(int(width))(hidden)
+        hidden = keras.layers.Dense(
+            int(width), kernel_initializer=_initializer(initializer))(hidden)
         hidden = _normalized(hidden, normalize)
-        hidden = keras.layers.ReLU()(hidden)
-    outputs = keras.layers.Dense(math.prod(event_shape))(hidden)
+        hidden = _activation(activation)(hidden)
+    outputs = keras.layers.Dense(
+        math.prod(event_shape),
+        kernel_initializer=_initializer(initializer))(hidden)
     return keras.layers.Reshape(tuple(event_shape))(outputs)
 
 
-def mlp_discriminator_features(inputs, conditions, units, normalize):
+def mlp_discriminator_features(inputs, conditions, units, normalize,
+                               activation="leaky_relu",
+                               initializer="glorot_uniform"):
     """Examples (B, *event) (and conditions (B, K)) to features (B, F).
 
     The conditioning features are concatenated to the flattened example, as
-    in Mirza & Osindero (2014).
+    in Mirza & Osindero (2014). ``activation`` and ``initializer`` as for
+    ``mlp_generator``.
     """
     hidden = keras.layers.Flatten()(inputs)
     if conditions is not None:
         hidden = keras.layers.Concatenate()([hidden, conditions])
     for width in units:
-        hidden = keras.layers.Dense(int(width))(hidden)
+        hidden = keras.layers.Dense(
+            int(width), kernel_initializer=_initializer(initializer))(hidden)
         hidden = _normalized(hidden, normalize)
-        hidden = keras.layers.LeakyReLU(negative_slope=LEAKY_SLOPE)(hidden)
+        hidden = _activation(activation)(hidden)
     return hidden
 
 

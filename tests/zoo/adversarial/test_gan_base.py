@@ -1,6 +1,7 @@
 """The GAN base: two players, k discriminator steps, switches that reach the
 networks, conditioning, and a game that moves the generator to the data."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -136,6 +137,9 @@ def test_discriminate_gives_probabilities_only_for_a_classifier():
     ("dcgan", {"num_upsamplings": 4}, "config.num_upsamplings"),
     ("gan", {"generator_normalization": "layer"},
      "config.generator_normalization"),
+    ("gan", {"generator_activation": "sigmoid"},
+     "config.generator_activation"),
+    ("gan", {"mlp_initializer": "zeros"}, "config.mlp_initializer"),
 ])
 def test_bad_configs_are_refused_naming_the_field(name, overrides, field):
     with pytest.raises(errors.UsageError, match=field.replace("(", r"\(")):
@@ -167,3 +171,23 @@ def test_the_game_moves_the_generator_onto_the_data():
         "images"])
     assert np.linalg.norm(start - [1.5, -1.0]) > 1.0
     np.testing.assert_allclose(samples.mean(0), [1.5, -1.0], atol=0.25)
+
+
+def test_mlp_activations_and_orthogonal_weights_reach_the_players():
+    model = _model("gan", POINTS, generator_units=(16, 16),
+                   discriminator_units=(16,), generator_activation="tanh",
+                   discriminator_activation="relu",
+                   mlp_initializer="orthogonal")
+    # A tanh generator's hidden units saturate at +-1 for huge codes.
+    probe = keras.Model(model.generator.input,
+                           model.generator.layers[2].output)
+    hidden = np.asarray(probe(1e4 * tf.ones([1, 4])))
+    np.testing.assert_allclose(np.abs(hidden), 1.0, atol=1e-6)
+    # Orthogonal weights of gain 1.4: W^T W = 1.96 I for the square layer.
+    square = model.generator.layers[3].kernel
+    np.testing.assert_allclose(np.transpose(square) @ np.asarray(square),
+                               1.96 * np.eye(16), atol=1e-5)
+    # The discriminator's ReLU: no negative hidden values.
+    features = keras.Model(model.discriminator.input,
+                              model.discriminator.layers[-2].output)
+    assert np.min(features(tf.random.normal([32, 2]))) >= 0.0
