@@ -21,6 +21,33 @@ from tfgen import errors
 CONFIG_OVERRIDES = {}
 
 
+def define_shared_flag(define, name, default, help_text, **kwargs):
+    """Defines an absl flag that another entry point may define too.
+
+    ``tfgen.train``, ``tfgen.evaluate`` and ``tfgen.latent`` each take
+    ``--workdir``, ``--data_dir`` and ``--manual_dir``. A process that
+    imports two of them (the tests, a benchmark that restores a workdir,
+    ``tfgen.latent``, which reuses ``tfgen.evaluate``) keeps the first
+    definition instead of failing on the second; both must be of one type.
+
+    Args:
+        define: an absl ``flags.DEFINE_*`` function.
+        name, default, help_text, **kwargs: its arguments.
+
+    Raises:
+        ValueError: the flag exists with another type.
+    """
+    if name not in flags.FLAGS:
+        define(name, default, help_text, **kwargs)
+        return
+    scratch = flags.FlagValues()
+    define(name, default, help_text, flag_values=scratch, **kwargs)
+    if scratch[name].flag_type() != flags.FLAGS[name].flag_type():
+        raise ValueError(
+            f"--{name} is defined as a {flags.FLAGS[name].flag_type()} flag "
+            f"and again as a {scratch[name].flag_type()} one")
+
+
 def fail(message, status):
     """Prints ``error: message`` on stderr and exits with ``status``."""
     print(f"error: {message}", file=sys.stderr)

@@ -46,18 +46,18 @@ from tfgen import errors
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string("workdir", None,
-                    "A folder tfgen.train trained in: evaluate its last "
-                    "checkpoint.")
+cli.define_shared_flag(flags.DEFINE_string, "workdir", None,
+                       "A folder tfgen.train trained in: evaluate its last "
+                       "checkpoint.")
 flags.DEFINE_string("export_dir", None,
                     "An exported SavedModel version, "
                     "<export_base>/<model>/<version>: evaluate its signatures.")
-flags.DEFINE_string("data_dir", None,
-                    "TFDS folder where prepared datasets are cached "
-                    "(default: the workdir's training's).")
-flags.DEFINE_string("manual_dir", None,
-                    "Folder with the standard dataset files, for offline use "
-                    "(default: the workdir's training's).")
+cli.define_shared_flag(flags.DEFINE_string, "data_dir", None,
+                       "TFDS folder where prepared datasets are cached "
+                       "(default: the workdir's training's).")
+cli.define_shared_flag(flags.DEFINE_string, "manual_dir", None,
+                       "Folder with the standard dataset files, for offline "
+                       "use (default: the workdir's training's).")
 flags.DEFINE_string("output", None,
                     "Also write the numbers to this JSON file.")
 

@@ -155,7 +155,7 @@ flags.DEFINE_string("expression", "7-1+4",
                     "Arithmetic on the classes' mean codes, such as 7-1+4.")
 flags.DEFINE_integer("num_rows", 6, "Pairs of codes interpolated.")
 flags.DEFINE_integer("num_steps", 10, "Codes on each path.")
-flags.DEFINE_integer("seed", 0, "Seeds the codes drawn from the prior.")
+flags.DEFINE_integer("walk_seed", 0, "Seeds the codes drawn from the prior.")
 FLAGS = flags.FLAGS
 
 
@@ -291,7 +291,7 @@ def main(argv):
         paths = write_figures(
             prepared, FLAGS.output_dir or FLAGS.workdir,
             expression=FLAGS.expression, num_rows=FLAGS.num_rows,
-            num_steps=FLAGS.num_steps, seed=FLAGS.seed,
+            num_steps=FLAGS.num_steps, seed=FLAGS.walk_seed,
             data_dir=FLAGS.data_dir, manual_dir=FLAGS.manual_dir)
     except errors.UsageError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -42,11 +42,13 @@ flags.DEFINE_string("dataset", None,
                     "Dataset: digits, mnist, fashion_mnist, cifar10, ring8 or "
                     "grid25 "
                     "(default: the model config's).")
-flags.DEFINE_string("data_dir", None,
-                    "TFDS folder where prepared datasets are cached.")
-flags.DEFINE_string("manual_dir", None,
-                    "Folder with the standard dataset files, for offline use.")
-flags.DEFINE_string("workdir", None, "Output folder (default: runs/<model>).")
+cli.define_shared_flag(flags.DEFINE_string, "data_dir", None,
+                       "TFDS folder where prepared datasets are cached.")
+cli.define_shared_flag(flags.DEFINE_string, "manual_dir", None,
+                       "Folder with the standard dataset files, for offline "
+                       "use.")
+cli.define_shared_flag(flags.DEFINE_string, "workdir", None,
+                       "Output folder (default: runs/<model>).")
 flags.DEFINE_string("export_base", None,
                     "TF Serving model base path (default: <workdir>/export).")
 flags.DEFINE_integer("epochs", None, "Epochs (default: the model config's).",

@@ -95,6 +95,8 @@ def _run(workdir, stage_epochs=(2, 3), model_class=TwoStageCounter,
     config.preprocessing = "unit"
     config.batch_size = 2
     config.num_grid_samples = 4
+    # A mock dataset has no feature classifier to score samples with.
+    config.sample_quality = False
     for name, value in fields.items():
         config[name] = value
     config.lock()

@@ -79,10 +79,14 @@ def _flat(tensors):
 
 @pytest.fixture
 def float64():
-    previous = keras.config.floatx()
+    # The global dtype policy too: Keras freezes it at the floatx of the
+    # first layer built in the process, and layers follow the policy.
+    previous, policy = keras.config.floatx(), keras.config.dtype_policy()
     keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
     yield
     keras.config.set_floatx(previous)
+    keras.config.set_dtype_policy(policy)
 
 
 # --- The differentiable optimizer steps against Keras's. ------------------
