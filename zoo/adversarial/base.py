@@ -106,6 +106,19 @@ def gan_config(**fields):
     return config
 
 
+def make_tiny(config, **fields):
+    """Turns a GAN config into its ``"tiny"`` variant, in place: a 4-D code
+    and players of 8 units (mlp) or 4 filters (conv), as tests and CI use;
+    ``fields`` set the model's own (``tfgen.config.make_tiny``).
+
+    Returns:
+        The same config.
+    """
+    return config_lib.make_tiny(
+        config, **{"latent_dim": 4, "generator_units": (8,),
+                   "discriminator_units": (8,), "filters": 4, **fields})
+
+
 def _check_choice(config, name, choices):
     if config[name] not in choices:
         raise errors.UsageError(f"config.{name}={config[name]!r} is not one "
@@ -191,9 +204,12 @@ class GAN(GenerativeModel):
     capabilities = ("sample", "decode", "discriminate")
     metric_names = ("discriminator_loss", "generator_loss", "real_output",
                     "fake_output", "gradient_penalty")
+    # The Keras name, which titles the plots: each model's registered name.
+    model_name = "gan"
 
     def __init__(self, config, data_info, **kwargs):
         validate(config, data_info)
+        kwargs.setdefault("name", self.model_name)
         super().__init__(config, data_info, **kwargs)
         self.latent_dim = int(config.latent_dim)
         self.code_size = self.latent_dim

@@ -40,8 +40,7 @@ def get_config(variant=None):
     config = base.gan_config()
     config.epochs = 300
     if variant == "tiny":
-        config_lib.make_tiny(config, latent_dim=4, generator_units=(8,),
-                             discriminator_units=(8,))
+        base.make_tiny(config)
     config.lock()
     return config
 
@@ -52,6 +51,4 @@ class ConditionalGAN(base.GAN):
 
     labelled_capabilities = base.GAN.capabilities
 
-    def __init__(self, config, data_info, **kwargs):
-        kwargs.setdefault("name", "cgan")
-        super().__init__(config, data_info, **kwargs)
+    model_name = "cgan"

@@ -56,7 +56,7 @@ def get_config(variant=None):
     config_lib.check_variant("dcgan", variant)
     config = dcgan_config()
     if variant == "tiny":
-        config_lib.make_tiny(config, latent_dim=4, filters=4)
+        base.make_tiny(config)
     config.lock()
     return config
 
@@ -65,6 +65,4 @@ def get_config(variant=None):
 class DCGAN(base.GAN):
     """A GAN with DCGAN's convolutional players."""
 
-    def __init__(self, config, data_info, **kwargs):
-        kwargs.setdefault("name", "dcgan")
-        super().__init__(config, data_info, **kwargs)
+    model_name = "dcgan"

@@ -40,8 +40,7 @@ def get_config(variant=None):
     config_lib.check_variant("gan", variant)
     config = base.gan_config()
     if variant == "tiny":
-        config_lib.make_tiny(config, latent_dim=4, generator_units=(8,),
-                             discriminator_units=(8,))
+        base.make_tiny(config)
     config.lock()
     return config
 
@@ -50,6 +49,4 @@ def get_config(variant=None):
 class MLPGAN(base.GAN):
     """A GAN whose players are multilayer perceptrons (the paper's)."""
 
-    def __init__(self, config, data_info, **kwargs):
-        kwargs.setdefault("name", "gan")
-        super().__init__(config, data_info, **kwargs)
+    model_name = "gan"

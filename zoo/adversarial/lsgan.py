@@ -41,7 +41,7 @@ def get_config(variant=None):
     config = dcgan.dcgan_config()
     config.loss = "least_squares"
     if variant == "tiny":
-        config_lib.make_tiny(config, latent_dim=4, filters=4)
+        base.make_tiny(config)
     config.lock()
     return config
 
@@ -50,6 +50,4 @@ def get_config(variant=None):
 class LSGAN(base.GAN):
     """A GAN trained with the least squares losses."""
 
-    def __init__(self, config, data_info, **kwargs):
-        kwargs.setdefault("name", "lsgan")
-        super().__init__(config, data_info, **kwargs)
+    model_name = "lsgan"

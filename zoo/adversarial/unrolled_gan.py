@@ -86,8 +86,7 @@ def get_config(variant=None):
     config = base.gan_config(unrolling_steps=5)  # K of section 2.2
     config.discriminator_units = (128,)
     if variant == "tiny":
-        config_lib.make_tiny(config, latent_dim=4, generator_units=(8,),
-                             discriminator_units=(8,), unrolling_steps=2)
+        base.make_tiny(config, unrolling_steps=2)
     config.lock()
     return config
 
@@ -126,9 +125,10 @@ class UnrolledGAN(gan.MLPGAN):
             discriminator optimizer other than Adam or SGD).
     """
 
+    model_name = "unrolled_gan"
+
     def __init__(self, config, data_info, **kwargs):
         validate(config)
-        kwargs.setdefault("name", "unrolled_gan")
         super().__init__(config, data_info, **kwargs)
         self.unrolling_steps = int(config.unrolling_steps)
 

@@ -53,7 +53,7 @@ def get_config(variant=None):
         name: optimizers_lib.optimizer_config("rmsprop", 5e-4)
         for name in (base.GENERATOR, base.DISCRIMINATOR)})
     if variant == "tiny":
-        config_lib.make_tiny(config, latent_dim=4, filters=4)
+        base.make_tiny(config)
     config.lock()
     return config
 
@@ -62,6 +62,4 @@ def get_config(variant=None):
 class WGAN(base.GAN):
     """A Wasserstein GAN whose critic's weights are clipped."""
 
-    def __init__(self, config, data_info, **kwargs):
-        kwargs.setdefault("name", "wgan")
-        super().__init__(config, data_info, **kwargs)
+    model_name = "wgan"

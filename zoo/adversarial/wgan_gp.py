@@ -50,7 +50,7 @@ def get_config(variant=None):
                                               beta_2=0.9)
         for name in (base.GENERATOR, base.DISCRIMINATOR)})
     if variant == "tiny":
-        config_lib.make_tiny(config, latent_dim=4, filters=4)
+        base.make_tiny(config)
     config.lock()
     return config
 
@@ -59,6 +59,4 @@ def get_config(variant=None):
 class WGANGP(base.GAN):
     """A Wasserstein GAN whose critic's gradient norm is penalized."""
 
-    def __init__(self, config, data_info, **kwargs):
-        kwargs.setdefault("name", "wgan_gp")
-        super().__init__(config, data_info, **kwargs)
+    model_name = "wgan_gp"
