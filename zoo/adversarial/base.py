@@ -17,6 +17,12 @@ file holds its paper's choices alone:
 - ``config.discriminator_steps`` discriminator updates per generator
   update, each on its own batch (Algorithm 1 of the paper): the generator
   moves on every k-th training step;
+- ``config.updates``: ``alternating`` (D moves, then G against the moved
+  D, each on its own codes: Algorithm 1) or ``simultaneous`` (both
+  gradients taken at the current parameters of both players, on one real
+  batch and one generated batch, then both applied: the simultaneous
+  gradient steps of Metz et al. (2017), equations 7 and 8, and of their
+  reference code);
 - the loss by name (``zoo.adversarial.losses``): ``minimax``,
   ``non_saturating``, ``least_squares`` or ``wasserstein``, with a gradient
   penalty (``config.gradient_penalty``) or weight clipping
@@ -55,6 +61,8 @@ DISCRIMINATOR = "discriminator"
 
 GENERATOR_NORMALIZATIONS = ("none", "batch", "virtual")
 DISCRIMINATOR_NORMALIZATIONS = ("none", "batch", "layer")
+# How the two players' steps interleave (config.updates).
+UPDATES = ("alternating", "simultaneous")
 
 # The output activation that puts a generated example in the data's range.
 _OUTPUT_ACTIVATIONS = {"symmetric": "tanh", "unit": "sigmoid",
@@ -85,6 +93,7 @@ def gan_config(**fields):
         num_upsamplings=2,
         loss="non_saturating",  # losses.LOSSES
         discriminator_steps=1,  # per generator step (k of Algorithm 1)
+        updates="alternating",  # UPDATES
         # Targets of the discriminator's cross-entropy: real_label < 1 is
         # one-sided label smoothing; fake_label > 0 smooths the fakes too.
         real_label=1.0,
@@ -133,6 +142,7 @@ def validate(config, data_info):
     for name in ("generator_activation", "discriminator_activation"):
         _check_choice(config, name, networks.MLP_ACTIVATIONS)
     _check_choice(config, "mlp_initializer", networks.MLP_INITIALIZERS)
+    _check_choice(config, "updates", UPDATES)
     _check_choice(config, "generator_normalization", GENERATOR_NORMALIZATIONS)
     _check_choice(config, "discriminator_normalization",
                   DISCRIMINATOR_NORMALIZATIONS)
@@ -144,6 +154,11 @@ def validate(config, data_info):
         if any(int(width) < 1 for width in config[name]):
             raise errors.UsageError(
                 f"config.{name}={tuple(config[name])} must be positive")
+    if config.updates == "simultaneous" and config.discriminator_steps != 1:
+        raise errors.UsageError(
+            f"config.updates='simultaneous' moves both players on every "
+            f"step: config.discriminator_steps="
+            f"{config.discriminator_steps} needs 'alternating'")
     for name in ("gradient_penalty", "weight_clip"):
         if config[name] < 0:
             raise errors.UsageError(
@@ -402,9 +417,37 @@ class GAN(GenerativeModel):
             loss, values = self.discriminator_objective(
                 real, tf.stop_gradient(fake), labels)
         self.minimize(tape, loss, optimizer=DISCRIMINATOR)
+        self._clip_critic()
+        return values
+
+    def _clip_critic(self):
         if self.config.weight_clip:
             losses.clip_weights(self.discriminator.trainable_variables,
                                 self.config.weight_clip)
+
+    def simultaneous_step(self, real, labels):
+        """One update of both players, each down its own loss's gradient
+        at the parameters of both before either moves; D's loss and G's
+        are on one real batch and the same codes. Returns the metric
+        values, ``generator_loss`` among them."""
+        codes = self.training_codes(tf.shape(real)[0])
+        with tf.GradientTape() as discriminator_tape:
+            fake = self.generate(codes, labels, training=True)
+            loss, values = self.discriminator_objective(
+                real, tf.stop_gradient(fake), labels)
+        with tf.GradientTape() as generator_tape:
+            values["generator_loss"] = self.generator_objective(
+                codes, labels, real)
+        players = self.optimizer_variables()
+        gradients = {
+            DISCRIMINATOR: discriminator_tape.gradient(
+                loss, players[DISCRIMINATOR]),
+            GENERATOR: generator_tape.gradient(values["generator_loss"],
+                                               players[GENERATOR])}
+        for name in (DISCRIMINATOR, GENERATOR):
+            self.apply_gradients(gradients[name], players[name],
+                                 optimizer=name)
+        self._clip_critic()
         return values
 
     def generator_step(self, real, labels):
@@ -418,6 +461,8 @@ class GAN(GenerativeModel):
     def train_step(self, batch):
         real = batch["image"]
         labels = batch.get("label") if self.num_conditions else None
+        if self.config.updates == "simultaneous":
+            return self.update_metrics(self.simultaneous_step(real, labels))
         values = self.discriminator_step(real, labels)
         steps = int(self.config.discriminator_steps)
         if steps == 1:

@@ -191,3 +191,68 @@ def test_mlp_activations_and_orthogonal_weights_reach_the_players():
     features = keras.Model(model.discriminator.input,
                               model.discriminator.layers[-2].output)
     assert np.min(features(tf.random.normal([32, 2]))) >= 0.0
+
+
+def _sgd_players(model, learning_rate):
+    for name, variables in model.optimizer_variables().items():
+        model.optimizers[name] = keras.optimizers.SGD(learning_rate)
+        model.optimizers[name].build(variables)
+
+
+@pytest.mark.parametrize("name", ["gan", "unrolled_gan"])
+def test_simultaneous_updates_take_both_gradients_before_either_moves(name):
+    # Metz et al. (2017), equations 7-8: theta_G and theta_D both step from
+    # the same (theta_G, theta_D). Under SGD each player's change is then
+    # -lr times its gradient at the old parameters of both; the alternating
+    # game's generator would see the moved discriminator instead.
+    model = _model(name, POINTS, updates="simultaneous",
+                   loss="minimax", generator_units=(8,),
+                   discriminator_units=(8,))
+    learning_rate = 0.5
+    _sgd_players(model, learning_rate)
+    real = tf.constant(np.random.default_rng(0).normal(size=(16, 2)),
+                       tf.float32)
+    codes = tf.random.stateless_normal([16, 4], seed=[1, 2])
+    model.training_codes = lambda batch_size: codes
+    players = model.optimizer_variables()
+    old = {key: _values(variables) for key, variables in players.items()}
+
+    def gradients():
+        with tf.GradientTape() as tape:
+            loss, _ = model.discriminator_objective(
+                real, model.generate(codes, training=True))
+        d_gradient = tape.gradient(loss, players[base.DISCRIMINATOR])
+        with tf.GradientTape() as tape:
+            loss = model.generator_objective(codes, None, real)
+        return {base.DISCRIMINATOR: d_gradient,
+                base.GENERATOR: tape.gradient(loss, players[base.GENERATOR])}
+
+    expected = gradients()
+    values = model.simultaneous_step(real, None)
+    assert set(values) >= {"discriminator_loss", "generator_loss"}
+    for key, variables in players.items():
+        for before, after, gradient in zip(old[key], variables,
+                                           expected[key]):
+            np.testing.assert_allclose(
+                np.asarray(after), before - learning_rate * np.asarray(
+                    gradient), rtol=1e-5, atol=1e-6)
+    # The generator's gradient at the moved discriminator differs: the test
+    # tells the two games apart.
+    for variable, value in zip(players[base.GENERATOR],
+                               old[base.GENERATOR]):
+        variable.assign(value)
+    alternating = gradients()[base.GENERATOR]
+    assert not all(np.allclose(a, b, rtol=1e-3) for a, b in zip(
+        alternating, expected[base.GENERATOR]))
+
+
+def test_simultaneous_updates_train_through_fit_and_refuse_k_steps():
+    model = _model("gan", updates="simultaneous")
+    model.fit(_batches(DIGITS, 3), epochs=1, verbose=0)
+    assert int(model.optimizers[base.DISCRIMINATOR].iterations) == 3
+    assert int(model.optimizers[base.GENERATOR].iterations) == 3
+    with pytest.raises(errors.UsageError, match="config.updates"):
+        _model("gan", updates="turns")
+    with pytest.raises(errors.UsageError,
+                       match="config.discriminator_steps=2"):
+        _model("gan", updates="simultaneous", discriminator_steps=2)
