@@ -21,7 +21,9 @@ and seed, this command trains the registered model with
 with the 2-D setup of the unrolled-GAN authors' reference notebook as config
 overrides (``PAPER_OVERRIDES``): both players with two hidden layers of 128
 tanh units and orthogonal initial weights (gain 1.4), a linear generator
-output, the minimax game of the paper's equations, Adam with beta_1 0.5 and
+output, the minimax game of the paper's equations played with simultaneous
+updates (``config.updates``: both players' gradients taken at the same
+parameters, on one batch), Adam with beta_1 0.5 and
 learning rates 1e-3 (generator) and 1e-4 (discriminator), batches of 512
 and a 256-dimensional code. Both models get the same budget of ``--steps``
 training steps (one discriminator and one generator update each; an epoch
@@ -112,6 +114,9 @@ PAPER_OVERRIDES = {
     "optimizers.generator.beta_1": "0.5",
     "optimizers.discriminator.learning_rate": "1e-4",
     "optimizers.discriminator.beta_1": "0.5",
+    # Equations 7-8 and the notebook: both players step from the same
+    # parameters on one batch.
+    "updates": "simultaneous",
     # A compiled call per epoch (40 steps): the per-step cost of Keras
     # would otherwise dominate these small networks.
     "steps_per_execution": "40",
