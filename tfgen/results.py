@@ -106,9 +106,9 @@ class Mismatch:
 
 # --- Provenance. -----------------------------------------------------------
 
-def _git(*arguments):
+def _git(*arguments, repository=REPOSITORY):
     try:
-        return subprocess.run(["git", *arguments], cwd=REPOSITORY,
+        return subprocess.run(["git", *arguments], cwd=repository,
                               capture_output=True, text=True, check=True,
                               timeout=60).stdout.strip()
     except (OSError, subprocess.SubprocessError):
@@ -144,12 +144,14 @@ def command_line(argv=None):
     return shlex.join([program, *arguments])
 
 
-def provenance(command=None):
+def provenance(command=None, *, repository=REPOSITORY):
     """Where and how a measurement is being made, for its results file.
 
     Args:
         command: the command line, a string or a list of arguments (default:
             ``command_line()`` of this process).
+        repository: the git checkout whose commit is recorded (default: the
+            one holding this package).
 
     Returns:
         A dict: ``command``; ``commit``, the repository's ``HEAD`` (None
@@ -169,7 +171,8 @@ def provenance(command=None):
     elif not isinstance(command, str):
         raise ValueError(f"command: expected a string or a list of strings, "
                          f"got {command!r}")
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    status = _git("status", "--porcelain", "--untracked-files=no",
+                  repository=repository)
     versions = {"python": platform.python_version()}
     for name in _VERSIONED_MODULES:
         version = getattr(sys.modules.get(name), "__version__", None)
@@ -177,7 +180,7 @@ def provenance(command=None):
             versions[name] = version
     return {
         "command": command,
-        "commit": _git("rev-parse", "HEAD"),
+        "commit": _git("rev-parse", "HEAD", repository=repository),
         "dirty": None if status is None else bool(status),
         "cpu_count": os.cpu_count(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(

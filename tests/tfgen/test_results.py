@@ -104,6 +104,31 @@ def test_provenance_records_the_command_commit_cores_and_date(monkeypatch):
     assert results.provenance("given command")["command"] == "given command"
 
 
+def test_dirty_means_tracked_files_differ_from_the_commit(tmp_path):
+    def git(*arguments):
+        return subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *arguments],
+            cwd=tmp_path, capture_output=True, text=True,
+            check=True).stdout.strip()
+
+    git("init", "-q")
+    (tmp_path / "tracked.txt").write_text("a\n")
+    git("add", "tracked.txt")
+    git("commit", "-q", "-m", "first")
+    (tmp_path / "untracked.txt").write_text("not counted\n")
+    clean = results.provenance("x", repository=tmp_path)
+    assert clean["commit"] == git("rev-parse", "HEAD")
+    assert clean["dirty"] is False
+    (tmp_path / "tracked.txt").write_text("b\n")
+    assert results.provenance("x", repository=tmp_path)["dirty"] is True
+    outside = tmp_path / "not_a_checkout"
+    outside.mkdir()
+    (outside / ".git").write_text("gitdir: /nonexistent\n")
+    assert {key: results.provenance("x", repository=outside)[key]
+            for key in ("commit", "dirty")} == {"commit": None,
+                                                "dirty": None}
+
+
 def test_command_line_of_a_script_and_of_an_outside_program():
     assert results.command_line([str(REPOSITORY / "tfgen" / "results.py"),
                                  "--check"]) == "python -m tfgen.results --check"
