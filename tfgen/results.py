@@ -575,6 +575,21 @@ def _split_lines(text):
     return [line for line in re.split(r"(?<=\n)", text) if line]
 
 
+def _next_fence(text, fence):
+    """The code fence open after line ``text`` (None: none), given ``fence``.
+
+    CommonMark: a fence closes on a line of its character alone, at least as
+    long as the opening one.
+    """
+    match = _FENCE.match(text)
+    if fence is None:
+        return match.group(1) if match else None
+    closes = (match is not None and match.group(1)[0] == fence[0]
+              and len(match.group(1)) >= len(fence)
+              and not text.strip().strip(fence[0]))
+    return None if closes else fence
+
+
 def find_blocks(lines, name="README"):
     """The results blocks of a README's lines (``_split_lines`` of its text).
 
@@ -587,16 +602,10 @@ def find_blocks(lines, name="README"):
     for index, line in enumerate(lines):
         text = line.rstrip("\r\n")
         stripped = text.strip()
-        if start is None:
-            opening = _FENCE.match(text)
-            if fence is not None:
-                if opening and opening.group(1)[0] == fence[0] and len(
-                        opening.group(1)) >= len(fence) and not text.strip(
-                        ).lstrip(fence[0]):
-                    fence = None
-                continue
-            if opening:
-                fence = opening.group(1)
+        if start is None:  # Fences are tracked outside blocks only.
+            in_code = fence is not None or _FENCE.match(text)
+            fence = _next_fence(text, fence)
+            if in_code:
                 continue
         if not _MARKER_LIKE.match(stripped):
             continue

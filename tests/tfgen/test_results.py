@@ -272,6 +272,16 @@ def test_bad_blocks_are_errors_naming_the_readme_line(tmp_path, text,
     assert readme.read_bytes() == before
 
 
+def test_markers_in_code_fences_are_examples_not_blocks():
+    text = ("````markdown\n```\n<!-- results: a.json#t -->\n```\n````\n"
+            "~~~\n<!-- /results -->\n~~~~\n"
+            "<!-- results: b.json#t -->\n```\n<!-- /results -->\n")
+    lines = results._split_lines(text)
+    # Only the last block counts; a fence opened inside a block is text.
+    assert results.find_blocks(lines) == [results.Block("b.json", "t", 8,
+                                                        10)]
+
+
 @pytest.mark.parametrize("content, message", [
     ("{", "bench.json: not valid JSON"),
     ('{"provenance": {}, "tables": {}}', "bench.json: provenance lacks "
