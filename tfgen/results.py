@@ -13,8 +13,9 @@ JSON document:
 
 ``write`` writes one atomically, ``read`` checks one and names the file and
 what is wrong with it. A cell is a number, a string (shown as given), a
-boolean (``yes``/``no``), ``None`` (shown as "—") or a list of those for a
-template. A column's format is a Python format spec applied to its numbers
+boolean (``yes``/``no``), ``None`` (shown as "—"), a list of those for a
+template, or ``{"value": ..., "format": ...}`` (``cell``) with a format of
+its own. A column's format is a Python format spec applied to its numbers
 (``".2f"``, ``".1%"``, ``",d"``, ``"+.3f"``) or, where it holds ``{``, a
 ``str.format`` template given the cell (``"{:.0f} s"``) or a list cell's
 items (``"{:.1f} ± {:.1f}"``).
@@ -275,11 +276,23 @@ def records_table(records, columns, **kwargs):
     return table(list(columns), rows, **kwargs)
 
 
+def cell(value, format_spec):
+    """A cell with a format of its own, overriding its column's.
+
+    For the cells a column's one format does not fit: a best value in bold
+    (``cell(12.78, "**{:.2f}**")``), a row measured at another scale
+    (``cell(0.0127, ".4f")`` beside ``".3f"`` rows), a remark
+    (``cell(132.0, "{:.0f} (reused)")``).
+    """
+    return {"value": value, "format": format_spec}
+
+
 def format_cell(value, spec=None):
     """One cell as the README shows it.
 
     Args:
-        value: a number, string, boolean, None, or a list of those.
+        value: a number, string, boolean, None, a list of those, or a
+            ``cell`` (whose own format wins over ``spec``).
         spec: a format spec for numbers, or a template holding ``{``.
 
     Returns:
@@ -290,6 +303,8 @@ def format_cell(value, spec=None):
     Raises:
         ValueError: the spec does not fit the value.
     """
+    if isinstance(value, dict):
+        value, spec = value["value"], value["format"]
     try:
         if value is None:
             text = "—"
@@ -350,12 +365,19 @@ def render_table(table_value):
 
 # --- Checking documents. ---------------------------------------------------
 
-def _check_cell(value, where):
-    if isinstance(value, list):
+def _check_cell(value, where, inner=False):
+    if isinstance(value, dict) and not inner:
+        if set(value) != {"value", "format"} or not isinstance(
+                value["format"], str):
+            raise ResultsError(f"{where}: a cell object must be "
+                               f"{{\"value\": ..., \"format\": \"...\"}}, "
+                               f"got {value!r}")
+        _check_cell(value["value"], where, inner=True)
+    elif isinstance(value, list):
         for item in value:
             if isinstance(item, list):
                 raise ResultsError(f"{where}: nested lists are not cells")
-            _check_cell(item, where)
+            _check_cell(item, where, inner=True)
     elif isinstance(value, float) and not math.isfinite(value):
         raise ResultsError(f"{where}: {value} is not a finite number; "
                            "write None for a missing one")
@@ -363,7 +385,8 @@ def _check_cell(value, where):
         raise ResultsError(f"{where}: a cell must be one line")
     elif not isinstance(value, (str, int, float, type(None))):
         raise ResultsError(f"{where}: {type(value).__name__} is not a cell "
-                           "(number, string, boolean, None or a list)")
+                           "(number, string, boolean, None, a list or a "
+                           "cell object)")
 
 
 def _check_table(value, where):

@@ -184,6 +184,19 @@ def test_render_applies_formats_and_shows_none_as_a_dash():
     assert results.format_cell(3) == "3"
 
 
+def test_a_cell_of_its_own_format_overrides_its_column():
+    quality = results.table(
+        ["run", "s/epoch", "FD"],
+        [["MNIST", 0.497, results.cell(12.78, "**{:.2f}**")],
+         ["digits", results.cell(0.0127, ".4f"), 21.854],
+         ["reused", results.cell([132.4, "reused"], "{:.0f} ({})"), None]],
+        formats={"s/epoch": ".3f", "FD": ".2f"})
+    assert results.render_table(quality).splitlines()[2:] == [
+        "| MNIST | 0.497 | **12.78** |",
+        "| digits | 0.0127 | 21.85 |",
+        "| reused | 132 (reused) | — |"]
+
+
 @pytest.mark.parametrize("columns, rows, formats, message", [
     (["a"], [[1, 2]], {}, "row 0 must be a list of 1 cells"),
     (["a", "a"], [], {}, "repeated columns"),
@@ -191,7 +204,10 @@ def test_render_applies_formats_and_shows_none_as_a_dash():
     (["a"], [[1.5]], {"a": "d"}, "row 0, column 'a': cannot format 1.5"),
     (["a"], [[[1, 2]]], {"a": ".2f"}, "needs a template"),
     (["a"], [[float("inf")]], {}, "not a finite number"),
-    (["a"], [[{"x": 1}]], {}, "dict is not a cell"),
+    (["a"], [[{"x": 1}]], {}, "a cell object must be"),
+    (["a"], [[results.cell({"value": 1, "format": "d"}, "d")]], {},
+     "dict is not a cell"),
+    (["a"], [[set()]], {}, "set is not a cell"),
 ])
 def test_bad_tables_are_refused_naming_what_is_wrong(columns, rows, formats,
                                                      message):
