@@ -18,7 +18,8 @@ template, or ``{"value": ..., "format": ...}`` (``cell``) with a format of
 its own. A column's format is a Python format spec applied to its numbers
 (``".2f"``, ``".1%"``, ``",d"``, ``"+.3f"``) or, where it holds ``{``, a
 ``str.format`` template given the cell (``"{:.0f} s"``) or a list cell's
-items (``"{:.1f} ± {:.1f}"``).
+items (``"{:.1f} ± {:.1f}"``); a list under a plain spec shows each item by
+it, joined by ", " (per-seed values).
 
 The README shows a table between two markers, each a line of its own:
 
@@ -297,8 +298,9 @@ def format_cell(value, spec=None):
 
     Returns:
         The text: strings as given, None as "—", booleans as yes/no,
-        numbers by ``spec`` (``str`` without one), list items by the
-        template; a ``|`` escaped so that it stays inside its cell.
+        numbers by ``spec`` (``str`` without one), a list's items by the
+        template, or each by the spec, joined by ", "; a ``|`` escaped so
+        that it stays inside its cell.
 
     Raises:
         ValueError: the spec does not fit the value.
@@ -312,11 +314,10 @@ def format_cell(value, spec=None):
             text = "yes" if value else "no"
         elif isinstance(value, str):
             text = value
-        elif isinstance(value, list):
-            if spec is None or "{" not in spec:
-                raise ValueError("a list cell needs a template such as "
-                                 "'{:.1f} ± {:.1f}'")
+        elif isinstance(value, list) and spec is not None and "{" in spec:
             text = spec.format(*value)
+        elif isinstance(value, list):  # per seed, say: "8, 8, 7"
+            text = ", ".join(format_cell(item, spec) for item in value)
         elif spec is None:
             text = str(value)
         elif "{" in spec:

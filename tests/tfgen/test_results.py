@@ -182,6 +182,8 @@ def test_render_applies_formats_and_shows_none_as_a_dash():
     assert results.format_cell("a|b") == r"a\|b"
     assert results.format_cell(None, ".2f") == "—"
     assert results.format_cell(3) == "3"
+    assert results.format_cell([0.181, 0.112, None], ".1%") == "18.1%, 11.2%, —"
+    assert results.format_cell([8, 8, 7]) == "8, 8, 7"
 
 
 def test_a_cell_of_its_own_format_overrides_its_column():
@@ -202,7 +204,8 @@ def test_a_cell_of_its_own_format_overrides_its_column():
     (["a", "a"], [], {}, "repeated columns"),
     (["a"], [[1]], {"b": ".2f"}, r"names columns \['b'\]"),
     (["a"], [[1.5]], {"a": "d"}, "row 0, column 'a': cannot format 1.5"),
-    (["a"], [[[1, 2]]], {"a": ".2f"}, "needs a template"),
+    (["a"], [[[1, 2]]], {"a": "{:.1f} ± {:.1f} of {}"}, "cannot format"),
+    (["a"], [[[1, [2]]]], {}, "nested lists are not cells"),
     (["a"], [[float("inf")]], {}, "not a finite number"),
     (["a"], [[{"x": 1}]], {}, "a cell object must be"),
     (["a"], [[results.cell({"value": 1, "format": "d"}, "d")]], {},
