@@ -66,7 +66,8 @@ _DOCUMENT_FIELDS = {"provenance", "tables", "raw"}
 _ALIGNMENTS = {"left": ":---", "right": "---:", "center": ":---:"}
 # Table names follow '#' in a marker: no spaces, '#' or '-->'.
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-_START = re.compile(r"^<!--\s*results:\s*(?P<file>[^#\s]+)#(?P<table>\S+)\s*-->$")
+_START = re.compile(
+    r"^<!--\s*results:\s*(?P<file>[^#\s]+)#(?P<table>\S+)\s*-->$")
 _END = re.compile(r"^<!--\s*/results\s*-->$")
 # Anything that looks like a marker but is not one is an error, not text.
 _MARKER_LIKE = re.compile(r"^<!--\s*/?results\b")
@@ -532,7 +533,11 @@ def write(path, tables, raw=None, command=None, origin=None):
     Raises:
         ResultsError: a bad table or provenance, or a value JSON cannot
             hold (the old file, if any, is left as it was).
+        ValueError: both ``command`` and ``origin``.
     """
+    if command is not None and origin is not None:
+        raise ValueError("command and origin: give one (origin holds its "
+                         "own command)")
     path = pathlib.Path(path)
     document = {"provenance": origin if origin is not None
                 else provenance(command),

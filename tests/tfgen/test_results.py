@@ -130,9 +130,11 @@ def test_dirty_means_tracked_files_differ_from_the_commit(tmp_path):
 
 
 def test_command_line_of_a_script_and_of_an_outside_program():
-    assert results.command_line([str(REPOSITORY / "tfgen" / "results.py"),
-                                 "--check"]) == "python -m tfgen.results --check"
-    assert results.command_line(["/usr/bin/tool", "a b"]) == "/usr/bin/tool 'a b'"
+    script = str(REPOSITORY / "tfgen" / "results.py")
+    assert results.command_line([script, "--check"]) == (
+        "python -m tfgen.results --check")
+    assert results.command_line(["/usr/bin/tool", "a b"]) == (
+        "/usr/bin/tool 'a b'")
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
@@ -170,6 +172,9 @@ def test_benchmark_documents_are_wrapped_with_their_own_provenance(tmp_path):
         == ["| dcgan | 3.14 |", "| gan | — |"]
     with pytest.raises(ValueError, match="no 'FD2'"):
         results.records_table(document["rows"], {"FD": "FD2"})
+    with pytest.raises(ValueError, match="command and origin"):
+        results.write(path, {"quality": quality}, command="x",
+                      origin=results.provenance_of(document))
     with pytest.raises(ValueError, match="no commit"):
         results.provenance_of({"command": "x", "cpu_count": 1, "date": "d"})
 
@@ -182,7 +187,8 @@ def test_render_applies_formats_and_shows_none_as_a_dash():
     assert results.format_cell("a|b") == r"a\|b"
     assert results.format_cell(None, ".2f") == "—"
     assert results.format_cell(3) == "3"
-    assert results.format_cell([0.181, 0.112, None], ".1%") == "18.1%, 11.2%, —"
+    assert results.format_cell([0.181, 0.112, None], ".1%") == (
+        "18.1%, 11.2%, —")
     assert results.format_cell([8, 8, 7]) == "8, 8, 7"
 
 
