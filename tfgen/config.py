@@ -64,6 +64,10 @@ def base_config(**model_fields):
     # distance of its samples in a small classifier's features
     # (tfgen.frechet; the classifier is trained once per dataset, cached).
     config.sample_quality = True
+    # After training, a sampler of images is scored by the Parzen-window
+    # log-likelihood of the test images under a kernel density estimate
+    # fitted to this many samples (tfgen.parzen); 0: not scored.
+    config.parzen_samples = 10000
     for key, value in model_fields.items():
         config[key] = value
     return config
@@ -86,7 +90,8 @@ def check_variant(model_name, variant):
 def make_tiny(config, **model_fields):
     """Turns a config into its ``"tiny"`` variant, in place: one epoch, a
     16-image sample grid, no sample-quality scoring (it trains a
-    classifier), and the model's smaller ``model_fields``.
+    classifier), no Parzen-window likelihood (it draws thousands of
+    samples), and the model's smaller ``model_fields``.
 
     Args:
         config: an unlocked config holding every field of ``model_fields``.
@@ -97,7 +102,8 @@ def make_tiny(config, **model_fields):
         The same config, for chaining.
     """
     config.update({"epochs": 1, "num_grid_samples": 16,
-                   "sample_quality": False, **model_fields})
+                   "sample_quality": False, "parzen_samples": 0,
+                   **model_fields})
     return config
 
 
@@ -191,6 +197,11 @@ def validate(config):
         raise errors.UsageError(
             f"config.sample_every_epochs={config.sample_every_epochs} must be "
             "non-negative")
+    parzen_samples = config.get("parzen_samples", 0)
+    if not _is_integer(parzen_samples) or parzen_samples < 0:
+        raise errors.UsageError(
+            f"config.parzen_samples={parzen_samples!r} must be a "
+            "non-negative integer")
     optimizers.validate(config)
 
 
