@@ -1,0 +1,259 @@
+"""The leaderboard: one table of every family's numbers, reused runs, failures.
+
+One leaderboard of three tiny runs on ``digits`` is built once for the
+module: ``pca`` (reconstructs), ``gan`` (samples) and ``lsgan``, whose
+build is made to raise. Its files must hold the runs' own numbers, the
+failure must sit in its row while the others are reported, and a second
+call must reuse the finished workdirs without training. The markdown's
+parts that a tiny run cannot reach (AIS estimates, Parzen and Fréchet
+numbers, the published MNIST numbers) are checked on a table written by
+hand.
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from tfgen import config as config_lib
+from tfgen import errors
+from tfgen import leaderboard
+from tfgen import registry
+from tfgen import training
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+MODELS = ["pca", "gan", "lsgan"]
+BROKEN = "lsgan"
+
+
+def _broken_build(original):
+    def build(spec, config, data_info):
+        if spec.name == BROKEN:
+            raise RuntimeError("weights out of stock\nsecond line")
+        return original(spec, config, data_info)
+    return build
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory, data_dir):
+    """The first leaderboard of MODELS, ``lsgan``'s build raising."""
+    root = tmp_path_factory.mktemp("leaderboard")
+    kwargs = dict(variant="tiny", workdir_base=root / "runs",
+                  output_dir=root / "out", data_dir=data_dir, verbose=0)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(registry.ModelSpec, "build",
+                      _broken_build(registry.ModelSpec.build))
+        table = leaderboard.run(MODELS, **kwargs)
+    return table, kwargs
+
+
+def _rows(table):
+    return {row["model"]: row for row in table["rows"]}
+
+
+def _metrics(row):
+    return json.loads((pathlib.Path(row["workdir"]) / "metrics.json")
+                      .read_text())
+
+
+def _md_line(output_dir, model):
+    text = (pathlib.Path(output_dir) / "leaderboard.md").read_text()
+    lines = [line for line in text.splitlines()
+             if line.startswith("| ") and f"`{model}`" in line]
+    assert len(lines) == 1, lines
+    return [cell.strip() for cell in lines[0].strip("|").split(" | ")]
+
+
+def test_files_are_written_with_every_model(first):
+    table, kwargs = first
+    out = kwargs["output_dir"]
+    written = json.loads((out / "leaderboard.json").read_text())
+    assert written["rows"] == table["rows"]
+    assert [row["model"] for row in written["rows"]] == ["gan", "lsgan",
+                                                         "pca"]
+    for key in ("command", "commit", "cpu_count", "date", "budget",
+                "wall_seconds"):
+        assert written[key] is not None, key
+    assert written["budget"] == "each model's default epochs, tiny configs"
+    assert (out / "leaderboard.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert written["figure"] == str(out / "leaderboard.png")
+    markdown = (out / "leaderboard.md").read_text()
+    assert "not comparable to the discrete NLLs" in markdown
+    assert "AIS numbers are estimates" in markdown
+    assert "Published binarized-MNIST" not in markdown  # Not on digits.
+
+
+def test_markdown_and_json_hold_the_runs_numbers(first):
+    table, kwargs = first
+    rows = _rows(table)
+    columns = list(leaderboard.COLUMNS)
+    pca, gan = rows["pca"], rows["gan"]
+    for row in (pca, gan):
+        metrics = _metrics(row)
+        assert row["status"] == "trained"
+        assert row["train_seconds"] == metrics["train_seconds"]
+        cells = _md_line(kwargs["output_dir"], row["model"])
+        assert cells[columns.index("train s")] == (
+            f"{metrics['train_seconds']:.1f}")
+        assert cells[columns.index("epochs")] == str(metrics["epochs"])
+    pca_cells = _md_line(kwargs["output_dir"], "pca")
+    assert pca["test_squared_error"] == _metrics(pca)["test_squared_error"]
+    assert pca_cells[columns.index("recon. error")] == (
+        f"{_metrics(pca)['test_squared_error']:.3f}")
+    # Tiny PCA: 3 components of 64 pixels are its trainable weights.
+    assert pca["num_parameters"] == 3 * 64
+    assert pca_cells[columns.index("sample ms/image")] == "—"  # No sample.
+    assert gan["sample_images_timed"] == leaderboard.SAMPLE_IMAGES
+    assert gan["sample_seconds_per_image"] > 0
+    assert _md_line(kwargs["output_dir"], "gan")[
+        columns.index("sample ms/image")] == (
+            f"{1000 * gan['sample_seconds_per_image']:.2f}")
+
+
+def test_a_failing_model_is_reported_and_the_others_go_on(first):
+    table, kwargs = first
+    broken = _rows(table)[BROKEN]
+    assert broken["status"] == "failed"
+    assert broken["error"] == "RuntimeError: weights out of stock"
+    assert table["num_failed"] == 1
+    assert _md_line(kwargs["output_dir"], BROKEN)[-1] == (
+        "failed: RuntimeError: weights out of stock")
+    assert "1 of 3 models failed." in (
+        kwargs["output_dir"] / "leaderboard.md").read_text()
+
+
+def test_a_second_call_reuses_the_finished_runs(first, monkeypatch):
+    table, kwargs = first
+    before = {row["model"]: (row["train_seconds"], sorted(
+        (path.name, path.stat().st_mtime_ns) for path in
+        (pathlib.Path(row["workdir"]) / "checkpoints").iterdir()))
+        for row in table["rows"] if row["status"] != "failed"}
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(training, "train_and_evaluate", no_training)
+    again = leaderboard.run(["pca", "gan"], **kwargs)
+    after = {row["model"]: (row["train_seconds"], sorted(
+        (path.name, path.stat().st_mtime_ns) for path in
+        (pathlib.Path(row["workdir"]) / "checkpoints").iterdir()))
+        for row in again["rows"]}
+    assert [row["status"] for row in again["rows"]] == ["reused", "reused"]
+    assert after == before
+    assert again["num_failed"] == 0
+
+
+def test_unknown_models_are_refused_by_name():
+    with pytest.raises(errors.UsageError) as raised:
+        leaderboard.plan(["vae", "nope", "zilch"])
+    message = str(raised.value)
+    assert "unknown models 'nope', 'zilch'" in message
+    assert "valid models: " in message and "pixelcnn" in message
+
+
+def test_a_workdir_of_another_config_is_refused(tmp_path):
+    spec, config = leaderboard.train_cli.make_config("pca", variant="tiny")
+    workdir = tmp_path / "digits" / "pca"
+    workdir.mkdir(parents=True)
+    with config.unlocked():
+        config.batch_size += 1
+    (workdir / training.CONFIG_FILE).write_text(config_lib.to_json(config))
+    (workdir / training.RUN_FILE).write_text(json.dumps({"model": "pca"}))
+    with pytest.raises(errors.UsageError, match="batch_size.*--retrain"):
+        leaderboard.plan(["pca"], variant="tiny", workdir_base=tmp_path)
+    leaderboard.plan(["pca"], variant="tiny", workdir_base=tmp_path,
+                     retrain=True)
+
+
+def test_the_command_refuses_unknown_models_in_one_line(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    result = subprocess.run(
+        [sys.executable, "-m", "tfgen.leaderboard", "--models=vae,nope"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and lines[0].startswith(
+        "error: --models: unknown model 'nope'; valid models:"), lines
+    assert list(tmp_path.iterdir()) == []  # Nothing written.
+
+
+def _hand_row(model, family, **numbers):
+    return {"model": model, "family": family, "status": "trained",
+            "preprocessing": "binarize_dynamic", "workdir": "w",
+            "num_parameters": 1234, "epochs": 5, "train_seconds": 61.0,
+            **numbers}
+
+
+def _hand_table(dataset, rows):
+    return {"dataset": dataset, "command": "c", "commit": "abc",
+            "cpu_count": 2, "date": "d", "wall_seconds": 1.0,
+            "budget": "b", "train_examples": 18000, "test_examples": 10000,
+            "floors": {"frechet_floor_train": 1.5, "frechet_floor_half": 2.25},
+            "rows": rows, "num_failed": 0}
+
+
+def test_the_kind_of_each_nll_is_stated():
+    assert leaderboard.nll_kind({"log_prob_kind": "exact",
+                                 "log_prob_stderr": 0.0}) == "exact"
+    assert leaderboard.nll_kind({"log_prob_kind": "lower_bound",
+                                 "log_prob_samples": 100,
+                                 "log_prob_stderr": 0.0}) == "bound, k=100"
+    # The DBN's bound has an AIS log Z: an estimate.
+    assert leaderboard.nll_kind({"log_prob_kind": "lower_bound",
+                                 "log_prob_samples": 100,
+                                 "log_prob_stderr": 0.0125}) == (
+        "estimate: bound, k=100, log Z by AIS ± 0.013")
+    assert leaderboard.nll_kind({"log_prob_kind": "estimate",
+                                 "log_prob_stderr": 0.008}) == (
+        "estimate, log Z by AIS ± 0.008")
+    assert leaderboard.nll_kind({}) is None
+
+
+def test_markdown_of_samplers_and_the_published_mnist_numbers():
+    rbm = _hand_row("rbm", "boltzmann", test_nll=90.123,
+                    log_prob_kind="estimate", log_prob_stderr=0.05,
+                    parzen_nll=-120.5, parzen_stderr=2.25,
+                    frechet_distance=12.345, classes_covered=9,
+                    label_entropy=2.1, largest_class_share=0.25)
+    dbn = _hand_row("dbn", "boltzmann", classification_error=0.0312)
+    table = _hand_table("mnist", [rbm, dbn])
+    markdown = leaderboard.format_markdown(table)
+    cells = dict(zip(leaderboard.COLUMNS, _cells_of(markdown, "rbm")))
+    assert cells["test NLL (nats)"] == "90.12"
+    assert cells["Parzen NLL (nats)"] == "-120.50 ± 2.25"
+    assert cells["Fréchet"] == "12.35"
+    assert cells["largest class"] == "25.0%"
+    assert cells["weights"] == "1,234"
+    assert "training images 1.50; one half of the test set against the " \
+           "other 2.25" in markdown
+    published = [line for line in markdown.splitlines()
+                 if line.startswith("| `")][-2:]
+    assert "90.12 nats (binary pixels)" in published[0]
+    assert "about 86 nats" in published[0]
+    assert "3.12% test error" in published[1]
+    assert "1.25% test error" in published[1]
+    assert "5 epochs on 18,000 training images, 61 s on 2 cores" in (
+        published[1])
+    assert "Published binarized-MNIST" not in leaderboard.format_markdown(
+        _hand_table("digits", [rbm]))
+
+
+def _cells_of(markdown, model):
+    line = next(line for line in markdown.splitlines()
+                if line.startswith(f"| boltzmann | `{model}`"))
+    return [cell.strip() for cell in line.strip("|").split(" | ")]
+
+
+def test_count_parameters_sums_the_trainable_weights():
+    class Variable:
+        def __init__(self, *shape):
+            self.shape = shape
+
+    class Model:
+        trainable_variables = [Variable(64, 3), Variable(3), Variable()]
+
+    assert leaderboard.count_parameters(Model()) == 64 * 3 + 3 + 1

@@ -1,0 +1,797 @@
+"""One table of every registered model's test numbers, across the families.
+
+    python -m tfgen.leaderboard --dataset=digits
+    python -m tfgen.leaderboard --models=pca,vae --epochs=20
+    python -m tfgen.leaderboard --config_variant=tiny   # a smoke run
+    python -m tfgen.leaderboard --dataset=mnist \\
+        --manual_dir=../shared/data/mnist --epochs=5
+
+Every model (``--models``, default all registered ones) is trained with its
+default config (``--config_variant``: another variant, ``tiny`` for a smoke
+run of seconds per model), the dataset set to ``--dataset``, by
+``tfgen.training.train_and_evaluate``, the loop ``python -m tfgen.train``
+runs, in ``<workdir_base>/<dataset>/<model>``. ``--epochs`` is the budget:
+it overrides ``config.epochs`` of every model (a model trained in stages
+counts the epochs of its stages, which its row reports). A workdir already
+holding a finished run of the same config is reused, not trained again
+(``--retrain`` removes it and trains anew); one trained for fewer epochs
+than asked is resumed, its training time the sum of both sessions.
+
+Each row gathers the harness's numbers (``tfgen.evaluation.evaluate``, read
+from the run's ``metrics.json``): the test NLL and what kind of number it
+is, the Parzen-window NLL of the samples, the Fréchet distance and label
+spread of the samples, the reconstruction error; and what only this command
+measures: the number of trainable weights of the restored model and the
+time its ``sample`` takes per image. A model that fails (any exception) is
+reported with its error and the others go on; the exit status is the
+number of failed models (at most 99). Bad flags print one line on stderr
+and exit with status 2, having trained nothing.
+
+Output, in ``--output_dir`` (default ``results/leaderboard/<dataset>``;
+``results/leaderboard_<variant>/<dataset>`` for a variant):
+``leaderboard.json`` (the command, commit, core count, date, budget, every
+row, the total time), ``leaderboard.md`` (the table by family and model,
+its legend and caveats; on ``mnist`` the published binarized-MNIST numbers
+beside ours) and ``leaderboard.png`` (a row of samples of every sampling
+model, seeds 0-15).
+"""
+
+import dataclasses
+import datetime
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+
+from tfgen import cli
+from tfgen import errors
+# TensorFlow is imported where it is needed, as in tfgen.train, so that a
+# bad flag is reported before it starts.
+from tfgen import train as train_cli
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+# Seeds 0..SAMPLE_IMAGES-1 are drawn once to warm up (tracing) and once
+# timed; the timed draw is the model's row in leaderboard.png.
+SAMPLE_IMAGES = 16
+
+# A row's numbers as the harness names them in metrics.json, copied as they
+# are (None where the model has none).
+METRIC_KEYS = (
+    "test_nll", "test_bits_per_dim", "log_prob_kind", "log_prob_stderr",
+    "log_prob_samples", "baseline_independent_pixels_nll",
+    "parzen_nll", "parzen_stderr", "parzen_bandwidth", "parzen_num_samples",
+    "frechet_distance", "frechet_num_samples", "frechet_floor_train",
+    "frechet_floor_half", "classes_covered", "label_entropy",
+    "label_entropy_max", "largest_class_share", "test_squared_error",
+    "train_seconds", "epochs")
+
+# Where exit statuses stop counting failures.
+_MAX_STATUS = 99
+
+
+@dataclasses.dataclass(frozen=True)
+class Published:
+    """A published binarized-MNIST number to set beside ours.
+
+    Attributes:
+        metric: ``"test_nll"`` (nats) or ``"classification_error"``.
+        value: the number, as the paper states it.
+        text: how the table writes it.
+        source: the paper.
+        budget: the training the paper spent on it.
+    """
+
+    metric: str
+    value: float
+    text: str
+    source: str
+    budget: str
+
+
+PUBLISHED_MNIST = {
+    "pixelcnn": Published(
+        "test_nll", 81.30, "81.30 nats",
+        "van den Oord, Kalchbrenner & Kavukcuoglu (2016), Pixel Recurrent "
+        "Neural Networks",
+        "the full binarized-MNIST training set, a larger network, trained "
+        "to convergence on GPUs"),
+    "rbm": Published(
+        "test_nll", 86.0, "about 86 nats (log Z by AIS)",
+        "Salakhutdinov & Murray (2008), On the Quantitative Analysis of "
+        "Deep Belief Networks: an RBM of 500 hidden units",
+        "the 60,000 training images, contrastive divergence with many Gibbs "
+        "steps, to convergence"),
+    "vae": Published(
+        "test_nll", 86.0, "about 85-87 nats (VAE and IWAE, k = 5,000)",
+        "Burda, Grosse & Salakhutdinov (2016), Importance Weighted "
+        "Autoencoders",
+        "3,280 passes over the 60,000 training images"),
+    "dbn": Published(
+        "classification_error", 0.0125, "1.25% test error",
+        "Hinton, Osindero & Teh (2006), A Fast Learning Algorithm for Deep "
+        "Belief Nets: 784-500-500-2000 with the labels at the top",
+        "the 60,000 training images, greedy pretraining then hundreds of "
+        "epochs of up-down fine-tuning"),
+}
+
+
+@dataclasses.dataclass
+class PlannedRun:
+    """One model to measure, its request checked; nothing trained yet."""
+
+    spec: object
+    config: object
+    workdir: pathlib.Path
+
+
+def default_output_dir(dataset, variant=None):
+    """``results/leaderboard[_<variant>]/<dataset>``."""
+    suffix = f"_{variant}" if variant else ""
+    return pathlib.Path("results") / f"leaderboard{suffix}" / dataset
+
+
+def default_workdir_base(variant=None):
+    """``runs/leaderboard[_<variant>]``: a variant's runs apart, so that a
+    smoke run never stands in the way of the real one."""
+    return pathlib.Path("runs") / (
+        f"leaderboard_{variant}" if variant else "leaderboard")
+
+
+def _config_json(config):
+    from tfgen import config as config_lib
+
+    return json.loads(config_lib.to_json(config))
+
+
+def _read_json(path):
+    path = pathlib.Path(path)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def finished_metrics(workdir, spec, config):
+    """The metrics of a finished run of ``spec`` with exactly ``config``.
+
+    Returns:
+        The workdir's ``metrics.json`` dict when ``run.json`` names the
+        model, ``config.json`` equals ``config`` and ``metrics.json``
+        holds the evaluation's numbers; otherwise None.
+    """
+    from tfgen import evaluation
+    from tfgen import training
+
+    workdir = pathlib.Path(workdir)
+    metrics = _read_json(workdir / evaluation.METRICS_FILE)
+    if (metrics is None or "num_test_examples" not in metrics
+            or (training.read_run(workdir) or {}).get("model") != spec.name):
+        return None
+    saved = _read_json(workdir / training.CONFIG_FILE)
+    return metrics if saved == _config_json(config) else None
+
+
+def _check_workdir(workdir, spec, config, retrain):
+    """Refuses a workdir that training could neither reuse nor resume.
+
+    Mirrors ``tfgen.training``'s resumption rule (another model, or another
+    config but for ``epochs`` and fields added since, is refused) and adds
+    one: a finished run of more epochs than asked cannot be cut back.
+
+    Raises:
+        UsageError: naming the workdir and what differs.
+    """
+    from tfgen import evaluation
+    from tfgen import training
+
+    if not workdir.exists():
+        return
+    if not workdir.is_dir():
+        raise errors.UsageError(f"workdir {workdir} is not a folder")
+    saved_model = (training.read_run(workdir) or {}).get("model")
+    if retrain:
+        if saved_model != spec.name and any(workdir.iterdir()):
+            raise errors.UsageError(
+                f"--retrain would remove {workdir}, which holds no run of "
+                f"{spec.name!r}; remove it yourself")
+        return
+    if saved_model not in (None, spec.name):
+        raise errors.UsageError(f"workdir {workdir} holds a run of "
+                                f"{saved_model!r}, not {spec.name!r}")
+    saved = _read_json(workdir / training.CONFIG_FILE)
+    if saved is None or finished_metrics(workdir, spec, config) is not None:
+        return
+    wanted = _config_json(config)
+    differing = sorted(key for key in saved
+                       if key != "epochs" and saved[key] != wanted.get(key))
+    if differing:
+        key = differing[0]
+        raise errors.UsageError(
+            f"workdir {workdir} holds a run with another config ({key}: "
+            f"{saved[key]!r} there, {wanted.get(key)!r} now); pass --retrain "
+            "to replace it, or another --workdir_base")
+    if ((workdir / evaluation.METRICS_FILE).is_file()
+            and saved["epochs"] > wanted["epochs"]):
+        raise errors.UsageError(
+            f"workdir {workdir} holds a run of {saved['epochs']} epochs, more "
+            f"than the {wanted['epochs']} asked; pass --retrain")
+
+
+def plan(models=None, *, dataset="digits", workdir_base=None, variant=None,
+         epochs=None, seed=None, retrain=False):
+    """Checks the whole request and lists the runs, writing nothing.
+
+    Args:
+        models: registered model names; None: all of them.
+        dataset: an image dataset of ``tfgen.data.DATASETS``.
+        workdir_base: runs go to ``<workdir_base>/<dataset>/<model>``.
+        variant: a config variant (``"tiny"``) or None for the default.
+        epochs: overrides ``config.epochs`` of every model.
+        seed: overrides ``config.seed`` of every model.
+        retrain: train every model anew, removing its workdir.
+
+    Returns:
+        A list of ``PlannedRun``.
+
+    Raises:
+        UsageError: unknown models (all named), a dataset that is not of
+            images, a bad value, or a workdir that cannot be reused.
+    """
+    from tfgen import registry
+    from tfgen.data import toy2d
+    import zoo  # noqa: F401  (fills the registry)
+
+    names = registry.names() if models is None else list(models)
+    unknown = [name for name in names if name not in registry.names()]
+    if unknown:
+        raise errors.UsageError(
+            f"--models: unknown model{'s' * (len(unknown) > 1)} "
+            f"{', '.join(map(repr, unknown))}; valid models: "
+            f"{', '.join(registry.names())}")
+    if not names:
+        raise errors.UsageError("--models names no model")
+    if dataset in toy2d.MIXTURES:
+        raise errors.UsageError(
+            f"--dataset={dataset}: the leaderboard compares image models; "
+            "the 2-D mixtures are measured by benchmarks.mode_coverage")
+    base = pathlib.Path(workdir_base or default_workdir_base(variant))
+    runs = []
+    for name in dict.fromkeys(names):  # Once each, in the order given.
+        spec, config = train_cli.make_config(
+            name, variant=variant, dataset=dataset, epochs=epochs, seed=seed)
+        workdir = base / dataset / name
+        _check_workdir(workdir, spec, config, retrain)
+        runs.append(PlannedRun(spec, config, workdir))
+    return runs
+
+
+def count_parameters(model):
+    """Trainable weights of a model (a GAN's discriminator's included)."""
+    import numpy as np
+
+    return int(sum(np.prod(variable.shape)
+                   for variable in model.trainable_variables))
+
+
+def time_sampling(model, num_images=SAMPLE_IMAGES):
+    """Seconds per image of the model's ``sample``, and its images.
+
+    Draws seeds 0..num_images-1 (a conditional model: label = seed mod the
+    number of classes, as in the sample grids) once to trace and warm up,
+    then once timed.
+
+    Returns:
+        ``(seconds_per_image, images)``, the images (N, H, W, C) as [0, 1]
+        intensities for a picture.
+    """
+    import numpy as np
+
+    from tfgen import plots
+
+    arguments, _ = plots.grid_sample_arguments(model, num_images)
+    np.asarray(model.sample(**arguments)["images"])  # Traces.
+    start = time.perf_counter()
+    images = np.asarray(model.sample(**arguments)["images"])
+    seconds = time.perf_counter() - start
+    return seconds / num_images, plots.display_units(
+        images, model.config.preprocessing)
+
+
+def _train(run, data_dir, manual_dir, retrain, verbose):
+    """Trains (or resumes) a run; returns ``(model, metrics, status)``."""
+    from tfgen import evaluation
+    from tfgen import training
+
+    if retrain and run.workdir.exists():
+        shutil.rmtree(run.workdir)
+    earlier = _read_json(run.workdir / evaluation.METRICS_FILE)
+    model, metrics = training.train_and_evaluate(
+        run.spec, run.config, run.workdir, data_dir=data_dir,
+        manual_dir=manual_dir, verbose=verbose)
+    if earlier is None or "train_seconds" not in earlier:
+        return model, metrics, "trained"
+    # A finished run resumed: its first session's time counts too. With no
+    # epoch left to train (a field added to the config since), it was only
+    # evaluated again.
+    status = "continued" if metrics["history"] else "evaluated again"
+    metrics["train_seconds"] = round(
+        earlier["train_seconds"] + metrics["train_seconds"], 2)
+    training.write_results(run.workdir, metrics)
+    return model, metrics, status
+
+
+def measure(run, *, data_dir=None, manual_dir=None, retrain=False,
+            verbose=0):
+    """Trains, resumes or reuses one run and gathers its row.
+
+    Returns:
+        ``(row, samples)``: the row (``METRIC_KEYS`` from ``metrics.json``,
+        the test ``classification_error`` where the model has one, the
+        number of weights, the sampling time) and the [0, 1] samples for
+        the figure, or None for a model without ``sample``.
+    """
+    from tfgen import evaluate as evaluate_cli
+
+    metrics = None if retrain else finished_metrics(run.workdir, run.spec,
+                                                    run.config)
+    if metrics is not None:
+        status = "reused"
+        model = evaluate_cli.prepare_workdir(
+            run.workdir, data_dir=data_dir, manual_dir=manual_dir).model
+    else:
+        model, metrics, status = _train(run, data_dir, manual_dir, retrain,
+                                        verbose)
+    row = _row_head(run)
+    row.update(status=status, num_parameters=count_parameters(model))
+    row.update({key: metrics.get(key) for key in METRIC_KEYS})
+    row["classification_error"] = metrics.get("test", {}).get(
+        "classification_error")
+    samples = None
+    if "sample" in model.capabilities and model.data_info.is_image:
+        row["sample_seconds_per_image"], samples = time_sampling(model)
+        row["sample_images_timed"] = SAMPLE_IMAGES
+    return row, samples
+
+
+def _row_head(run):
+    return {"model": run.spec.name, "family": run.spec.family,
+            "preprocessing": run.config.preprocessing,
+            "workdir": str(run.workdir)}
+
+
+def error_line(error):
+    """``Type: first line of the message``, for a table cell."""
+    message = str(error).strip().splitlines()
+    return type(error).__name__ + (f": {message[0]}" if message else "")
+
+
+def _git(*arguments):
+    try:
+        return subprocess.run(["git", *arguments], cwd=REPO,
+                              capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+@dataclasses.dataclass
+class PreparedLeaderboard:
+    """A checked request: the runs, where the files go, the dataset's info."""
+
+    runs: list
+    output_dir: pathlib.Path
+    info: object
+    settings: dict
+
+
+def prepare(models=None, *, dataset="digits", workdir_base=None,
+            output_dir=None, epochs=None, variant=None, seed=None,
+            data_dir=None, manual_dir=None, retrain=False):
+    """Checks the request (``plan``), the output folder and the data.
+
+    Args:
+        models, dataset, workdir_base, variant, epochs, seed, retrain: as
+            for ``plan``.
+        output_dir: where the three files go (``default_output_dir``).
+        data_dir: TFDS folder of prepared datasets.
+        manual_dir: folder of the dataset's standard files.
+
+    Returns:
+        A ``PreparedLeaderboard``; nothing is trained or written.
+
+    Raises:
+        UsageError: a bad request.
+    """
+    from tfgen import data
+
+    runs = plan(models, dataset=dataset, workdir_base=workdir_base,
+                variant=variant, epochs=epochs, seed=seed, retrain=retrain)
+    output_dir = pathlib.Path(output_dir or default_output_dir(dataset,
+                                                               variant))
+    if output_dir.exists() and not output_dir.is_dir():
+        raise errors.UsageError(f"--output_dir={output_dir} is not a folder")
+    info = data.get_info(dataset, data_dir=data_dir, manual_dir=manual_dir)
+    return PreparedLeaderboard(runs, output_dir, info, {
+        "models": models, "dataset": dataset, "variant": variant,
+        "epochs": epochs, "data_dir": data_dir, "manual_dir": manual_dir,
+        "retrain": retrain})
+
+
+def execute(prepared, *, verbose=1, command=None):
+    """Trains or reuses every run, then writes the leaderboard.
+
+    A model that fails is reported in its row with its error; the others
+    go on.
+
+    Args:
+        prepared: a ``PreparedLeaderboard``.
+        verbose: 0: silent; 1: a line per model and Keras's epoch lines.
+        command: the command line to record (default: the call).
+
+    Returns:
+        The table written to ``leaderboard.json``; ``num_failed`` counts
+        the failed models.
+    """
+    settings, runs = prepared.settings, prepared.runs
+    start = time.time()
+    rows, figure = [], {}
+    for index, planned in enumerate(runs, 1):
+        name = planned.spec.name
+        _progress(verbose, index, len(runs), f"{name}: started")
+        try:
+            row, samples = measure(
+                planned, data_dir=settings["data_dir"],
+                manual_dir=settings["manual_dir"],
+                retrain=settings["retrain"], verbose=2 if verbose else 0)
+        except Exception as error:  # noqa: BLE001 (reported, the rest go on)
+            row, samples = {**_row_head(planned), "status": "failed",
+                            "error": error_line(error)}, None
+        if samples is not None:
+            figure[name] = samples
+        rows.append(row)
+        _progress(verbose, index, len(runs),
+                  f"{name}: {row.get('error') or row['status']}")
+    rows.sort(key=lambda row: (row["family"], row["model"]))
+    table = {
+        "command": command or _call_text(settings),
+        "commit": _git("rev-parse", "HEAD"), "cpu_count": os.cpu_count(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"),
+        "dataset": settings["dataset"], "variant": settings["variant"],
+        "epochs": settings["epochs"],
+        "budget": budget_text(settings["epochs"], settings["variant"]),
+        "train_examples": int(prepared.info.split_sizes["train"]),
+        "test_examples": int(prepared.info.split_sizes["test"]),
+        "floors": _floors(rows), "rows": rows,
+        "num_failed": sum(row["status"] == "failed" for row in rows),
+        "wall_seconds": round(time.time() - start, 1),
+    }
+    write_outputs(table, figure, prepared.output_dir)
+    return table
+
+
+def run(models=None, *, verbose=1, command=None, **kwargs):
+    """``prepare`` then ``execute``: what the command line does, as a call.
+
+    Args:
+        models: registered model names; None: all of them.
+        verbose, command: as for ``execute``.
+        **kwargs: the other keyword arguments of ``prepare``.
+
+    Returns:
+        ``execute``'s table.
+
+    Raises:
+        UsageError: a bad request, before anything is trained or written.
+    """
+    return execute(prepare(models, **kwargs), verbose=verbose,
+                   command=command)
+
+
+def budget_text(epochs, variant):
+    """The training budget in words."""
+    what = (f"config.epochs={epochs} for every model" if epochs is not None
+            else "each model's default epochs")
+    return what + (f", {variant} configs" if variant else ", default configs")
+
+
+def _floors(rows):
+    """The real-vs-real Fréchet floors, the same for every model's row."""
+    for row in rows:
+        if row.get("frechet_floor_half") is not None:
+            return {key: row.get(key) for key in ("frechet_floor_train",
+                                                  "frechet_floor_half")}
+    return None
+
+
+def _call_text(settings):
+    return "tfgen.leaderboard.run(" + ", ".join(
+        f"{key}={value!r}" for key, value in settings.items()
+        if key in ("models", "dataset", "epochs", "variant")) + ")"
+
+
+def _progress(verbose, index, total, message):
+    if verbose:
+        print(f"[{index}/{total}] {message}", flush=True)
+
+
+# --- The markdown, the figure and the files. ---------------------------------
+
+_PIXELS = {"binarize_static": "binary", "binarize_dynamic": "binary",
+           "levels": "levels", "unit": "[0, 1]", "symmetric": "[-1, 1]",
+           "identity": "values"}
+
+COLUMNS = ("family", "model", "pixels", "test NLL (nats)", "bits/dim",
+           "NLL kind", "Parzen NLL (nats)", "Fréchet", "classes",
+           "label entropy", "largest class", "recon. error", "weights",
+           "epochs", "train s", "sample ms/image", "status")
+
+LEGEND = (
+    "pixels: what the model sees, binarized images, integer gray levels or "
+    "intensities; an NLL compares only with NLLs of the same pixels.",
+    "test NLL: -log p(x) per test image in nats, lower is better; bits/dim "
+    "for integer levels (nats / (D ln 2)).",
+    "NLL kind: exact; a bound (-log p(x) is at most this, from k "
+    "importance samples); or an estimate, where log Z comes from annealed "
+    "importance sampling (AIS) with the standard error given.",
+    "Parzen NLL: -log p(x) under a Gaussian kernel density estimate "
+    "fitted to the model's samples (bandwidth chosen on the validation "
+    "split), ± its standard error over test images.",
+    "Fréchet: distance between samples and test images in the features "
+    "of a small classifier of the dataset, lower is better; classes, label "
+    "entropy (nats) and largest class: how the classifier's labels of the "
+    "samples spread over the classes.",
+    "recon. error: squared reconstruction error per test image, summed "
+    "over pixels in [0, 1].",
+    "weights: trainable weights of the trained model (a GAN's "
+    "discriminator's included).",
+    "train s: the run's training time (a reused run's as recorded); "
+    f"sample ms/image: one call of `sample` on {SAMPLE_IMAGES} seeds after "
+    "a warm-up call, divided by the images.",
+    "status: trained now, reused from its workdir, continued (resumed to "
+    "more epochs), evaluated again (a finished run, a config field added "
+    "since), or failed with its error.",
+)
+
+CAVEATS = (
+    "The Parzen NLL is a kernel density estimate on [0, 1] pixel "
+    "intensities: a continuous density, not comparable to the discrete "
+    "NLLs, and known to rank models poorly in high dimensions (Theis, van "
+    "den Oord & Bethge 2016).",
+    "AIS numbers are estimates: their standard error covers the "
+    "estimator's spread, not its bias; too few intermediate distributions "
+    "make log Z too small and the NLL too optimistic.",
+    "Each model trains with its own default config for the budget stated; "
+    "the table compares these runs, not the models at their best.",
+)
+
+
+def _number(value, digits=2):
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def nll_kind(row):
+    """What a row's NLL is, in words (None without log_prob)."""
+    kind = row.get("log_prob_kind")
+    if kind is None:
+        return None
+    samples = row.get("log_prob_samples")
+    stderr = row.get("log_prob_stderr") or 0.0
+    text = {"exact": "exact", "lower_bound": "bound",
+            "estimate": "estimate"}[kind]
+    if kind == "lower_bound" and samples:
+        text += f", k={samples}"
+    if stderr:
+        text = ("estimate: " + text if kind != "estimate" else text) + (
+            f", log Z by AIS ± {stderr:.3f}")
+    return text
+
+
+def _cells(row):
+    pixels = _PIXELS.get(row["preprocessing"], row["preprocessing"])
+    head = [row["family"], f"`{row['model']}`", pixels]
+    if row["status"] == "failed":
+        error = row["error"].replace("|", "\\|")
+        return head + ["—"] * (len(COLUMNS) - 4) + [f"failed: {error}"]
+    parzen = (None if row.get("parzen_nll") is None else
+              f"{row['parzen_nll']:.2f} ± {row['parzen_stderr']:.2f}")
+    share = row.get("largest_class_share")
+    seconds = row.get("sample_seconds_per_image")
+    cells = [
+        _number(row.get("test_nll")), _number(row.get("test_bits_per_dim"), 3),
+        nll_kind(row), parzen, _number(row.get("frechet_distance")),
+        row.get("classes_covered"), _number(row.get("label_entropy"), 3),
+        None if share is None else f"{100 * share:.1f}%",
+        _number(row.get("test_squared_error"), 3),
+        f"{row['num_parameters']:,}", row.get("epochs"),
+        _number(row.get("train_seconds"), 1),
+        None if seconds is None else f"{1000 * seconds:.2f}", row["status"]]
+    return head + ["—" if cell is None else str(cell) for cell in cells]
+
+
+def _markdown_row(cells):
+    return "| " + " | ".join(cells) + " |"
+
+
+def format_markdown(table):
+    """The leaderboard as markdown: setting, table, legend, caveats and, on
+    ``mnist``, the published numbers.
+
+    Args:
+        table: ``run``'s table (rows sorted by family and model).
+
+    Returns:
+        The markdown text.
+    """
+    commit = (table.get("commit") or "unknown")[:12]
+    lines = [
+        f"# Leaderboard on `{table['dataset']}`", "",
+        f"Command: `{table['command']}` at commit {commit}, "
+        f"{table['cpu_count']} cores, {table['date']}; "
+        f"{table['wall_seconds']:.0f} s in all.", "",
+        f"Budget: {table['budget']}; {table['train_examples']:,} training "
+        f"and {table['test_examples']:,} test images.", ""]
+    floors = table.get("floors")
+    if floors:
+        lines += [
+            "Fréchet floors (real images against the test set): as many "
+            "training images "
+            f"{_number(floors.get('frechet_floor_train'))}; one half of the "
+            f"test set against the other {_number(floors['frechet_floor_half'])} "
+            "(compare with a model's distance at the same size).", ""]
+    else:
+        lines += ["Fréchet distances: not measured (config.sample_quality "
+                  "is off, or no model samples).", ""]
+    lines += [_markdown_row(COLUMNS),
+              _markdown_row(["---"] * len(COLUMNS))]
+    lines += [_markdown_row(_cells(row)) for row in table["rows"]]
+    if table["num_failed"]:
+        lines += ["", f"{table['num_failed']} of {len(table['rows'])} models "
+                  "failed."]
+    lines += ["", "Columns:", ""] + [f"- {text}" for text in LEGEND]
+    lines += ["", "Caveats:", ""] + [f"- {text}" for text in CAVEATS]
+    if table["dataset"] == "mnist":
+        lines += ["", *published_lines(table)]
+    return "\n".join(lines) + "\n"
+
+
+def published_lines(table):
+    """The published binarized-MNIST numbers beside ours, as markdown."""
+    lines = [
+        "## Published binarized-MNIST numbers", "",
+        "| model | ours | published | source | our budget | their budget |",
+        "|---|---|---|---|---|---|"]
+    for row in table["rows"]:
+        published = PUBLISHED_MNIST.get(row["model"])
+        if published is None:
+            continue
+        value = row.get(published.metric)
+        if value is None:
+            ours = "—"
+        elif published.metric == "classification_error":
+            ours = f"{100 * value:.2f}% test error"
+        else:
+            ours = (f"{value:.2f} nats "
+                    f"({_PIXELS.get(row['preprocessing'])} pixels)")
+        budget = "failed" if row["status"] == "failed" else (
+            f"{row.get('epochs')} epochs on {table['train_examples']:,} "
+            f"training images, {_number(row.get('train_seconds'), 0)} s on "
+            f"{table['cpu_count']} cores")
+        lines.append(_markdown_row([
+            f"`{row['model']}`", ours, published.text, published.source,
+            budget, published.budget]))
+    lines += ["", "The published NLLs are of binarized MNIST: ours compare "
+              "with them only where our pixels are binary. Their budgets "
+              "are many times ours; the gap is mostly that budget."]
+    return lines
+
+
+def _write_text(path, text):
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def write_outputs(table, figure, output_dir):
+    """Writes ``leaderboard.json``, ``.md`` and ``.png`` (if any model
+    samples) to ``output_dir``; records their paths in ``table``."""
+    from tfgen import evaluation
+    from tfgen import plots
+
+    output_dir = pathlib.Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    ordered = [row["model"] for row in table["rows"]
+               if row["model"] in figure]
+    table["figure"] = None
+    if ordered:
+        table["figure"] = str(plots.plot_image_rows(
+            [figure[name] for name in ordered],
+            output_dir / "leaderboard.png", row_labels=ordered,
+            title=f"samples (seeds 0-{SAMPLE_IMAGES - 1}) on "
+                  f"{table['dataset']}"))
+    evaluation.write_json_atomically(output_dir / "leaderboard.json", table)
+    _write_text(output_dir / "leaderboard.md", format_markdown(table))
+
+
+# --- The command line. ---------------------------------------------------------
+
+def _define_flags():
+    """The flags of this command alone.
+
+    Defined only when it runs as the program: ``--models`` and
+    ``--output_dir`` are names other commands (benchmarks, tfgen.latent)
+    define too, and a process importing both must not fail. The shared
+    ones (--dataset, --epochs, --config_variant, --seed, --data_dir,
+    --manual_dir) are ``tfgen.train``'s, with its meaning.
+    """
+    from absl import flags
+
+    flags.DEFINE_list("models", None, "Registered models to measure "
+                      "(default: all; see python -m tfgen.train "
+                      "--list_models).")
+    flags.DEFINE_string("workdir_base", None,
+                        "Runs go to <workdir_base>/<dataset>/<model> "
+                        "(default: runs/leaderboard[_<variant>]).")
+    flags.DEFINE_string("output_dir", None, "Where the json, md and png go "
+                        "(default: results/leaderboard[_<variant>]/<dataset>).")
+    flags.DEFINE_bool("retrain", False, "Train every model anew, removing "
+                      "its workdir, instead of reusing a finished run.")
+    for name in ("dataset", "epochs", "config_variant", "seed", "data_dir",
+                 "manual_dir"):
+        flags.declare_key_flag(name)
+
+
+# tfgen.train's flags that mean nothing here: refused, not ignored.
+_TRAIN_ONLY_FLAGS = ("model", "list_models", "workdir", "export_base")
+
+
+def command_line(flag_values):
+    """The command as given: the flags set."""
+    given = [flag_values[name].serialize() for name in flag_values
+             if flag_values[name].present]
+    return " ".join(["python -m tfgen.leaderboard", *given])
+
+
+def main(argv):
+    del argv  # Checked by cli.parse_flags.
+    from absl import flags
+    from absl import logging
+
+    flag_values = flags.FLAGS
+    logging.set_verbosity(logging.WARNING)
+    try:
+        with cli.native_stderr_held():
+            if cli.CONFIG_OVERRIDES:
+                raise errors.UsageError(
+                    "tfgen.leaderboard takes no --config overrides: every "
+                    "model runs its own config")
+            for name in _TRAIN_ONLY_FLAGS:
+                if flag_values[name].present:
+                    raise errors.UsageError(
+                        f"--{name} is tfgen.train's; the leaderboard takes "
+                        "--models and --workdir_base")
+            prepared = prepare(
+                flag_values.models,
+                dataset=flag_values.dataset or "digits",
+                workdir_base=flag_values.workdir_base,
+                output_dir=flag_values.output_dir,
+                epochs=flag_values.epochs,
+                variant=flag_values.config_variant, seed=flag_values.seed,
+                data_dir=flag_values.data_dir,
+                manual_dir=flag_values.manual_dir,
+                retrain=flag_values.retrain)
+    except errors.UsageError as error:
+        cli.fail(str(error), 2)
+    table = execute(prepared, command=command_line(flag_values))
+    print()
+    print(format_markdown(table))
+    print(f"Written to {prepared.output_dir}.")
+    sys.exit(min(table["num_failed"], _MAX_STATUS))
+
+
+if __name__ == "__main__":
+    from absl import app
+
+    _define_flags()
+    app.run(main, flags_parser=cli.parse_flags)
