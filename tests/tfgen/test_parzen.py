@@ -83,7 +83,8 @@ def test_far_points_keep_a_finite_log_density():
 # --- Against a Gaussian of known density. -----------------------------------
 
 def _gaussian_gap(dimension, seed=0, num_samples=2000, num_points=500):
-    """Parzen NLL minus the exact NLL of the same test points, and more."""
+    """Parzen NLL minus the exact NLL of the same test points, and the
+    estimate with its data."""
     rng = np.random.default_rng(seed)
     mixing = rng.normal(size=(dimension, dimension))
     covariance = mixing @ mixing.T / dimension + 0.5 * np.eye(dimension)
@@ -102,6 +103,7 @@ def _gaussian_gap(dimension, seed=0, num_samples=2000, num_points=500):
     entropy = 0.5 * np.linalg.slogdet(2 * math.pi * math.e * covariance)[1]
     assert exact.mean() == pytest.approx(
         entropy, abs=4 * exact.std() / math.sqrt(num_points))
+    result["data"] = (samples, validation, test)
     return result["nll"] - exact.mean(), result
 
 
@@ -127,8 +129,13 @@ def test_estimate_reports_the_test_nll_at_the_selected_bandwidth():
     assert result["num_samples"] == 300 and result["num_test"] == 50
     assert result["dimension"] == 3
     assert len(result["bandwidths"]) == len(result["validation_scores"]) == 37
-    assert result["stderr"] > 0
     assert math.isfinite(gap)
+    samples, _, test = result["data"]
+    negative = -parzen.log_density(test, samples, result["bandwidth"])
+    assert result["nll"] == pytest.approx(negative.mean(), rel=1e-12)
+    # The standard error of a mean over 50 test examples.
+    assert result["stderr"] == pytest.approx(
+        negative.std(ddof=1) / math.sqrt(50), rel=1e-12)
 
 
 # --- Bandwidth selection. ----------------------------------------------------
@@ -261,6 +268,10 @@ def test_evaluate_reports_the_parzen_nll_of_a_sampler_of_images(data_dir):
     held_out = evaluation.parzen_likelihood(model, splits)
     assert held_out["parzen_selection_split"] == "train"
     assert held_out["parzen_selection_examples"] == 360
+    train, _ = frechet.unit_images("digits", "train", data_dir=data_dir)
+    chosen = np.random.default_rng(0).permutation(len(train))[:360]
+    assert held_out["parzen_nll"] == pytest.approx(
+        parzen.estimate(samples, train[chosen], test)["nll"], rel=1e-5)
     assert "chosen on training images" in "\n".join(
         evaluation.report_lines({**results, **held_out}))
 
