@@ -64,6 +64,7 @@ METRIC_KEYS = (
     "test_nll", "test_bits_per_dim", "log_prob_kind", "log_prob_stderr",
     "log_prob_samples", "baseline_independent_pixels_nll",
     "parzen_nll", "parzen_stderr", "parzen_bandwidth", "parzen_num_samples",
+    "parzen_bandwidth_at_grid_edge",
     "frechet_distance", "frechet_num_samples", "frechet_floor_train",
     "frechet_floor_half", "classes_covered", "label_entropy",
     "label_entropy_max", "largest_class_share", "test_squared_error",
@@ -258,12 +259,21 @@ def plan(models=None, *, dataset="digits", workdir_base=None, variant=None,
     base = pathlib.Path(workdir_base or default_workdir_base(variant))
     runs = []
     for name in dict.fromkeys(names):  # Once each, in the order given.
+        spec = registry.get(name)
         spec, config = train_cli.make_config(
-            name, variant=variant, dataset=dataset, epochs=epochs, seed=seed)
+            name, variant=variant, dataset=dataset,
+            epochs=None if keeps_epochs(spec) else epochs, seed=seed)
         workdir = base / dataset / name
         _check_workdir(workdir, spec, config, retrain)
         runs.append(PlannedRun(spec, config, workdir))
     return runs
+
+
+def keeps_epochs(spec):
+    """Whether a model keeps its epochs under ``--epochs``: one whose
+    default config makes at most one pass (fitted in closed form, as PCA,
+    which refuses more) has no budget to set."""
+    return spec.get_config().epochs <= 1
 
 
 def count_parameters(model):
@@ -313,10 +323,14 @@ def _train(run, data_dir, manual_dir, retrain, verbose):
         return model, metrics, "trained"
     # A finished run resumed: its first session's time counts too. With no
     # epoch left to train (a field added to the config since), it was only
-    # evaluated again.
-    status = "continued" if metrics["history"] else "evaluated again"
-    metrics["train_seconds"] = round(
-        earlier["train_seconds"] + metrics["train_seconds"], 2)
+    # evaluated again and its training time is the first session's.
+    if metrics["history"]:
+        status = "continued"
+        metrics["train_seconds"] = round(
+            earlier["train_seconds"] + metrics["train_seconds"], 2)
+    else:
+        status = "evaluated again"
+        metrics["train_seconds"] = earlier["train_seconds"]
     training.write_results(run.workdir, metrics)
     return model, metrics, status
 
@@ -342,16 +356,28 @@ def measure(run, *, data_dir=None, manual_dir=None, retrain=False,
     else:
         model, metrics, status = _train(run, data_dir, manual_dir, retrain,
                                         verbose)
-    row = _row_head(run)
-    row.update(status=status, num_parameters=count_parameters(model))
-    row.update({key: metrics.get(key) for key in METRIC_KEYS})
-    row["classification_error"] = metrics.get("test", {}).get(
-        "classification_error")
+    row = {**_row_head(run), "status": status,
+           "num_parameters": count_parameters(model), **row_numbers(metrics)}
     samples = None
     if "sample" in model.capabilities and model.data_info.is_image:
         row["sample_seconds_per_image"], samples = time_sampling(model)
         row["sample_images_timed"] = SAMPLE_IMAGES
     return row, samples
+
+
+def row_numbers(metrics):
+    """A row's numbers from a run's ``metrics.json`` dict.
+
+    Returns:
+        ``{key: value or None}`` for ``METRIC_KEYS``, and
+        ``classification_error``: the test error of a model that
+        classifies, which the DBN's ``test_step`` reports among the
+        ``test`` metrics.
+    """
+    numbers = {key: metrics.get(key) for key in METRIC_KEYS}
+    numbers["classification_error"] = metrics.get("test", {}).get(
+        "classification_error")
+    return numbers
 
 
 def _row_head(run):
@@ -439,6 +465,7 @@ def execute(prepared, *, verbose=1, command=None):
     for index, planned in enumerate(runs, 1):
         name = planned.spec.name
         _progress(verbose, index, len(runs), f"{name}: started")
+        model_start = time.time()
         try:
             row, samples = measure(
                 planned, data_dir=settings["data_dir"],
@@ -447,11 +474,13 @@ def execute(prepared, *, verbose=1, command=None):
         except Exception as error:  # noqa: BLE001 (reported, the rest go on)
             row, samples = {**_row_head(planned), "status": "failed",
                             "error": error_line(error)}, None
+        row["wall_seconds"] = round(time.time() - model_start, 1)
         if samples is not None:
             figure[name] = samples
         rows.append(row)
         _progress(verbose, index, len(runs),
-                  f"{name}: {row.get('error') or row['status']}")
+                  f"{name}: {row.get('error') or row['status']} "
+                  f"({row['wall_seconds']:.0f} s)")
     rows.sort(key=lambda row: (row["family"], row["model"]))
     table = {
         "command": command or _call_text(settings),
@@ -460,7 +489,8 @@ def execute(prepared, *, verbose=1, command=None):
             timespec="seconds"),
         "dataset": settings["dataset"], "variant": settings["variant"],
         "epochs": settings["epochs"],
-        "budget": budget_text(settings["epochs"], settings["variant"]),
+        "budget": budget_text(settings["epochs"], settings["variant"],
+                              [run.spec for run in runs]),
         "train_examples": int(prepared.info.split_sizes["train"]),
         "test_examples": int(prepared.info.split_sizes["test"]),
         "floors": _floors(rows), "rows": rows,
@@ -489,10 +519,15 @@ def run(models=None, *, verbose=1, command=None, **kwargs):
                    command=command)
 
 
-def budget_text(epochs, variant):
+def budget_text(epochs, variant, specs=()):
     """The training budget in words."""
-    what = (f"config.epochs={epochs} for every model" if epochs is not None
-            else "each model's default epochs")
+    what = "each model's default epochs"
+    if epochs is not None:
+        what = f"config.epochs={epochs} for every model"
+        kept = [spec.name for spec in specs if keeps_epochs(spec)]
+        if kept:
+            what += (f" but {', '.join(kept)} (fitted in closed form, its "
+                     "own epochs)")
     return what + (f", {variant} configs" if variant else ", default configs")
 
 
@@ -535,9 +570,10 @@ LEGEND = (
     "NLL kind: exact; a bound (-log p(x) is at most this, from k "
     "importance samples); or an estimate, where log Z comes from annealed "
     "importance sampling (AIS) with the standard error given.",
-    "Parzen NLL: -log p(x) under a Gaussian kernel density estimate "
-    "fitted to the model's samples (bandwidth chosen on the validation "
-    "split), ± its standard error over test images.",
+    "Parzen NLL: -log p(x) per test image under a Gaussian kernel density "
+    "estimate fitted to the model's samples (config.parzen_samples of "
+    "them; the bandwidth chosen on the validation split; both in the "
+    "json), ± its standard error over the test images.",
     "Fréchet: distance between samples and test images in the features "
     "of a small classifier of the dataset, lower is better; classes, label "
     "entropy (nats) and largest class: how the classifier's labels of the "

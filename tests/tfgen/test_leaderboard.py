@@ -1,7 +1,7 @@
 """The leaderboard: one table of every family's numbers, reused runs, failures.
 
 One leaderboard of three tiny runs on ``digits`` is built once for the
-module: ``pca`` (reconstructs), ``gan`` (samples) and ``lsgan``, whose
+module: ``pca`` (reconstructs), ``wgan`` (samples) and ``lsgan``, whose
 build is made to raise. Its files must hold the runs' own numbers, the
 failure must sit in its row while the others are reported, and a second
 call must reuse the finished workdirs without training. The markdown's
@@ -13,6 +13,7 @@ hand.
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -26,7 +27,7 @@ from tfgen import training
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
-MODELS = ["pca", "gan", "lsgan"]
+MODELS = ["pca", "wgan", "lsgan"]
 BROKEN = "lsgan"
 
 
@@ -73,7 +74,7 @@ def test_files_are_written_with_every_model(first):
     out = kwargs["output_dir"]
     written = json.loads((out / "leaderboard.json").read_text())
     assert written["rows"] == table["rows"]
-    assert [row["model"] for row in written["rows"]] == ["gan", "lsgan",
+    assert [row["model"] for row in written["rows"]] == ["lsgan", "wgan",
                                                          "pca"]
     for key in ("command", "commit", "cpu_count", "date", "budget",
                 "wall_seconds"):
@@ -91,8 +92,8 @@ def test_markdown_and_json_hold_the_runs_numbers(first):
     table, kwargs = first
     rows = _rows(table)
     columns = list(leaderboard.COLUMNS)
-    pca, gan = rows["pca"], rows["gan"]
-    for row in (pca, gan):
+    pca, sampler = rows["pca"], rows["wgan"]
+    for row in (pca, sampler):
         metrics = _metrics(row)
         assert row["status"] == "trained"
         assert row["train_seconds"] == metrics["train_seconds"]
@@ -107,11 +108,11 @@ def test_markdown_and_json_hold_the_runs_numbers(first):
     # Tiny PCA: 3 components of 64 pixels are its trainable weights.
     assert pca["num_parameters"] == 3 * 64
     assert pca_cells[columns.index("sample ms/image")] == "—"  # No sample.
-    assert gan["sample_images_timed"] == leaderboard.SAMPLE_IMAGES
-    assert gan["sample_seconds_per_image"] > 0
-    assert _md_line(kwargs["output_dir"], "gan")[
+    assert sampler["sample_images_timed"] == leaderboard.SAMPLE_IMAGES
+    assert sampler["sample_seconds_per_image"] > 0
+    assert _md_line(kwargs["output_dir"], "wgan")[
         columns.index("sample ms/image")] == (
-            f"{1000 * gan['sample_seconds_per_image']:.2f}")
+            f"{1000 * sampler['sample_seconds_per_image']:.2f}")
 
 
 def test_a_failing_model_is_reported_and_the_others_go_on(first):
@@ -137,7 +138,7 @@ def test_a_second_call_reuses_the_finished_runs(first, monkeypatch):
         raise AssertionError("a finished run was trained again")
 
     monkeypatch.setattr(training, "train_and_evaluate", no_training)
-    again = leaderboard.run(["pca", "gan"], **kwargs)
+    again = leaderboard.run(["pca", "wgan"], **kwargs)
     after = {row["model"]: (row["train_seconds"], sorted(
         (path.name, path.stat().st_mtime_ns) for path in
         (pathlib.Path(row["workdir"]) / "checkpoints").iterdir()))
@@ -145,6 +146,38 @@ def test_a_second_call_reuses_the_finished_runs(first, monkeypatch):
     assert [row["status"] for row in again["rows"]] == ["reused", "reused"]
     assert after == before
     assert again["num_failed"] == 0
+
+
+def test_a_run_older_than_its_config_is_evaluated_again(first, tmp_path):
+    table, kwargs = first
+    row = _rows(table)["pca"]
+    workdir = tmp_path / "digits" / "pca"
+    shutil.copytree(row["workdir"], workdir)
+    kwargs = {**kwargs, "workdir_base": tmp_path,
+              "output_dir": tmp_path / "out"}
+    saved = json.loads((workdir / training.CONFIG_FILE).read_text())
+    # A finished run of more epochs than asked cannot be cut back.
+    (workdir / training.CONFIG_FILE).write_text(
+        json.dumps({**saved, "epochs": 5}))
+    with pytest.raises(errors.UsageError, match="more than the 1 asked"):
+        leaderboard.plan(["pca"], variant="tiny", workdir_base=tmp_path)
+    # Written before the config had a field: evaluated, not trained, again.
+    del saved["sample_every_epochs"]
+    (workdir / training.CONFIG_FILE).write_text(json.dumps(saved))
+    again = leaderboard.run(["pca"], **kwargs)["rows"][0]
+    assert again["status"] == "evaluated again", again
+    assert _metrics(again)["history"] == {}
+    assert again["train_seconds"] == row["train_seconds"]
+    assert _metrics(again)["train_seconds"] == row["train_seconds"]
+    assert leaderboard.run(["pca"], **kwargs)["rows"][0]["status"] == "reused"
+
+
+def test_the_budget_is_stated_and_pca_keeps_its_epochs():
+    runs = leaderboard.plan(["pca", "vae"], epochs=7, workdir_base="absent")
+    assert [run.config.epochs for run in runs] == [1, 7]
+    assert leaderboard.budget_text(7, None, [run.spec for run in runs]) == (
+        "config.epochs=7 for every model but pca (fitted in closed form, "
+        "its own epochs), default configs")
 
 
 def test_unknown_models_are_refused_by_name():
@@ -246,6 +279,16 @@ def _cells_of(markdown, model):
     line = next(line for line in markdown.splitlines()
                 if line.startswith(f"| boltzmann | `{model}`"))
     return [cell.strip() for cell in line.strip("|").split(" | ")]
+
+
+def test_the_dbn_error_is_read_from_its_test_metrics():
+    numbers = leaderboard.row_numbers({
+        "test_nll": 27.5, "train_seconds": 3.0, "parzen_nll": -1.0,
+        "test": {"classification_error": 0.094, "cross_entropy": 0.3}})
+    assert numbers["classification_error"] == 0.094
+    assert (numbers["test_nll"], numbers["parzen_nll"]) == (27.5, -1.0)
+    assert numbers["frechet_distance"] is None
+    assert leaderboard.row_numbers({"test": {}})["classification_error"] is None
 
 
 def test_count_parameters_sums_the_trainable_weights():
