@@ -98,6 +98,13 @@ flags.DEFINE_list("snapshot_steps", ["500", "1500"],
                   "Steps before the end at which the figure shows samples.")
 flags.DEFINE_string("output", None, "Writes the JSON document here.")
 flags.DEFINE_string("figure", None, "Writes the figure (PNG) here.")
+flags.DEFINE_string("results", None,
+                    "Writes the summary as a results file (tfgen.results: "
+                    "one table per dataset, the document as its raw) here.")
+flags.DEFINE_string("from_output", None,
+                    "Trains nothing: reads this --output document of an "
+                    "earlier run, prints its table and writes --results "
+                    "with that run's provenance.")
 
 # Metz et al. (2017), appendix A, as tfgen config overrides.
 PAPER_OVERRIDES = {
@@ -136,6 +143,17 @@ def _commit():
         return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO,
                               capture_output=True, text=True,
                               check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def _dirty():
+    """Whether tracked files differ from the commit (None outside git)."""
+    try:
+        return bool(subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO, capture_output=True, text=True,
+            check=True).stdout.strip())
     except (OSError, subprocess.CalledProcessError):
         return None
 
@@ -289,6 +307,51 @@ def plot_snapshots(panels, means, path, *, title):
     return str(path)
 
 
+def results_tables(document):
+    """The summary as ``tfgen.results`` tables, one per dataset."""
+    from tfgen import results
+
+    columns = {
+        "model": "model",
+        "seeds": lambda row: ", ".join(str(seed) for seed in row["seeds"]),
+        "modes covered (per seed)": "modes_covered",
+        "modes, mean ± std": lambda row: [row["modes_covered_mean"],
+                                          row["modes_covered_std"]],
+        "of": "num_modes",
+        "high-quality % (per seed)": lambda row: [
+            100 * share for share in row["high_quality_share"]],
+        "high-quality %, mean ± std": lambda row: [
+            100 * row["high_quality_share_mean"],
+            100 * row["high_quality_share_std"]],
+        "training s per run": "train_seconds_mean",
+    }
+    formats = {"modes covered (per seed)": "d", "of": "d",
+               "modes, mean ± std": "{:.1f} ± {:.1f}",
+               "high-quality % (per seed)": ".1f",
+               "high-quality %, mean ± std": "{:.1f} ± {:.1f}",
+               "training s per run": ".0f"}
+    tables = {}
+    for dataset in dict.fromkeys(row["dataset"]
+                                 for row in document["summary"]):
+        rows = [row for row in document["summary"]
+                if row["dataset"] == dataset]
+        tables[dataset] = results.records_table(
+            rows, columns, formats=formats,
+            notes=(f"{document['steps']} training steps per run; modes "
+                   f"captured and high-quality share of "
+                   f"{document['num_samples']} samples (VEEGAN's metrics); "
+                   "standard deviations over the seeds."))
+    return tables
+
+
+def write_results(document, path):
+    """Writes ``document``'s tables to ``path`` with its provenance."""
+    from tfgen import results
+
+    return results.write(path, results_tables(document), raw=document,
+                         origin=results.provenance_of(document))
+
+
 def run_benchmark(workdir):
     """Trains every run and returns the JSON document (and draws the figure).
     """
@@ -342,6 +405,7 @@ def run_benchmark(workdir):
         "command": " ".join([f"python -m benchmarks.mode_coverage"]
                             + sys.argv[1:]),
         "commit": _commit(),
+        "dirty": _dirty(),
         "cpu_count": os.cpu_count(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"),
@@ -377,11 +441,21 @@ def main(argv):
             raise errors.UsageError("--seeds and --models must not be empty")
     except errors.UsageError as error:
         cli.fail(str(error), 2)
-    with tempfile.TemporaryDirectory() as scratch:
+    if FLAGS.from_output:
         try:
-            document = run_benchmark(FLAGS.workdir or scratch)
-        except errors.UsageError as error:
-            cli.fail(str(error), 2)
+            document = json.loads(pathlib.Path(FLAGS.from_output).read_text())
+            if document.get("benchmark") != "mode_coverage":
+                raise ValueError("not a mode_coverage document")
+        except (OSError, ValueError) as error:
+            cli.fail(f"--from_output={FLAGS.from_output}: {error}", 2)
+    else:
+        with tempfile.TemporaryDirectory() as scratch:
+            try:
+                document = run_benchmark(FLAGS.workdir or scratch)
+            except errors.UsageError as error:
+                cli.fail(str(error), 2)
+    if FLAGS.results:
+        write_results(document, FLAGS.results)
     print(json.dumps(document))
     print()
     print(markdown_table(document["summary"]))

@@ -15,6 +15,8 @@ import sys
 
 import numpy as np
 
+from tfgen import results
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -26,6 +28,7 @@ def test_tiny_run_reports_a_consistent_document(tmp_path, data_dir):
          "--unrolling_steps=1", "--seeds=3", "--steps=20",
          "--snapshot_steps=10", f"--data_dir={data_dir}",
          f"--output={output}", f"--figure={figure}",
+         f"--results={tmp_path / 'results.json'}",
          # Tiny players and 10 steps of 2,000 points an epoch.
          "--config.latent_dim=4", "--config.generator_units=8",
          "--config.discriminator_units=8", "--config.batch_size=2000",
@@ -64,3 +67,21 @@ def test_tiny_run_reports_a_consistent_document(tmp_path, data_dir):
     assert document["figure"] == str(figure)
     assert "| ring8 | unrolled_gan k=1 | 3 |" in completed.stdout
 
+
+    # The results file: the summary's numbers, the run's own provenance;
+    # --from_output rebuilds the same file from the document alone.
+    written = results.read(tmp_path / "results.json")
+    assert written["provenance"]["command"] == document["command"]
+    assert written["provenance"]["commit"] == document["commit"]
+    assert written["raw"] == document
+    (row,) = written["tables"]["ring8"]["rows"]
+    summary = document["summary"][0]
+    assert row[0] == "unrolled_gan k=1" and row[1] == "3"
+    assert row[2] == summary["modes_covered"]
+    assert row[5] == [100 * share for share in summary["high_quality_share"]]
+    again = subprocess.run(
+        [sys.executable, "-m", "benchmarks.mode_coverage",
+         f"--from_output={output}", f"--results={tmp_path / 'again.json'}"],
+        capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert results.read(tmp_path / "again.json") == written
