@@ -121,6 +121,12 @@ def log_densities(points, samples, bandwidths, *,
     variances = np.square(bandwidths)  # (K,)
     normalizers = (-math.log(num_samples)
                    - 0.5 * dimension * np.log(2.0 * math.pi * variances))
+    # Distances do not change under a shift; centring on the samples'
+    # mean keeps |x|^2 and |s|^2 small, and with them the rounding error
+    # of their difference.
+    centre = samples.mean(axis=0)  # (D,)
+    samples = samples - centre
+    points = points - centre
     sample_norms = np.square(samples).sum(axis=1)  # (M,)
     result = np.empty((len(bandwidths), len(points)))  # (K, N)
     for start in range(0, len(points), chunk_size):

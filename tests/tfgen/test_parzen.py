@@ -80,6 +80,29 @@ def test_far_points_keep_a_finite_log_density():
         expected, rel=1e-12)
 
 
+def test_no_point_exceeds_the_peak_of_its_kernels():
+    # A sample's own kernel peaks at 1/M N(0; 0, sigma^2 I); at sigma 1e-6
+    # the others add nothing. The expansion of |x - s|^2 rounds to about
+    # +-1e-15 at a zero distance, which the clip at 0 keeps from lifting
+    # the density above its peak (by 0.003 nats, unclipped).
+    rng = np.random.default_rng(6)
+    samples = rng.random((200, 64))
+    peak = -math.log(200) - 32 * math.log(2 * math.pi * 1e-12)
+    got = parzen.log_density(samples, samples, 1e-6)
+    assert (got - peak).max() <= 1e-9
+
+
+def test_a_shift_of_every_point_and_sample_changes_nothing():
+    # Far from the origin |x|^2 and |s|^2 are large (3e8 here) and their
+    # difference loses digits; centring on the samples' mean keeps them.
+    rng = np.random.default_rng(7)
+    samples, points = rng.random((50, 3)), rng.random((20, 3))
+    shift = 1e4
+    np.testing.assert_allclose(
+        parzen.log_density(points + shift, samples + shift, 0.01),
+        parzen.log_density(points, samples, 0.01), rtol=0, atol=1e-6)
+
+
 # --- Against a Gaussian of known density. -----------------------------------
 
 def _gaussian_gap(dimension, seed=0, num_samples=2000, num_points=500):
@@ -234,7 +257,8 @@ def test_tiny_configs_skip_and_defaults_draw_ten_thousand_samples():
     assert config_lib.make_tiny(config_lib.base_config()).parzen_samples == 0
 
 
-def test_evaluate_reports_the_parzen_nll_of_a_sampler_of_images(data_dir):
+def test_evaluate_reports_the_parzen_nll_of_a_sampler_of_images(
+        data_dir, monkeypatch):
     from tfgen import frechet
 
     model, splits = _digits_gan(data_dir, parzen_samples=50)
@@ -265,13 +289,16 @@ def test_evaluate_reports_the_parzen_nll_of_a_sampler_of_images(data_dir):
 
     # Without a validation split: as many training images as test images.
     del splits["validation"]
+    given = []
+    monkeypatch.setattr(parzen, "estimate", lambda *arrays: (
+        given.extend(arrays), expected)[1])
     held_out = evaluation.parzen_likelihood(model, splits)
     assert held_out["parzen_selection_split"] == "train"
     assert held_out["parzen_selection_examples"] == 360
     train, _ = frechet.unit_images("digits", "train", data_dir=data_dir)
     chosen = np.random.default_rng(0).permutation(len(train))[:360]
-    assert held_out["parzen_nll"] == pytest.approx(
-        parzen.estimate(samples, train[chosen], test)["nll"], rel=1e-5)
+    for got, wanted in zip(given, (samples, train[chosen], test)):
+        np.testing.assert_allclose(got, wanted, rtol=0, atol=1e-6)
     assert "chosen on training images" in "\n".join(
         evaluation.report_lines({**results, **held_out}))
 
