@@ -11,8 +11,9 @@ default config (``--config_variant``: another variant, ``tiny`` for a smoke
 run of seconds per model), the dataset set to ``--dataset``, by
 ``tfgen.training.train_and_evaluate``, the loop ``python -m tfgen.train``
 runs, in ``<workdir_base>/<dataset>/<model>``. ``--epochs`` is the budget:
-it overrides ``config.epochs`` of every model (a model trained in stages
-counts the epochs of its stages, which its row reports). A workdir already
+it overrides ``config.epochs`` of every model but those fitted in closed
+form (PCA keeps its one pass); a model trained in stages counts the epochs
+of its stages, which its row reports. A workdir already
 holding a finished run of the same config is reused, not trained again
 (``--retrain`` removes it and trains anew); one trained for fewer epochs
 than asked is resumed, its training time the sum of both sessions.
@@ -773,6 +774,7 @@ def _define_flags():
                         "(default: results/leaderboard[_<variant>]/<dataset>).")
     flags.DEFINE_bool("retrain", False, "Train every model anew, removing "
                       "its workdir, instead of reusing a finished run.")
+    flags.FLAGS.set_default("dataset", "digits")
     for name in ("dataset", "epochs", "config_variant", "seed", "data_dir",
                  "manual_dir"):
         flags.declare_key_flag(name)
@@ -809,7 +811,7 @@ def main(argv):
                         "--models and --workdir_base")
             prepared = prepare(
                 flag_values.models,
-                dataset=flag_values.dataset or "digits",
+                dataset=flag_values.dataset,
                 workdir_base=flag_values.workdir_base,
                 output_dir=flag_values.output_dir,
                 epochs=flag_values.epochs,
