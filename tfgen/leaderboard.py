@@ -675,7 +675,8 @@ def format_markdown(table):
             "Fréchet floors (real images against the test set): as many "
             "training images "
             f"{_number(floors.get('frechet_floor_train'))}; one half of the "
-            f"test set against the other {_number(floors['frechet_floor_half'])} "
+            "test set against the other "
+            f"{_number(floors['frechet_floor_half'])} "
             "(compare with a model's distance at the same size).", ""]
     else:
         lines += ["Fréchet distances: not measured (config.sample_quality "
@@ -751,7 +752,7 @@ def write_outputs(table, figure, output_dir):
     _write_text(output_dir / "leaderboard.md", format_markdown(table))
 
 
-# --- The command line. ---------------------------------------------------------
+# --- The command line. ------------------------------------------------------
 
 def _define_flags():
     """The flags of this command alone.
@@ -770,8 +771,9 @@ def _define_flags():
     flags.DEFINE_string("workdir_base", None,
                         "Runs go to <workdir_base>/<dataset>/<model> "
                         "(default: runs/leaderboard[_<variant>]).")
-    flags.DEFINE_string("output_dir", None, "Where the json, md and png go "
-                        "(default: results/leaderboard[_<variant>]/<dataset>).")
+    flags.DEFINE_string("output_dir", None,
+                        "Where the json, md and png go (default: "
+                        "results/leaderboard[_<variant>]/<dataset>).")
     flags.DEFINE_bool("retrain", False, "Train every model anew, removing "
                       "its workdir, instead of reusing a finished run.")
     flags.FLAGS.set_default("dataset", "digits")
