@@ -22,7 +22,8 @@ import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGES = ("tfgen", "zoo", "export")
-ENTRY_POINTS = ("tfgen.train", "tfgen.evaluate", "tfgen.latent")
+ENTRY_POINTS = ("tfgen.train", "tfgen.evaluate", "tfgen.latent",
+                "tfgen.leaderboard")
 
 # (importing module, imported family) -> why DESIGN.md allows it.
 ALLOWED_CROSSINGS = {
