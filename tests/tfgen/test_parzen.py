@@ -257,6 +257,18 @@ def test_tiny_configs_skip_and_defaults_draw_ten_thousand_samples():
     assert config_lib.make_tiny(config_lib.base_config()).parzen_samples == 0
 
 
+def test_every_tiny_config_skips_the_parzen_likelihood():
+    # It draws thousands of samples: too slow for the conformance suite.
+    import zoo  # noqa: F401
+    from tfgen import registry
+
+    drawing = [name for name in registry.names()
+               if "sample" in registry.get(name).model_class.capabilities
+               and registry.get(name).get_config("tiny").get(
+                   "parzen_samples", 0)]
+    assert not drawing, f"tiny configs with parzen_samples > 0: {drawing}"
+
+
 def test_evaluate_reports_the_parzen_nll_of_a_sampler_of_images(
         data_dir, monkeypatch):
     from tfgen import frechet

@@ -94,6 +94,7 @@ def get_config(variant=None):
     config.epochs = 200
     if variant == "tiny":
         config.sample_quality = False
+        config.parzen_samples = 0
         config.latent_dim = 2
         config.hidden_units = (16,)
         config.epochs = 1

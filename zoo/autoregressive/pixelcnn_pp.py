@@ -112,6 +112,7 @@ def get_config(variant=None):
     config.sample_every_epochs = 0
     if variant == "tiny":
         config.sample_quality = False
+        config.parzen_samples = 0
         config.num_filters = 4
         config.num_residual_blocks = 1
         config.num_components = 2

@@ -106,6 +106,7 @@ def get_config(variant=None):
     config.epochs = 60
     if variant == "tiny":
         config.sample_quality = False
+        config.parzen_samples = 0
         config.num_hidden = 4
         config.num_chains = 8
         config.epochs = 1

@@ -77,6 +77,7 @@ def get_config(variant=None):
     config.epochs = 60  # fine-tuning epochs
     if variant == "tiny":
         config.sample_quality = False
+        config.parzen_samples = 0
         config.hidden_units = (16, 32)
         config.pretrain_epochs = 1
         config.epochs = 1

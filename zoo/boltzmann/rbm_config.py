@@ -39,6 +39,7 @@ def shrink_to_tiny(config):
     config.sample_gibbs_steps = 5
     config.num_grid_samples = 16
     config.sample_quality = False
+    config.parzen_samples = 0
     config.ais_chains = 16
     config.ais_betas = 20
 
