@@ -225,6 +225,24 @@ class ExportedModel:
     def reconstruct(self, **inputs):
         return self._signatures["reconstruct"](**inputs)
 
+    def sample(self, seed, labels=None):
+        """The ``sample`` signature: the samples of the sample quality and
+        the Parzen likelihood are drawn from the export itself. A model
+        that takes labels and gets none draws them as the model does
+        (``tfgen.model.draw_labels``)."""
+        import tensorflow as tf
+
+        from tfgen import model as model_lib
+
+        inputs = {"seed": tf.cast(seed, tf.int64)}
+        if "labels" in self.capability_inputs("sample"):
+            if labels is None:
+                labels = model_lib.draw_labels(
+                    self.config.seed, inputs["seed"],
+                    self.data_info.num_classes)
+            inputs["labels"] = tf.cast(labels, tf.int64)
+        return self._signatures["sample"](**inputs)
+
 
 def prepare_export(export_dir, *, data_dir=None, manual_dir=None):
     """Loads an exported version and the test split of its dataset.

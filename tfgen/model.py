@@ -103,6 +103,20 @@ class CapabilityInput:
     maximum: float = None
 
 
+def draw_labels(instance_seed, seed, num_classes):
+    """Labels uniform over ``num_classes``, one per row seed, int64 (B,).
+
+    The ``labels`` stream of the model whose ``config.seed`` is
+    ``instance_seed``: a model's ``sample`` without labels and the
+    evaluation of its export draw the same labels for the same seeds.
+    """
+    classes = int(num_classes)
+    uniform = rng.Stream(instance_seed, "labels").uniform_rows(
+        seed, [])  # (B,)
+    return tf.minimum(tf.cast(tf.floor(uniform * classes), tf.int64),
+                      classes - 1)
+
+
 class GenerativeModel(keras.Model):
     """Base class of every model in the zoo.
 
@@ -608,10 +622,8 @@ class GenerativeModel(keras.Model):
         What ``sample`` uses when a model that clamps labels is called
         without them: an ancestral sample of a uniform p(y).
         """
-        classes = int(self.data_info.num_classes)
-        uniform = self.stream("labels").uniform_rows(seed, [])  # (B,)
-        return tf.minimum(tf.cast(tf.floor(uniform * classes), tf.int64),
-                          classes - 1)
+        return draw_labels(self.instance_seed, seed,
+                           self.data_info.num_classes)
 
     def _run_capability(self, capability, arguments):
         """Checks and casts a capability's inputs, then calls its method.

@@ -43,6 +43,8 @@ def trained(request, tmp_path_factory, data_dir):
     workdir = root / "work"
     result = _command("tfgen.train", f"--model={model}",
                       "--config_variant=tiny", "--epochs=2",
+                      # A few samples: the Parzen likelihood is evaluated.
+                      "--config.parzen_samples=100",
                       f"--workdir={workdir}", f"--data_dir={data_dir}",
                       cwd=root)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -67,7 +69,8 @@ def _assert_same_numbers(got, expected, keys):
 
 EVALUATED = ("num_test_examples", "test", "test_nll", "log_prob_kind",
              "log_prob_stderr", "log_prob_samples", "test_squared_error",
-             "baseline_independent_pixels_nll")
+             "baseline_independent_pixels_nll", "parzen_nll",
+             "parzen_stderr", "parzen_bandwidth", "parzen_num_samples")
 
 
 def test_workdir_evaluation_in_a_fresh_process_equals_trainings(trained):
@@ -112,8 +115,10 @@ def test_export_evaluation_through_the_signatures(trained, data_dir):
     # signatures rather than the Python model (traced graphs: the sums may
     # round differently in the last float32 digits).
     assert "test" not in evaluated
-    for key in ("test_nll", "test_squared_error"):
+    # The export's sample signature draws the Parzen window's samples.
+    for key in ("test_nll", "test_squared_error", "parzen_nll"):
         assert evaluated[key] == pytest.approx(expected[key], rel=1e-5), key
+    assert evaluated["parzen_bandwidth"] == expected["parzen_bandwidth"]
     _assert_same_numbers(evaluated, expected, (
         "num_test_examples", "log_prob_kind", "log_prob_stderr",
         "log_prob_samples", "baseline_independent_pixels_nll"))
