@@ -76,12 +76,10 @@ line on stderr and exit with status 2, having trained nothing.
 """
 
 import dataclasses
-import datetime
 import json
 import math
 import os
 import pathlib
-import subprocess
 import sys
 
 from absl import app
@@ -403,15 +401,6 @@ def measure(run, *, real_images, train_images, classifier, train_size,
     return row, frechet.model_samples(model, FIGURE_SAMPLES)
 
 
-def _git(*arguments):
-    try:
-        return subprocess.run(["git", *arguments], cwd=REPO,
-                              capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
 def command_line():
     """The command as given: the flags set and the config overrides."""
     given = [FLAGS[name].serialize() for name in FLAGS
@@ -423,15 +412,12 @@ def command_line():
 
 def provenance():
     """The command, commit, core count and date of this measurement."""
-    status = _git("status", "--porcelain", "--untracked-files=no")
-    return {
-        "command": command_line(),
-        "commit": _git("rev-parse", "HEAD"),
-        "tracked_files_modified": None if status is None else bool(status),
-        "cpu_count": os.cpu_count(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"),
-    }
+    from tfgen import results
+
+    origin = results.provenance(command_line())
+    return {"command": origin["command"], "commit": origin["commit"],
+            "tracked_files_modified": origin["dirty"],
+            "cpu_count": origin["cpu_count"], "date": origin["date"]}
 
 
 def _number(value, digits=2):

@@ -58,12 +58,9 @@ first seed's runs on the figure's dataset (``ring8`` where it is run) after
 chunks, each resuming the same workdir from its checkpoint.
 """
 
-import datetime
 import json
 import math
-import os
 import pathlib
-import subprocess
 import sys
 import tempfile
 import time
@@ -136,26 +133,6 @@ _TRAIN_POINTS = 20000
 
 def _steps_per_epoch(overrides):
     return math.ceil(_TRAIN_POINTS / int(overrides["batch_size"]))
-
-
-def _commit():
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO,
-                              capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
-def _dirty():
-    """Whether tracked files differ from the commit (None outside git)."""
-    try:
-        return bool(subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=REPO, capture_output=True, text=True,
-            check=True).stdout.strip())
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def _label(model, unrolling_steps):
@@ -400,15 +377,14 @@ def run_benchmark(workdir):
                 if in_figure:
                     panels[label] = [(r["epochs"] * steps_per_epoch, samples)
                                      for r, samples in snapshots]
+    from tfgen import results
+
+    origin = results.provenance(" ".join(
+        ["python -m benchmarks.mode_coverage"] + sys.argv[1:]))
     document = {
         "benchmark": "mode_coverage",
-        "command": " ".join([f"python -m benchmarks.mode_coverage"]
-                            + sys.argv[1:]),
-        "commit": _commit(),
-        "dirty": _dirty(),
-        "cpu_count": os.cpu_count(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"),
+        **{key: origin[key] for key in ("command", "commit", "dirty",
+                                        "cpu_count", "date")},
         "steps": epochs * steps_per_epoch,
         "steps_per_epoch": steps_per_epoch,
         "num_samples": mode_coverage.NUM_SAMPLES,

@@ -38,22 +38,19 @@ model, seeds 0-15).
 """
 
 import dataclasses
-import datetime
 import json
 import os
 import pathlib
 import shutil
-import subprocess
 import sys
 import time
 
 from tfgen import cli
 from tfgen import errors
+from tfgen import results
 # TensorFlow is imported where it is needed, as in tfgen.train, so that a
 # bad flag is reported before it starts.
 from tfgen import train as train_cli
-
-REPO = pathlib.Path(__file__).resolve().parents[1]
 
 # Seeds 0..SAMPLE_IMAGES-1 are drawn once to warm up (tracing) and once
 # timed; the timed draw is the model's row in leaderboard.png.
@@ -393,15 +390,6 @@ def error_line(error):
     return type(error).__name__ + (f": {message[0]}" if message else "")
 
 
-def _git(*arguments):
-    try:
-        return subprocess.run(["git", *arguments], cwd=REPO,
-                              capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
 @dataclasses.dataclass
 class PreparedLeaderboard:
     """A checked request: the runs, where the files go, the dataset's info."""
@@ -483,11 +471,10 @@ def execute(prepared, *, verbose=1, command=None):
                   f"{name}: {row.get('error') or row['status']} "
                   f"({row['wall_seconds']:.0f} s)")
     rows.sort(key=lambda row: (row["family"], row["model"]))
+    origin = results.provenance(command or _call_text(settings))
     table = {
-        "command": command or _call_text(settings),
-        "commit": _git("rev-parse", "HEAD"), "cpu_count": os.cpu_count(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"),
+        **{key: origin[key] for key in ("command", "commit", "dirty",
+                                        "cpu_count", "date")},
         "dataset": settings["dataset"], "variant": settings["variant"],
         "epochs": settings["epochs"],
         "budget": budget_text(settings["epochs"], settings["variant"],
