@@ -180,6 +180,30 @@ def test_the_budget_is_stated_and_pca_keeps_its_epochs():
         "its own epochs), default configs")
 
 
+def test_a_fraction_scales_every_models_own_epochs_and_stages():
+    runs = leaderboard.plan(["pca", "vae", "dbn", "pixelcnn_pp"],
+                            epochs_fraction=0.4, workdir_base="absent")
+    defaults = [run.spec.get_config() for run in runs]
+    assert [config.epochs for config in defaults] == [1, 200, 60, 30]
+    # ceil(0.4 E), PCA's one closed-form pass kept, DBN's stages scaled.
+    assert [run.config.epochs for run in runs] == [1, 80, 24, 12]
+    assert defaults[2].pretrain_epochs == 20
+    assert runs[2].config.pretrain_epochs == 8
+    # Rounded up, never to 0 epochs.
+    tiny = leaderboard.plan(["vae"], epochs_fraction=0.001,
+                            workdir_base="absent")
+    assert tiny[0].config.epochs == 1
+    assert leaderboard.budget_text(None, None, [run.spec for run in runs],
+                                   0.4) == (
+        "0.4 of each model's default epochs, rounded up (pretraining stages "
+        "too); pca fitted in closed form, its own epochs, default configs")
+    for fraction in (0.0, -1.0, float("nan")):
+        with pytest.raises(errors.UsageError, match="--epochs_fraction"):
+            leaderboard.plan(["vae"], epochs_fraction=fraction)
+    with pytest.raises(errors.UsageError, match="two budgets"):
+        leaderboard.plan(["vae"], epochs=3, epochs_fraction=0.5)
+
+
 def test_unknown_models_are_refused_by_name():
     with pytest.raises(errors.UsageError) as raised:
         leaderboard.plan(["vae", "nope", "zilch"])
