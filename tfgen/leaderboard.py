@@ -36,8 +36,9 @@ and exit with status 2, having trained nothing.
 
 Output, in ``--output_dir`` (default ``results/leaderboard/<dataset>``;
 ``results/leaderboard_<variant>/<dataset>`` for a variant):
-``leaderboard.json`` (the command, commit, core count, date, budget, every
-row, the total time), ``leaderboard.md`` (the table by family and model,
+``leaderboard.json`` (a ``tfgen.results`` document: the table as the
+README renders it, and under ``raw`` the command, commit, core count, date,
+budget, every row and the total time), ``leaderboard.md`` (the table by family and model,
 its legend and caveats; on ``mnist`` the published binarized-MNIST numbers
 beside ours) and ``leaderboard.png`` (a row of samples of every sampling
 model, seeds 0-15).
@@ -734,12 +735,30 @@ def format_markdown(table):
     return "\n".join(lines) + "\n"
 
 
+PUBLISHED_COLUMNS = ("model", "ours", "published", "source", "our budget",
+                     "their budget")
+
+
 def published_lines(table):
     """The published binarized-MNIST numbers beside ours, as markdown."""
-    lines = [
-        "## Published binarized-MNIST numbers", "",
-        "| model | ours | published | source | our budget | their budget |",
-        "|---|---|---|---|---|---|"]
+    lines = ["## Published binarized-MNIST numbers", "",
+             _markdown_row(PUBLISHED_COLUMNS),
+             _markdown_row(["---"] * len(PUBLISHED_COLUMNS))]
+    lines += [_markdown_row(cells) for cells in published_rows(table)]
+    lines += ["", PUBLISHED_NOTE]
+    return lines
+
+
+PUBLISHED_NOTE = (
+    "The published NLLs are of binarized MNIST: ours compare with them only "
+    "where our pixels are binary. Their budgets are many times ours; the gap "
+    "is mostly that budget.")
+
+
+def published_rows(table):
+    """The cells of the published numbers' table, one list per model that
+    has a published number."""
+    rows = []
     for row in table["rows"]:
         published = PUBLISHED_MNIST.get(row["model"])
         if published is None:
@@ -756,13 +775,25 @@ def published_lines(table):
             f"{row.get('epochs')} epochs on {table['train_examples']:,} "
             f"training images, {_number(row.get('train_seconds'), 0)} s on "
             f"{table['cpu_count']} cores")
-        lines.append(_markdown_row([
-            f"`{row['model']}`", ours, published.text, published.source,
-            budget, published.budget]))
-    lines += ["", "The published NLLs are of binarized MNIST: ours compare "
-              "with them only where our pixels are binary. Their budgets "
-              "are many times ours; the gap is mostly that budget."]
-    return lines
+        rows.append([f"`{row['model']}`", ours, published.text,
+                     published.source, budget, published.budget])
+    return rows
+
+
+def results_tables(table):
+    """The leaderboard as ``tfgen.results`` tables: ``leaderboard`` (the
+    markdown's table, cell for cell) and, on ``mnist``, ``published``."""
+    setting = (f"Budget: {table['budget']}; {table['train_examples']:,} "
+               f"training and {table['test_examples']:,} test images; "
+               f"{table['wall_seconds']:.0f} s in all on "
+               f"{table['cpu_count']} cores.")
+    tables = {"leaderboard": results.table(
+        COLUMNS, [_cells(row) for row in table["rows"]],
+        notes=" ".join([setting, *LEGEND, *CAVEATS]))}
+    if table["dataset"] == "mnist":
+        tables["published"] = results.table(
+            PUBLISHED_COLUMNS, published_rows(table), notes=PUBLISHED_NOTE)
+    return tables
 
 
 def _write_text(path, text):
@@ -774,7 +805,6 @@ def _write_text(path, text):
 def write_outputs(table, figure, output_dir):
     """Writes ``leaderboard.json``, ``.md`` and ``.png`` (if any model
     samples) to ``output_dir``; records their paths in ``table``."""
-    from tfgen import evaluation
     from tfgen import plots
 
     output_dir = pathlib.Path(output_dir)
@@ -788,7 +818,9 @@ def write_outputs(table, figure, output_dir):
             output_dir / "leaderboard.png", row_labels=ordered,
             title=f"samples (seeds 0-{SAMPLE_IMAGES - 1}) on "
                   f"{table['dataset']}"))
-    evaluation.write_json_atomically(output_dir / "leaderboard.json", table)
+    # A results document (tfgen.results): the README renders its tables.
+    results.write(output_dir / "leaderboard.json", results_tables(table),
+                  raw=table, origin=results.provenance_of(table))
     _write_text(output_dir / "leaderboard.md", format_markdown(table))
 
 

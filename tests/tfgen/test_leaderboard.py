@@ -23,6 +23,7 @@ from tfgen import config as config_lib
 from tfgen import errors
 from tfgen import leaderboard
 from tfgen import registry
+from tfgen import results
 from tfgen import training
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -72,8 +73,16 @@ def _md_line(output_dir, model):
 def test_files_are_written_with_every_model(first):
     table, kwargs = first
     out = kwargs["output_dir"]
-    written = json.loads((out / "leaderboard.json").read_text())
+    document = results.read(out / "leaderboard.json")
+    written = document["raw"]
     assert written["rows"] == table["rows"]
+    assert results.provenance_of(written) == document["provenance"]
+    # The README renders the file's table: the markdown's, line for line.
+    markdown_lines = (out / "leaderboard.md").read_text().splitlines()
+    rendered = results.render_lines(document["tables"]["leaderboard"])
+    start = markdown_lines.index(rendered[0])
+    rows = markdown_lines[start + 2:start + len(rendered)]
+    assert rows == rendered[2:]  # The separators' dashes differ.
     assert [row["model"] for row in written["rows"]] == ["lsgan", "wgan",
                                                          "pca"]
     for key in ("command", "commit", "cpu_count", "date", "budget",
