@@ -16,6 +16,7 @@ called without them draws each row's label uniformly from its seed.
 from tfgen import config as config_lib
 from tfgen import registry
 from zoo.adversarial import base
+from zoo.adversarial import gan_config
 
 
 def get_config(variant=None):
@@ -37,10 +38,10 @@ def get_config(variant=None):
         ValueError: the variant is not ``None`` or ``"tiny"``.
     """
     config_lib.check_variant("cgan", variant)
-    config = base.gan_config()
+    config = gan_config.common_config()
     config.epochs = 300
     if variant == "tiny":
-        base.make_tiny(config)
+        gan_config.make_tiny(config)
     config.lock()
     return config
 

@@ -21,11 +21,12 @@ non-saturating generator loss.
 from tfgen import config as config_lib
 from tfgen import registry
 from zoo.adversarial import base
+from zoo.adversarial import gan_config
 
 
 def dcgan_config(**fields):
     """The DCGAN's unlocked config; ``lsgan`` and ``wgan`` start from it."""
-    config = base.gan_config(**fields)
+    config = gan_config.common_config(**fields)
     config.architecture = "conv"
     config.generator_normalization = "batch"
     config.discriminator_normalization = "batch"
@@ -56,7 +57,7 @@ def get_config(variant=None):
     config_lib.check_variant("dcgan", variant)
     config = dcgan_config()
     if variant == "tiny":
-        base.make_tiny(config)
+        gan_config.make_tiny(config)
     config.lock()
     return config
 

@@ -17,6 +17,7 @@ holds the training step, the losses' choice and the refinements.
 from tfgen import config as config_lib
 from tfgen import registry
 from zoo.adversarial import base
+from zoo.adversarial import gan_config
 
 
 def get_config(variant=None):
@@ -38,9 +39,9 @@ def get_config(variant=None):
         ValueError: the variant is not ``None`` or ``"tiny"``.
     """
     config_lib.check_variant("gan", variant)
-    config = base.gan_config()
+    config = gan_config.common_config()
     if variant == "tiny":
-        base.make_tiny(config)
+        gan_config.make_tiny(config)
     config.lock()
     return config
 

@@ -18,6 +18,7 @@ DCGAN-like); D's output is a score, not a probability.
 from tfgen import config as config_lib
 from tfgen import registry
 from zoo.adversarial import base
+from zoo.adversarial import gan_config
 from zoo.adversarial import dcgan
 
 
@@ -41,7 +42,7 @@ def get_config(variant=None):
     config = dcgan.dcgan_config()
     config.loss = "least_squares"
     if variant == "tiny":
-        base.make_tiny(config)
+        gan_config.make_tiny(config)
     config.lock()
     return config
 

@@ -52,6 +52,7 @@ from tfgen import config as config_lib
 from tfgen import errors
 from tfgen import registry
 from zoo.adversarial import base
+from zoo.adversarial import gan_config
 from zoo.adversarial import gan
 from zoo.adversarial import losses
 from zoo.adversarial import unrolling
@@ -83,10 +84,10 @@ def get_config(variant=None):
         ValueError: the variant is not ``None`` or ``"tiny"``.
     """
     config_lib.check_variant("unrolled_gan", variant)
-    config = base.gan_config(unrolling_steps=5)  # K of section 2.2
+    config = gan_config.common_config(unrolling_steps=5)  # K of section 2.2
     config.discriminator_units = (128,)
     if variant == "tiny":
-        base.make_tiny(config, unrolling_steps=2)
+        gan_config.make_tiny(config, unrolling_steps=2)
     config.lock()
     return config
 

@@ -20,6 +20,7 @@ from tfgen import config as config_lib
 from tfgen import optimizers as optimizers_lib
 from tfgen import registry
 from zoo.adversarial import base
+from zoo.adversarial import gan_config
 from zoo.adversarial import dcgan
 
 
@@ -53,7 +54,7 @@ def get_config(variant=None):
         name: optimizers_lib.optimizer_config("rmsprop", 5e-4)
         for name in (base.GENERATOR, base.DISCRIMINATOR)})
     if variant == "tiny":
-        base.make_tiny(config)
+        gan_config.make_tiny(config)
     config.lock()
     return config
 
