@@ -11,6 +11,7 @@ from tfgen import config as config_lib
 from tfgen import evaluation
 from tfgen.data import DataInfo
 from tfgen.model import GenerativeModel
+import model_helpers
 
 
 def test_independent_pixel_nll_binarized_matches_hand_computation():
@@ -234,18 +235,6 @@ def test_export_record_round_trips_beside_a_saved_model(tmp_path):
 
 # --- Sample quality of samplers of labelled images. -------------------------
 
-def _digits_gan(data_dir, sample_quality):
-    import zoo  # noqa: F401
-    from tfgen import registry
-    from tfgen import training
-
-    spec = registry.get("gan")
-    config = config_lib.apply_overrides(
-        spec.get_config("tiny"), {"sample_quality": str(sample_quality)})
-    info, splits = training.load_datasets(config, data_dir=data_dir)
-    return training.build_model(spec, config, info), splits
-
-
 @pytest.mark.parametrize("sample_quality", [True, False])
 def test_samplers_of_labelled_images_get_the_frechet_numbers(
         sample_quality, data_dir, monkeypatch):
@@ -260,7 +249,8 @@ def test_samplers_of_labelled_images_get_the_frechet_numbers(
             {"test_accuracy": 0.5})
 
     monkeypatch.setattr(frechet, "classifier_for", untrained_classifier)
-    model, splits = _digits_gan(data_dir, sample_quality)
+    model, splits = model_helpers.tiny_model(
+        "gan", data_dir, sample_quality=sample_quality)
     results = evaluation.evaluate(model, splits, data_dir=data_dir)
     lines = evaluation.report_lines(results)
     if not sample_quality:

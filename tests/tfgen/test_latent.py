@@ -9,8 +9,7 @@ from tfgen import errors
 from tfgen import evaluate
 from tfgen import frechet
 from tfgen import latent
-from tfgen import registry
-from tfgen import training
+import model_helpers
 
 
 def test_linear_path_is_evenly_spaced_between_its_ends():
@@ -79,10 +78,7 @@ class _IntensityClassifier:
 
 
 def _prepared(name, data_dir):
-    spec = registry.get(name)
-    config = spec.get_config("tiny")
-    info, splits = training.load_datasets(config, data_dir=data_dir)
-    model = training.build_model(spec, config, info)
+    model, splits = model_helpers.tiny_model(name, data_dir)
     return evaluate.PreparedEvaluation(model=model, splits=splits,
                                        provenance={"model": name})
 

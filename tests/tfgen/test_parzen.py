@@ -15,6 +15,7 @@ from tfgen import config as config_lib
 from tfgen import evaluation
 from tfgen import parzen
 from tfgen.data import DataInfo
+import model_helpers
 
 # --- The density. ------------------------------------------------------------
 
@@ -240,18 +241,6 @@ def test_bad_grids_chunks_and_splits_raise_value_errors():
 
 # --- In the evaluation harness. ---------------------------------------------
 
-def _digits_gan(data_dir, parzen_samples):
-    import zoo  # noqa: F401
-    from tfgen import registry
-    from tfgen import training
-
-    spec = registry.get("gan")
-    config = config_lib.apply_overrides(
-        spec.get_config("tiny"), {"parzen_samples": str(parzen_samples)})
-    info, splits = training.load_datasets(config, data_dir=data_dir)
-    return training.build_model(spec, config, info), splits
-
-
 def test_tiny_configs_skip_and_defaults_draw_ten_thousand_samples():
     assert config_lib.base_config().parzen_samples == 10000
     assert config_lib.make_tiny(config_lib.base_config()).parzen_samples == 0
@@ -273,7 +262,8 @@ def test_evaluate_reports_the_parzen_nll_of_a_sampler_of_images(
         data_dir, monkeypatch):
     from tfgen import frechet
 
-    model, splits = _digits_gan(data_dir, parzen_samples=50)
+    model, splits = model_helpers.tiny_model("gan", data_dir,
+                                             parzen_samples=50)
     assert model.config.preprocessing == "symmetric"
     results = evaluation.evaluate(model, splits)
     # The same numbers directly: seeds 0..49, samples mapped from [-1, 1]
