@@ -6,10 +6,13 @@ the same number of hidden units, learning rate, batch size and epochs, by
 persistent contrastive divergence (scikit-learn's only algorithm; tfgen's
 ``--config.training=pcd`` with as many chains as the batch has images), no
 momentum and no weight decay. For each batch size the two alternate in one
-process (this machine is noisy: only ratios measured side by side count),
-and the script prints a JSON line per batch size and a markdown table:
+process (this machine is noisy: only ratios measured side by side count);
+the script reports each batch size on stderr as it is measured, then
+prints one JSON document (the command, the commit, the cores, the date,
+the settings and one row per batch size) and a markdown table:
 
-- seconds per epoch of each and their ratio (tfgen / scikit-learn; below 1
+- seconds per epoch of each, the median over ``--repeats`` (every repeat is
+  kept in the document), and their ratio (tfgen / scikit-learn; below 1
   means tfgen is faster): the wall time of ``BernoulliRBM.fit`` and of
   ``model.fit`` (the repeated dataset, ``steps_per_epoch`` set, so one
   iterator serves every epoch), each after a pause that lets the other
@@ -34,6 +37,22 @@ Run: ``python benchmarks/rbm_vs_sklearn.py [--batch_sizes=10,100,500]
 each library's last trained parameters and the scored test images, one
 ``.npz`` per library and batch size, so that the reported numbers can be
 checked.
+
+``--results=PATH`` writes the table as a ``tfgen.results`` file (one table,
+named by the dataset; the JSON document as its raw, with its provenance);
+``--from_output=FILE`` measures nothing: it reads the JSON document from
+FILE (the printed output of an earlier run, saved) and prints its table and
+writes ``--results`` with that run's provenance. The README's two tables,
+one per dataset, are made from the repository root by
+
+    python benchmarks/rbm_vs_sklearn.py --repeats=5 \\
+        --results=results/rbm_vs_sklearn_digits.json
+    python benchmarks/rbm_vs_sklearn.py --dataset=mnist \\
+        --manual_dir=../shared/data/mnist \\
+        --results=results/rbm_vs_sklearn_mnist.json
+
+(about 1 and 3 minutes on 2 cores), then ``python -m tfgen.results
+--write``.
 """
 
 import json
@@ -50,17 +69,10 @@ import numpy as np
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import tfgen  # noqa: E402,F401
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
-from sklearn.neural_network import BernoulliRBM  # noqa: E402
-
-from tfgen import data  # noqa: E402
-from tfgen import registry  # noqa: E402
-from tfgen import training  # noqa: E402
-from zoo.boltzmann import energy  # noqa: E402
-import zoo  # noqa: E402,F401
+# TensorFlow, Keras and scikit-learn are imported where they are used, so
+# that --from_output and a bad flag answer in a second.
+from tfgen import cli  # noqa: E402
+from tfgen import results  # noqa: E402
 
 flags.DEFINE_enum("dataset", "digits", ["digits", "mnist"],
                   "Images of both RBMs, statically binarized.")
@@ -68,13 +80,19 @@ flags.DEFINE_string("manual_dir", None,
                     "Folder of the MNIST IDX files, for --dataset=mnist.")
 flags.DEFINE_integer("pll_images", 1000,
                      "Test images scored by the exact pseudo-likelihood "
-                     "(it costs one free energy per pixel).")
+                     "(it costs one free energy per pixel).", lower_bound=1)
 flags.DEFINE_list("batch_sizes", ["10", "100", "500"], "Batch sizes to time.")
+flags.register_validator(
+    "batch_sizes",
+    lambda sizes: bool(sizes) and all(size.isdigit() and int(size) > 0
+                                      for size in sizes),
+    message="--batch_sizes: expected positive integers, e.g. 10,100,500")
 flags.DEFINE_integer("epochs", 0,
                      "Epochs of each timed training; 0: 100 on digits (an "
                      "epoch takes a few ms: shorter runs time noise), 10 on "
-                     "MNIST.")
-flags.DEFINE_integer("repeats", 3, "Timed trainings of each, alternating.")
+                     "MNIST.", lower_bound=0)
+flags.DEFINE_integer("repeats", 3, "Timed trainings of each, alternating.",
+                     lower_bound=1)
 flags.DEFINE_integer("num_hidden", 100, "Hidden units of both RBMs.")
 flags.DEFINE_float("learning_rate", 0.05, "Learning rate of both RBMs.")
 flags.DEFINE_integer("minibatches_per_step", 0,
@@ -96,10 +114,37 @@ flags.DEFINE_string("parameters_dir", None,
                     "If set, writes <library>_batch<size>.npz there: the "
                     "last trained weights, visible_bias, hidden_bias and "
                     "the test_images the pseudo-likelihood scored.")
+flags.DEFINE_string("results", None,
+                    "Writes the table as a results file (tfgen.results: "
+                    "one table named by the dataset, the JSON document as "
+                    "its raw) here.")
+flags.DEFINE_string("from_output", None,
+                    "Trains nothing: reads the JSON document from this "
+                    "saved output of an earlier run, prints its table and "
+                    "writes --results with that run's provenance.")
 FLAGS = flags.FLAGS
+
+# The README's columns: {title: key of a row of the document}.
+_COLUMNS = {
+    "batch": "batch_size",
+    "tfgen s/epoch": "tfgen_seconds_per_epoch",
+    "scikit-learn s/epoch": "sklearn_seconds_per_epoch",
+    "ratio": "ratio_tfgen_over_sklearn",
+    "tfgen PLL": "tfgen_test_pseudo_log_likelihood",
+    "scikit-learn PLL": "sklearn_test_pseudo_log_likelihood",
+    "tfgen LR acc": "tfgen_logistic_accuracy",
+    "scikit-learn LR acc": "sklearn_logistic_accuracy",
+    "raw pixels LR acc": "raw_pixels_logistic_accuracy",
+}
+# An epoch of 8x8 digits takes milliseconds: one more decimal than MNIST's.
+_SECONDS_FORMAT = {"digits": ".4f", "mnist": ".3f"}
+_PROVENANCE_KEYS = ("command", "commit", "dirty", "cpu_count", "date",
+                    "platform", "versions")
 
 
 def _split(split, data_dir):
+    from tfgen import data
+
     dataset = data.load(FLAGS.dataset, split, preprocessing="binarize_static",
                         seed=0, data_dir=data_dir,
                         manual_dir=FLAGS.manual_dir)
@@ -110,12 +155,17 @@ def _split(split, data_dir):
 
 def _test_pseudo_log_likelihood(visible, parameters):
     """Mean exact pseudo-log-likelihood of the test images, nats."""
+    import tensorflow as tf
+    from zoo.boltzmann import energy
+
     return float(tf.reduce_mean(energy.exact_pseudo_log_likelihood(
         visible, *parameters)))
 
 
 def _logistic_accuracy(train_features, train_labels, test_features,
                        test_labels):
+    from sklearn.linear_model import LogisticRegression
+
     classifier = LogisticRegression(max_iter=1000)
     classifier.fit(train_features, train_labels)
     return float(classifier.score(test_features, test_labels))
@@ -135,6 +185,8 @@ def _settle():
 
 
 def _train_sklearn(images, batch_size):
+    from sklearn.neural_network import BernoulliRBM
+
     sklearn_rbm = BernoulliRBM(n_components=FLAGS.num_hidden,
                                learning_rate=FLAGS.learning_rate,
                                batch_size=batch_size, n_iter=_epochs(),
@@ -149,6 +201,11 @@ def _train_sklearn(images, batch_size):
 
 
 def _train_tfgen(images, batch_size, info):
+    import tensorflow as tf
+    from tfgen import registry
+    from tfgen import training
+    import zoo  # noqa: F401  (registers rbm)
+
     spec = registry.get("rbm")
     config = spec.get_config()
     per_step = FLAGS.minibatches_per_step or -(-len(images) // batch_size)
@@ -190,8 +247,12 @@ def _train_tfgen(images, batch_size, info):
     return seconds / _epochs(), parameters, transform
 
 
-def main(argv):
-    del argv
+def run_benchmark():
+    """Trains both RBMs at every batch size; returns the JSON document."""
+    import keras
+    import tensorflow as tf
+    from tfgen import data
+
     if FLAGS.tf_threads:
         tf.config.threading.set_intra_op_parallelism_threads(FLAGS.tf_threads)
         tf.config.threading.set_inter_op_parallelism_threads(FLAGS.tf_threads)
@@ -221,6 +282,8 @@ def main(argv):
             "minibatches_per_step": FLAGS.minibatches_per_step or "epoch",
             "tfgen_seconds_per_epoch": statistics.median(seconds["tfgen"]),
             "sklearn_seconds_per_epoch": statistics.median(seconds["sklearn"]),
+            "tfgen_seconds_per_epoch_repeats": seconds["tfgen"],
+            "sklearn_seconds_per_epoch_repeats": seconds["sklearn"],
             "tfgen_test_pseudo_log_likelihood": _test_pseudo_log_likelihood(
                 test_x[:FLAGS.pll_images], tfgen_params),
             "sklearn_test_pseudo_log_likelihood": _test_pseudo_log_likelihood(
@@ -243,22 +306,118 @@ def main(argv):
                          weights=parameters[0], visible_bias=parameters[1],
                          hidden_bias=parameters[2],
                          test_images=test_x[:FLAGS.pll_images])
-        print(json.dumps(row), flush=True)
+        print(json.dumps(row), file=sys.stderr, flush=True)  # Progress.
         rows.append(row)
+    # After the measurement: the versions of the libraries it imported.
+    origin = results.provenance()
+    return {
+        "benchmark": "rbm_vs_sklearn",
+        **{key: origin[key] for key in _PROVENANCE_KEYS},
+        "dataset": FLAGS.dataset, "manual_dir": FLAGS.manual_dir,
+        "train_images": len(train_x), "test_images": len(test_x),
+        "pll_images": len(test_x[:FLAGS.pll_images]),
+        "epochs": _epochs(), "repeats": FLAGS.repeats,
+        "settle_seconds": FLAGS.settle_seconds,
+        "steps_per_execution": FLAGS.steps_per_execution or "auto",
+        "jit_compile": FLAGS.jit_compile,
+        "rows": rows,
+    }
+
+
+def _data_label(document):
+    """The README's data cell: the dataset, its size and how it is chosen."""
+    name = {"digits": "`digits`", "mnist": "MNIST"}[document["dataset"]]
+    if document["dataset"] == "digits":
+        chosen = "default"
+    else:
+        chosen = (f"`--dataset={document['dataset']} "
+                  f"--manual_dir={document['manual_dir']}`")
+    return f"{name}, {document['train_images']:,} images ({chosen})"
+
+
+def results_tables(document):
+    """The document as a ``tfgen.results`` table, named by its dataset."""
+    # The dataset is named on its first row, as the README's table had it.
+    labels = [_data_label(document)] + [""] * (len(document["rows"]) - 1)
+    seconds = _SECONDS_FORMAT[document["dataset"]]
+    table = results.records_table(
+        [{"data": label, **row}
+         for label, row in zip(labels, document["rows"])],
+        {"data": "data", **_COLUMNS},
+        formats={"batch": "d", "tfgen s/epoch": seconds,
+                 "scikit-learn s/epoch": seconds, "ratio": ".2f",
+                 "tfgen PLL": ".2f", "scikit-learn PLL": ".2f",
+                 "tfgen LR acc": ".3f", "scikit-learn LR acc": ".3f",
+                 "raw pixels LR acc": ".3f"},
+        notes=(f"Seconds per epoch of {document['epochs']} epochs, median "
+               f"of {document['repeats']} repeats alternating in one "
+               "process; ratio tfgen / scikit-learn (below 1: tfgen is "
+               "faster). PLL: exact test pseudo-log-likelihood, nats per "
+               f"image, of the first {document['pll_images']:,} test images. "
+               "LR acc: test accuracy of logistic regression on the hidden "
+               "probabilities (raw pixels: on the images)."))
+    return {document["dataset"]: table}
+
+
+def write_results(document, path):
+    """Writes ``document``'s table to ``path`` with its provenance."""
+    origin = {**{key: document[key] for key in _PROVENANCE_KEYS
+                 if key in document},
+              **results.provenance_of(document)}
+    return results.write(path, results_tables(document), raw=document,
+                         origin=origin)
+
+
+def read_output(path):
+    """The JSON document of a run's saved output (or of the document alone).
+
+    Raises:
+        ValueError: the file holds no rbm_vs_sklearn document.
+    """
+    text = pathlib.Path(path).read_text()
+    candidates = [text] + [line for line in text.splitlines()
+                           if line.startswith("{")]
+    for candidate in candidates:
+        try:
+            document = json.loads(candidate)
+        except ValueError:
+            continue
+        if (isinstance(document, dict)
+                and document.get("benchmark") == "rbm_vs_sklearn"
+                and "rows" in document):
+            return document
+    raise ValueError("holds no rbm_vs_sklearn document (a JSON line with "
+                     "its rows)")
+
+
+def markdown_table(document):
+    """The document's rows as the markdown table printed after it."""
+    return results.render_table(results_tables(document)[document["dataset"]])
+
+
+def _parse_flags(argv):
+    try:
+        return FLAGS(argv)
+    except flags.Error as error:
+        cli.fail(str(error), 2)
+
+
+def main(argv):
+    if len(argv) > 1:
+        cli.fail(f"unexpected arguments: {' '.join(argv[1:])}", 2)
+    if FLAGS.from_output:
+        try:
+            document = read_output(FLAGS.from_output)
+        except (OSError, ValueError) as error:
+            cli.fail(f"--from_output={FLAGS.from_output}: {error}", 2)
+    else:
+        document = run_benchmark()
+    if FLAGS.results:
+        write_results(document, FLAGS.results)
+    print(json.dumps(document))
     print()
-    print("| batch | tfgen s/epoch | sklearn s/epoch | ratio | tfgen PLL | "
-          "sklearn PLL | tfgen LR acc | sklearn LR acc | raw LR acc |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['batch_size']} | {r['tfgen_seconds_per_epoch']:.4f} | "
-              f"{r['sklearn_seconds_per_epoch']:.4f} | "
-              f"{r['ratio_tfgen_over_sklearn']:.2f} | "
-              f"{r['tfgen_test_pseudo_log_likelihood']:.2f} | "
-              f"{r['sklearn_test_pseudo_log_likelihood']:.2f} | "
-              f"{r['tfgen_logistic_accuracy']:.3f} | "
-              f"{r['sklearn_logistic_accuracy']:.3f} | "
-              f"{r['raw_pixels_logistic_accuracy']:.3f} |")
+    print(markdown_table(document))
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=_parse_flags)
