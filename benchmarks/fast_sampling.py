@@ -30,8 +30,19 @@ initial ones (``--variant=tiny``: the tiny config's): timing does
 not depend on training, and the images' equality is tested with random
 weights in ``tests/zoo/autoregressive/test_fast_samplers.py``.
 
-Prints one JSON line and a markdown table. Bad flags print one line on
-stderr and exit with status 2.
+Prints one JSON line (the rows, and the command, commit, core count and
+date of the run) and a markdown table. ``--results=PATH`` also writes the
+README's table, ``ratios`` (per model, full pass / fast at each size), as a
+``tfgen.results`` file whose ``raw`` is that JSON document;
+``--from_output=FILE`` reads a document an earlier run printed instead of
+measuring, and writes ``--results`` with that run's provenance. The
+README's table comes from
+
+    python -m benchmarks.fast_sampling \\
+        --models=fvbn,pixelcnn,row_lstm,diagonal_bilstm,gated_pixelcnn,pixelcnn_pp \\
+        --num_images=4 --repeats=2 --results=results/fast_sampling.json
+
+Bad flags print one line on stderr and exit with status 2.
 """
 
 import json
@@ -67,6 +78,13 @@ flags.DEFINE_integer("repeats", 1, "Timed draws of each sampler.",
                      lower_bound=1)
 flags.DEFINE_enum("variant", None, ["tiny"],
                   "tiny: the models' tiny configs (a test run).")
+flags.DEFINE_string("results", None,
+                    "Writes the ratios as a results file (tfgen.results: "
+                    "the README's table, the JSON document as raw).")
+flags.DEFINE_string("from_output", None,
+                    "A JSON document an earlier run printed: prints its "
+                    "table and writes --results with that run's provenance, "
+                    "measuring nothing.")
 
 
 def fast_sampler_names():
@@ -197,25 +215,106 @@ def format_markdown(rows):
     return "\n".join(lines)
 
 
-def main(argv):
-    del argv  # Checked by cli.parse_flags.
-    with cli.native_stderr_held():
-        available = fast_sampler_names()
+def results_tables(document):
+    """The README's table of a document: full pass / fast per model, size.
+
+    One row per model, one column per size, in the order measured; a
+    ratio whose samplers drew different images says so in its cell.
+    """
+    from tfgen import results
+
+    rows = document["rows"]
+    sizes = list(dict.fromkeys(row["size"] for row in rows))
+    models = list(dict.fromkeys(row["model"] for row in rows))
+    measured = {(row["model"], row["size"]): row for row in rows}
+
+    def ratio(row):
+        if row is None:
+            return None
+        if row["same_images"]:
+            return row["ratio"]
+        return results.cell(row["ratio"], "{:.1f} (different images)")
+
+    columns = [f"{size}: full pass / fast" for size in sizes]
+    first = rows[0] if rows else {"num_images": 0, "repeats": 0}
+    return {"ratios": results.table(
+        ["model"] + columns,
+        [[f"`{model}`"] + [ratio(measured.get((model, size)))
+                           for size in sizes] for model in models],
+        formats={column: ".1f" for column in columns},
+        notes=(f"Seconds per image of the full-pass sampler over the "
+               f"fast one's: medians over {first['repeats']} timed draw(s) "
+               f"of {first['num_images']} images by each, alternating; "
+               f"{document['weights']} weights"
+               f"{' of the tiny configs' if document['variant'] else ''}; "
+               "8x8: digits' shape, 17 levels; 28x28: binarized MNIST's, "
+               "2 levels."))}
+
+
+def write_results(document, path):
+    """Writes ``document``'s table to ``path`` with its provenance."""
+    from tfgen import results
+
+    return results.write(path, results_tables(document), raw=document,
+                         origin=results.provenance_of(document))
+
+
+def read_output(path):
+    """The JSON document an earlier run printed (first line of a file).
+
+    Raises:
+        UsageError: not readable, or not this benchmark's document.
+    """
     try:
-        names = check_flags(FLAGS.models, FLAGS.sizes, available)
-    except errors.UsageError as error:
-        cli.fail(str(error), 2)
+        text = pathlib.Path(path).read_text()
+        document = json.loads(text.strip().splitlines()[0])
+        if (not isinstance(document, dict)
+                or document.get("benchmark") != "fast_sampling"):
+            raise ValueError("not a fast_sampling document")
+        from tfgen import results
+
+        results.provenance_of(document)
+    except (OSError, ValueError, IndexError) as error:
+        raise errors.UsageError(f"--from_output={path}: {error}") from None
+    return document
+
+
+def measure_all(names):
+    """Times every model at every size of the flags; the JSON document."""
+    from tfgen import results
+
+    # Recorded before measuring: the commit that is measured, even if the
+    # checkout moves on during a long run.
+    origin = results.provenance()
     rows = []
     for size in FLAGS.sizes:
         for name in names:
             rows.append(measure(name, size, num_images=FLAGS.num_images,
                                 repeats=FLAGS.repeats,
                                 variant=FLAGS.variant))
-    print(json.dumps({"benchmark": "fast_sampling",
-                      "variant": FLAGS.variant,
-                      "weights": "untrained (initial)", "rows": rows}))
+    return {"benchmark": "fast_sampling", **origin,
+            "variant": FLAGS.variant, "weights": "untrained (initial)",
+            "rows": rows}
+
+
+def main(argv):
+    del argv  # Checked by cli.parse_flags.
+    try:
+        if FLAGS.from_output:
+            document = read_output(FLAGS.from_output)
+        else:
+            with cli.native_stderr_held():
+                available = fast_sampler_names()
+            names = check_flags(FLAGS.models, FLAGS.sizes, available)
+    except errors.UsageError as error:
+        cli.fail(str(error), 2)
+    if not FLAGS.from_output:
+        document = measure_all(names)
+    if FLAGS.results:
+        write_results(document, FLAGS.results)
+    print(json.dumps(document))
     print()
-    print(format_markdown(rows))
+    print(format_markdown(document["rows"]))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,8 @@
-"""The fast-sampling benchmark, in seconds: tiny configs at 8x8."""
+"""The fast-sampling benchmark, in seconds: tiny configs at 8x8.
+
+One run writes its JSON, its table and its results file; the file is
+rebuilt from the printed JSON by ``--from_output``.
+"""
 
 import json
 import os
@@ -12,6 +16,7 @@ import tensorflow as tf
 from benchmarks import fast_sampling
 from tfgen import errors
 from tfgen import registry
+from tfgen import results
 from zoo.autoregressive import base
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -48,19 +53,20 @@ def test_naive_sampler_runs_full_passes_and_leaves_the_model_as_it_was():
 
 
 @pytest.fixture(scope="module")
-def run():
+def run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fast_sampling")
     env = dict(os.environ, PYTHONPATH=str(REPO))
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.fast_sampling",
          "--variant=tiny", "--sizes=8x8", "--num_images=2",
-         "--models=fvbn,pixelcnn"],
+         "--models=fvbn,pixelcnn", f"--results={folder / 'results.json'}"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
+    return {"stdout": result.stdout, "folder": folder}
 
 
 def test_prints_json_and_a_table_of_the_same_numbers(run):
-    lines = run.strip().splitlines()
+    lines = run["stdout"].strip().splitlines()
     table = json.loads(lines[0])
     assert table["benchmark"] == "fast_sampling"
     rows = table["rows"]
@@ -76,6 +82,46 @@ def test_prints_json_and_a_table_of_the_same_numbers(run):
         cells = [cell.strip() for cell in line.split("|")]
         assert float(cells[7]) == pytest.approx(row["ratio"], abs=0.05)
         assert cells[8] == "yes"
+
+
+def test_results_file_holds_the_ratios_and_the_run(run):
+    document = json.loads(run["stdout"].splitlines()[0])
+    written = results.read(run["folder"] / "results.json")
+    assert written["raw"] == document
+    assert written["provenance"]["command"] == document["command"]
+    assert written["provenance"]["command"].startswith(
+        "python -m benchmarks.fast_sampling --variant=tiny")
+    assert len(written["provenance"]["commit"] or "0" * 40) == 40
+    table = written["tables"]["ratios"]
+    assert table["columns"] == ["model", "8x8: full pass / fast"]
+    assert table["rows"] == [[f"`{row['model']}`", row["ratio"]]
+                             for row in document["rows"]]
+    # --from_output's path: the printed document alone gives the same file.
+    (run["folder"] / "out.json").write_text(run["stdout"])
+    fast_sampling.write_results(
+        fast_sampling.read_output(run["folder"] / "out.json"),
+        run["folder"] / "again.json")
+    assert results.read(run["folder"] / "again.json") == written
+    (run["folder"] / "other.json").write_text('{"benchmark": "other"}')
+    with pytest.raises(errors.UsageError, match="not a fast_sampling"):
+        fast_sampling.read_output(run["folder"] / "other.json")
+
+
+def test_the_table_has_the_readmes_columns_one_row_per_model():
+    row = {"num_images": 4, "repeats": 2, "same_images": True}
+    document = {"variant": None, "weights": "untrained (initial)", "rows": [
+        dict(row, model="fvbn", size="8x8", ratio=2.44),
+        dict(row, model="pixelcnn", size="8x8", ratio=6.9),
+        dict(row, model="fvbn", size="28x28", ratio=24.66),
+        dict(row, model="pixelcnn", size="28x28", ratio=13.5,
+             same_images=False)]}
+    lines = results.render_table(
+        fast_sampling.results_tables(document)["ratios"]).splitlines()
+    assert lines[0] in (REPO / "README.md").read_text()
+    assert lines[0] == ("| model | 8x8: full pass / fast "
+                        "| 28x28: full pass / fast |")
+    assert lines[2:] == ["| `fvbn` | 2.4 | 24.7 |",
+                         "| `pixelcnn` | 6.9 | 13.5 (different images) |"]
 
 
 def test_bad_flags_name_themselves():
