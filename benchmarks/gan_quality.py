@@ -1,14 +1,20 @@
 """Sample quality of the adversarial family, beside the keras-io recipes.
 
 From the repository root (``python benchmarks/gan_quality.py`` works as
-well):
+well), the README's two tables: ``results/gan_quality_digits.json``
+(about 30 minutes on 2 cores, the README's runs having trained for 29 in
+all) and ``results/gan_quality_mnist.json`` (about 10, 8 of them
+training). Each command has a workdir root of its own: a root holding
+another config's run of a model is refused.
 
-    python -m benchmarks.gan_quality
-    python -m benchmarks.gan_quality --bench_models=dcgan,wgan_gp \\
-        --bench_peers
+    python -m benchmarks.gan_quality --bench_peers \\
+        --bench_workdir_root=runs/gan_quality_digits \\
+        --results=results/gan_quality_digits.json
     python -m benchmarks.gan_quality --bench_dataset=mnist \\
         --bench_manual_dir=../shared/data/mnist --bench_models=dcgan \\
-        --bench_epochs=10 --config.filters=64
+        --bench_epochs=8 --config.filters=64 \\
+        --bench_workdir_root=runs/gan_quality_mnist \\
+        --results=results/gan_quality_mnist.json
 
 Every adversarial model (``--bench_models``, default all the registered
 ones) is trained with its default config by ``tfgen.training``'s
@@ -66,13 +72,24 @@ each and the generator moves on every k-th step; the table gives the
 generator updates of each run.
 
 Output: one JSON line (the command, commit, core count, date, the
-classifier's accuracy, the floor, a row per run) and a markdown table, both
-also written to ``gan_quality.json`` and ``gan_quality.md`` in
-``--bench_output_dir`` (default: the workdir root), beside
-``gan_quality.png``: a row of samples of every run under a row of real test
-images. ``--bench_variant=tiny``
-uses the models' tiny configs (a test run of seconds). Bad flags print one
-line on stderr and exit with status 2, having trained nothing.
+classifier's accuracy, the floor, a row per run, each recipe's run beside
+our default's) and a markdown table, both also written to
+``gan_quality.json`` and ``gan_quality.md`` in ``--bench_output_dir``
+(default: the workdir root), beside ``gan_quality.png``: a row of samples
+of every run under a row of real test images. ``--results=PATH`` also
+writes the tables as a ``tfgen.results`` file, the JSON document as its
+raw (``benchmarks/gan_quality_tables.py``): ``<dataset>``, every run under
+the real images' floor (the README's digits table); ``<dataset>_commands``,
+a row per run and this command (the README's MNIST table); with recipes,
+``<dataset>_peers``, our default beside each, both sides' numbers and the
+ratio of their Fréchet distances. A run reused from an earlier command
+shows its training time followed by "(reused)": give a fresh
+``--bench_workdir_root`` to measure every run. ``--from_output=FILE``
+trains nothing: it reads an earlier run's ``gan_quality.json``, prints its
+table and writes ``--results`` with that run's provenance.
+``--bench_variant=tiny`` uses the models' tiny configs (a test run of
+seconds). Bad flags print one line on stderr and exit with status 2, having
+trained nothing.
 """
 
 import dataclasses
@@ -90,6 +107,9 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 # Run as a script, the repository root is not on the path.
 sys.path.insert(0, str(REPO))
 
+from benchmarks.gan_quality_tables import format_markdown  # noqa: E402
+from benchmarks.gan_quality_tables import peer_comparisons  # noqa: E402
+from benchmarks.gan_quality_tables import write_results  # noqa: E402
 from tfgen import cli  # noqa: E402
 from tfgen import errors  # noqa: E402
 from tfgen import plots  # noqa: E402
@@ -130,6 +150,16 @@ flags.DEFINE_integer("bench_seed", 0,
                      "Picks the samples' seeds and the real halves.")
 flags.DEFINE_integer("bench_verbose", 2,
                      "Keras verbosity while training (2: a line per epoch).")
+# Not --bench_-prefixed, as in the other benchmarks; allow_override lets
+# a process that imports one of those too (a test session) define them once.
+flags.DEFINE_string("results", None,
+                    "Writes the tables as a results file (tfgen.results; "
+                    "the JSON document as its raw) here.",
+                    allow_override=True)
+flags.DEFINE_string("from_output", None,
+                    "Trains nothing: reads this gan_quality.json of an "
+                    "earlier run, prints its table and writes --results "
+                    "with that run's provenance.", allow_override=True)
 
 OUTPUT_NAME = "gan_quality"
 
@@ -392,6 +422,8 @@ def measure(run, *, real_images, train_images, classifier, train_size,
         "reused": finished is not None,
         "workdir": str((finished or run.workdir).resolve()),
     }
+    if "unrolling_steps" in run.config:
+        row["unrolling_steps"] = int(run.config.unrolling_steps)
     if run.recipe is not None:
         row["recipe_fields"] = {**run.recipe.fields,
                                 "optimizers": dict(run.recipe.optimizer)}
@@ -404,7 +436,8 @@ def measure(run, *, real_images, train_images, classifier, train_size,
 def command_line():
     """The command as given: the flags set and the config overrides."""
     given = [FLAGS[name].serialize() for name in FLAGS
-             if name.startswith("bench_") and FLAGS[name].present]
+             if (name.startswith("bench_") or name == "results")
+             and FLAGS[name].present]
     overrides = [f"--config.{key}={value}"
                  for key, value in cli.CONFIG_OVERRIDES.items()]
     return " ".join(["python -m benchmarks.gan_quality", *given, *overrides])
@@ -416,81 +449,8 @@ def provenance():
 
     origin = results.provenance(command_line())
     return {"command": origin["command"], "commit": origin["commit"],
-            "tracked_files_modified": origin["dirty"],
+            "dirty": origin["dirty"],
             "cpu_count": origin["cpu_count"], "date": origin["date"]}
-
-
-def _number(value, digits=2):
-    return "—" if value is None else f"{value:.{digits}f}"
-
-
-def format_markdown(table):
-    """The table's rows as markdown, the floor first, then the verdicts."""
-    floor = table["floor"]
-    setting = (f"Command: `{table.get('command')}` at commit "
-               f"{(table.get('commit') or 'unknown')[:12]}, "
-               f"{table.get('cpu_count')} cores, {table.get('date')}.")
-    if table.get("overrides"):
-        setting += " Config overrides of every run: " + ", ".join(
-            f"{key}={value}" for key, value in table["overrides"].items())
-    lines = [
-        setting,
-        "",
-        f"Sample quality on `{table['dataset']}`: {table['num_test_images']} "
-        f"test images; feature classifier's test accuracy "
-        f"{100 * table['classifier_accuracy']:.1f}%; Fréchet distances "
-        f"(FD) in its {table['feature_size']} features, lower is better. "
-        "Each compares with the real-data floor of its row measured at the "
-        f"same sizes: FD, {table['num_test_images']} samples against the "
-        f"test set, with as many training images against it; FD half, "
-        f"{floor['half_size']} samples against one half of the test set, "
-        "with the other half against it. The finite sets' bias makes a "
-        "floor a reference, not a bound: a generator whose features vary "
-        "less than the data's can score below it.",
-        "",
-        "| run | epochs | G updates | train s | FD | FD half | label "
-        f"entropy (max {math.log(table['num_classes']):.2f}) | classes "
-        "covered | largest class |",
-        "|---|---|---|---|---|---|---|---|---|",
-        f"| real images (floor) | — | — | — | "
-        f"{_number(floor['frechet_floor_train'])} | "
-        f"{floor['frechet_floor_half']:.2f} | "
-        f"{floor['label_entropy']:.3f} | {floor['classes_covered']} | "
-        f"{floor['largest_class_share']:.3f} |",
-    ]
-    for row in table["rows"]:
-        name = f"`{row['model']}`" + (
-            "" if row["recipe"] == "default" else f" + {row['recipe']} recipe")
-        seconds = f"{row['train_seconds']:.0f}" + (
-            " (reused)" if row["reused"] else "")
-        lines.append(
-            f"| {name} | {row['epochs']} | {row['generator_updates']} | "
-            f"{seconds} | {row['frechet_distance']:.2f} | "
-            f"{row['frechet_distance_half']:.2f} | "
-            f"{row['label_entropy']:.3f} | {row['classes_covered']} | "
-            f"{row['largest_class_share']:.3f} |")
-    verdicts = []
-    by_run = {row["run"]: row for row in table["rows"]}
-    for model, recipe in PEER_RECIPES.items():
-        ours, theirs = by_run.get(model), by_run.get(f"{model}_keras_io")
-        if ours is None or theirs is None:
-            continue
-        better = ours["frechet_distance"] <= theirs["frechet_distance"]
-        verdicts.append(
-            f"- `{model}`, our default against the {recipe.name} recipe on "
-            f"our data, {ours['epochs']} epoch"
-            f"{'' if ours['epochs'] == 1 else 's'} each: FD "
-            f"{ours['frechet_distance']:.2f} against "
-            f"{theirs['frechet_distance']:.2f} "
-            f"({'ours matches or beats it' if better else 'theirs is lower'})"
-            f"; label entropy {ours['label_entropy']:.3f} against "
-            f"{theirs['label_entropy']:.3f}, classes covered "
-            f"{ours['classes_covered']} against {theirs['classes_covered']}."
-            f" Not expressed of their recipe: "
-            f"{'; '.join(recipe.not_expressed)}.")
-    if verdicts:
-        lines += ["", *verdicts]
-    return "\n".join(lines)
 
 
 def _write_atomically(path, text):
@@ -549,12 +509,35 @@ def execute(runs, *, dataset, data_dir=None, manual_dir=None,
                          for model, recipe in PEER_RECIPES.items()
                          if any(run.recipe is recipe for run in runs)},
         "rows": rows,
+        "peer_comparisons": peer_comparisons(rows),
     }
+
+
+def _read_output(path):
+    """An earlier run's gan_quality.json (``--from_output``)."""
+    try:
+        document = json.loads(pathlib.Path(path).read_text())
+        if not isinstance(document, dict) or (
+                document.get("benchmark") != OUTPUT_NAME):
+            raise ValueError(f"not a {OUTPUT_NAME} document")
+    except (OSError, ValueError) as error:
+        cli.fail(f"--from_output={path}: {error}", 2)
+    return document
 
 
 def main(argv):
     del argv  # Checked by cli.parse_flags.
     logging.set_verbosity(logging.WARNING)
+    if FLAGS.results and pathlib.Path(FLAGS.results).is_dir():
+        cli.fail(f"--results={FLAGS.results} is a folder; name the file", 2)
+    if FLAGS.from_output:
+        table = _read_output(FLAGS.from_output)
+        if FLAGS.results:
+            write_results(table, FLAGS.results)
+        print(json.dumps(table))
+        print()
+        print(format_markdown(table))
+        return
     try:
         with cli.native_stderr_held():
             models = FLAGS.bench_models or adversarial_models()
@@ -586,9 +569,13 @@ def main(argv):
         row_labels=list(figure_rows),
         title=f"samples (seeds 0-{FIGURE_SAMPLES - 1}) on "
               f"{FLAGS.bench_dataset}")
+    # The document first: should the results file fail, --from_output
+    # rebuilds it from this one without training again.
     _write_atomically(output_dir / f"{OUTPUT_NAME}.json",
                       json.dumps(table, indent=2) + "\n")
     _write_atomically(output_dir / f"{OUTPUT_NAME}.md", markdown + "\n")
+    if FLAGS.results:
+        write_results(table, FLAGS.results)
     print(json.dumps(table))
     print()
     print(markdown)
