@@ -9,9 +9,23 @@ process (this machine is noisy, so only ratios measured side by side count):
 * ``bare``: ``model.fit`` on the same batches, validating on the same split
   each epoch, with no callback at all.
 
-Prints a JSON line and a markdown table: seconds per epoch of each and their
-ratio. Run: ``python benchmarks/training_loop_overhead.py [--epochs=20]
-[--repeats=3]``.
+Prints a JSON document (the command, the commit, the cores, the date, each
+repeat's seconds per epoch of both, their medians and ratio) on one line and
+a markdown table: seconds per epoch of each and their ratio. Run: ``python
+benchmarks/training_loop_overhead.py [--epochs=20] [--repeats=3]
+[--model=vae] [--variant=tiny] [--data_dir=DIR]``.
+
+``--results=PATH`` writes the README's table (``overhead``: the model, its
+data, both medians and their ratio) as a ``tfgen.results`` file, the JSON
+document as its raw, with its provenance; ``--from_output=FILE`` measures
+nothing: it reads the JSON document from FILE (the printed output of an
+earlier run, saved), prints its table and writes ``--results`` with that
+run's provenance. The README's table is made from the repository root by
+
+    python benchmarks/training_loop_overhead.py \\
+        --results=results/training_loop_overhead.json
+
+(a minute or two on 2 cores), then ``python -m tfgen.results --write``.
 """
 
 import json
@@ -27,24 +41,44 @@ from absl import flags
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import tfgen  # noqa: E402,F401
-from tfgen import registry  # noqa: E402
-from tfgen import training  # noqa: E402
-import zoo  # noqa: E402,F401
+# TensorFlow and the models are imported where they are used, so that
+# --from_output and a bad flag answer in a second.
+from tfgen import cli  # noqa: E402
+from tfgen import results  # noqa: E402
 
-flags.DEFINE_integer("epochs", 20, "Epochs per timed run.")
-flags.DEFINE_integer("repeats", 3, "Timed runs of each kind, alternating.")
+flags.DEFINE_integer("epochs", 20, "Epochs per timed run.", lower_bound=1)
+flags.DEFINE_integer("repeats", 3, "Timed runs of each kind, alternating.",
+                     lower_bound=1)
 flags.DEFINE_string("model", "vae", "Registered model to time.")
+flags.DEFINE_enum("variant", None, ["tiny"],
+                  "The model's config variant: 'tiny' (small networks, no "
+                  "sample-quality or Parzen scoring) for tests.")
+flags.DEFINE_string("data_dir", None,
+                    "TFDS data folder (default: a temporary one).")
+flags.DEFINE_string("results", None,
+                    "Writes the table as a results file (tfgen.results, "
+                    "table 'overhead'; the JSON document as its raw) here.")
+flags.DEFINE_string("from_output", None,
+                    "Trains nothing: reads the JSON document from this "
+                    "saved output of an earlier run, prints its table and "
+                    "writes --results with that run's provenance.")
 FLAGS = flags.FLAGS
+
+_PROVENANCE_KEYS = ("command", "commit", "dirty", "cpu_count", "date",
+                    "platform", "versions")
 
 
 def _time_tfgen(spec, config, data_dir, workdir):
+    from tfgen import training
+
     run = training.prepare(spec, config, workdir, data_dir=data_dir)
-    _, results = training.execute(run, verbose=0)
-    return results["train_seconds"]
+    _, run_results = training.execute(run, verbose=0)
+    return run_results["train_seconds"]
 
 
 def _time_bare(spec, config, data_dir):
+    from tfgen import training
+
     info, splits = training.load_datasets(config, data_dir=data_dir)
     model = training.build_model(spec, config, info)
     batches = (splits["train"].shuffle(info.split_sizes["train"], seed=0)
@@ -57,36 +91,120 @@ def _time_bare(spec, config, data_dir):
     return time.time() - start
 
 
-def main(argv):
-    del argv
-    spec = registry.get(FLAGS.model)
-    config = spec.get_config()
+def run_benchmark(scratch):
+    """Times both loops ``--repeats`` times; returns the JSON document."""
+    from tfgen import registry
+    import zoo  # noqa: F401  (registers the models)
+
+    try:
+        spec = registry.get(FLAGS.model)
+    except (KeyError, ValueError) as error:
+        cli.fail(f"--model: {error}", 2)
+    config = spec.get_config(FLAGS.variant)
     with config.unlocked():
         config.epochs = FLAGS.epochs
+    data_dir = FLAGS.data_dir or str(pathlib.Path(scratch) / "data")
     timings = {"tfgen": [], "bare": []}
-    with tempfile.TemporaryDirectory() as scratch:
-        data_dir = str(pathlib.Path(scratch) / "data")
-        for repeat in range(FLAGS.repeats):
-            workdir = pathlib.Path(scratch) / f"run{repeat}"
-            timings["tfgen"].append(
-                _time_tfgen(spec, config, data_dir, workdir) / FLAGS.epochs)
-            timings["bare"].append(
-                _time_bare(spec, config, data_dir) / FLAGS.epochs)
+    for repeat in range(FLAGS.repeats):
+        workdir = pathlib.Path(scratch) / f"run{repeat}"
+        timings["tfgen"].append(
+            _time_tfgen(spec, config, data_dir, workdir) / FLAGS.epochs)
+        timings["bare"].append(
+            _time_bare(spec, config, data_dir) / FLAGS.epochs)
     tfgen_epoch = statistics.median(timings["tfgen"])
     bare_epoch = statistics.median(timings["bare"])
-    result = {"benchmark": "training_loop_overhead", "model": FLAGS.model,
-              "epochs": FLAGS.epochs, "repeats": FLAGS.repeats,
-              "tfgen_seconds_per_epoch": round(tfgen_epoch, 4),
-              "bare_fit_seconds_per_epoch": round(bare_epoch, 4),
-              "ratio_tfgen_over_bare": round(tfgen_epoch / bare_epoch, 3)}
-    print(json.dumps(result))
+    # After the measurement: the versions of the libraries it imported.
+    origin = results.provenance()
+    return {"benchmark": "training_loop_overhead",
+            **{key: origin[key] for key in _PROVENANCE_KEYS},
+            "model": FLAGS.model, "variant": FLAGS.variant,
+            "dataset": config.dataset,
+            "epochs": FLAGS.epochs, "repeats": FLAGS.repeats,
+            "tfgen_seconds_per_epoch_repeats": timings["tfgen"],
+            "bare_fit_seconds_per_epoch_repeats": timings["bare"],
+            "tfgen_seconds_per_epoch": tfgen_epoch,
+            "bare_fit_seconds_per_epoch": bare_epoch,
+            "ratio_tfgen_over_bare": tfgen_epoch / bare_epoch}
+
+
+def results_tables(document):
+    """The document as the README's ``tfgen.results`` table, ``overhead``."""
+    table = results.records_table(
+        [document],
+        {"model": lambda row: f"`{row['model']}`",
+         "data": lambda row: f"`{row['dataset']}`",
+         "shared loop s/epoch": "tfgen_seconds_per_epoch",
+         "bare model.fit s/epoch": "bare_fit_seconds_per_epoch",
+         "ratio": "ratio_tfgen_over_bare"},
+        formats={"shared loop s/epoch": ".3f",
+                 "bare model.fit s/epoch": ".3f", "ratio": ".2f"},
+        notes=(f"Seconds per epoch of {document['epochs']} epochs, median "
+               f"of {document['repeats']} repeats alternating in one "
+               "process: tfgen.training.execute (every shared callback) "
+               "and a bare model.fit on the same batches and validation; "
+               "ratio shared / bare."))
+    return {"overhead": table}
+
+
+def write_results(document, path):
+    """Writes ``document``'s table to ``path`` with its provenance."""
+    origin = {**{key: document[key] for key in _PROVENANCE_KEYS
+                 if key in document},
+              **results.provenance_of(document)}
+    return results.write(path, results_tables(document), raw=document,
+                         origin=origin)
+
+
+def read_output(path):
+    """The JSON document of a run's saved output (or of the document alone).
+
+    Raises:
+        ValueError: the file holds no training_loop_overhead document.
+    """
+    text = pathlib.Path(path).read_text()
+    for candidate in [text] + [line for line in text.splitlines()
+                               if line.startswith("{")]:
+        try:
+            document = json.loads(candidate)
+        except ValueError:
+            continue
+        if (isinstance(document, dict) and document.get("benchmark")
+                == "training_loop_overhead"):
+            return document
+    raise ValueError("holds no training_loop_overhead document (its JSON "
+                     "line)")
+
+
+def _parse_flags(argv):
+    try:
+        return FLAGS(argv)
+    except flags.Error as error:
+        cli.fail(str(error), 2)
+
+
+def main(argv):
+    if len(argv) > 1:
+        cli.fail(f"unexpected arguments: {' '.join(argv[1:])}", 2)
+    if FLAGS.from_output:
+        try:
+            document = read_output(FLAGS.from_output)
+        except (OSError, ValueError) as error:
+            cli.fail(f"--from_output={FLAGS.from_output}: {error}", 2)
+    else:
+        with tempfile.TemporaryDirectory() as scratch:
+            document = run_benchmark(scratch)
+    if FLAGS.results:
+        write_results(document, FLAGS.results)
+    tfgen_epoch = document["tfgen_seconds_per_epoch"]
+    bare_epoch = document["bare_fit_seconds_per_epoch"]
+    print(json.dumps(document))
     print()
     print("| loop | seconds per epoch (median) |")
     print("|---|---|")
     print(f"| tfgen.training.execute (all callbacks) | {tfgen_epoch:.3f} |")
     print(f"| bare model.fit | {bare_epoch:.3f} |")
-    print(f"| ratio | {tfgen_epoch / bare_epoch:.2f} |")
+    print(f"| ratio | {document['ratio_tfgen_over_bare']:.2f} |")
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=_parse_flags)
