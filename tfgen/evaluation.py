@@ -371,17 +371,51 @@ def evaluate(model, splits, *, data_dir=None, manual_dir=None):
     if report:
         results["model_report"] = report
     results.update(points_mode_coverage(model))
+    # The Fréchet distance and the Parzen estimate both draw seeds 0, 1, ...
+    # of the model: drawn once (a slow sampler's draws are most of its
+    # evaluation).
+    draws = SampleDraws(model)
     results.update(image_sample_quality(model, splits,
                                         data_dir=data_dir,
-                                        manual_dir=manual_dir))
-    results.update(parzen_likelihood(model, splits))
+                                        manual_dir=manual_dir, draws=draws))
+    results.update(parzen_likelihood(model, splits, draws=draws))
     return results
+
+
+class SampleDraws:
+    """A model's samples of seeds 0, 1, 2, ..., each drawn once.
+
+    ``first(n)`` returns the samples of seeds 0..n-1 as
+    ``tfgen.frechet.model_samples(model, n)`` draws them, drawing only the
+    seeds not drawn before.
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.images = None
+        self.num_drawn = 0
+
+    def first(self, num_images):
+        # Imported here: tfgen.frechet reads this module's helpers.
+        from tfgen import frechet
+
+        if num_images > self.num_drawn:
+            more = frechet.draw_samples(self.model, np.arange(
+                self.num_drawn, num_images, dtype=np.int64))
+            self.images = more if self.images is None else np.concatenate(
+                [self.images, more])
+            self.num_drawn = num_images
+        return self.images[:num_images]
 
 
 # --- Sample quality on labelled images. -----------------------------------
 
-def image_sample_quality(model, splits, *, data_dir=None, manual_dir=None):
+def image_sample_quality(model, splits, *, data_dir=None, manual_dir=None,
+                         draws=None):
     """The Fréchet distance and label spread of a sampler of images.
+
+    ``draws``: a ``SampleDraws`` of the model to take the samples from
+    (None: drawn here).
 
     Returns:
         ``{}`` unless the model declares ``sample``, its data are images
@@ -400,7 +434,8 @@ def image_sample_quality(model, splits, *, data_dir=None, manual_dir=None):
     from tfgen import frechet
     return frechet.evaluate_samples(
         model, splits["test"], data_dir=data_dir, manual_dir=manual_dir,
-        train_split_or_images=splits["train_for_evaluation"])
+        train_split_or_images=splits["train_for_evaluation"],
+        draw=None if draws is None else draws.first)
 
 
 # --- The Parzen-window likelihood of a sampler of images. -------------------
@@ -412,7 +447,7 @@ def _unit_split(model, split):
                             model.data_info.num_levels)
 
 
-def parzen_likelihood(model, splits):
+def parzen_likelihood(model, splits, *, draws=None):
     """The test NLL under a Parzen window of the model's samples.
 
     Goodfellow et al. (2014), section 5: ``config.parzen_samples`` samples
@@ -430,6 +465,8 @@ def parzen_likelihood(model, splits):
     Args:
         model: as for ``evaluate``.
         splits: as for ``evaluate``; ``"validation"`` is used if present.
+        draws: a ``SampleDraws`` of the model to take the samples from
+            (None: drawn here).
 
     Returns:
         ``{}`` unless the model declares (and has) ``sample``, its data
@@ -459,7 +496,8 @@ def parzen_likelihood(model, splits):
         train = _unit_split(model, splits["train_for_evaluation"])
         chosen = np.random.default_rng(0).permutation(len(train))
         selection = train[chosen[:len(test)]]
-    samples = frechet.model_samples(model, num_samples)
+    samples = (frechet.model_samples(model, num_samples) if draws is None
+               else draws.first(num_samples))
     estimate = parzen.estimate(samples, selection, test)
     return {"parzen_nll": estimate["nll"],
             "parzen_stderr": estimate["stderr"],

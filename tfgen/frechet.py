@@ -500,6 +500,25 @@ def model_samples(model, num_images, *, seed=0, batch_size=500):
     """
     seeds = int(seed) * int(num_images) + np.arange(num_images,
                                                     dtype=np.int64)
+    return draw_samples(model, seeds, batch_size=batch_size)
+
+
+def draw_samples(model, seeds, *, batch_size=500):
+    """A model's samples of the given seeds, as ``model_samples`` gives them.
+
+    Each row of ``sample`` is drawn from its own seed alone, so the images
+    of a seed do not depend on the others drawn with it: draws of disjoint
+    seeds can be joined.
+
+    Args:
+        model: as for ``model_samples``.
+        seeds: int64 seeds, one per image.
+        batch_size: samples drawn per call.
+
+    Returns:
+        float32 (len(seeds), H, W, C) [0, 1] intensities, clipped.
+    """
+    seeds = np.asarray(seeds, dtype=np.int64)
     batches = [np.asarray(model.sample(
         seed=seeds[start:start + batch_size])["images"])
         for start in range(0, len(seeds), batch_size)]
@@ -655,7 +674,8 @@ def train_floor(classifier, train_images, test_images, *, seed=0):
 
 def evaluate_samples(model, test_split_or_images, *, dataset=None,
                      data_dir=None, manual_dir=None, cache_dir=None,
-                     classifier=None, seed=0, train_split_or_images=None):
+                     classifier=None, seed=0, train_split_or_images=None,
+                     draw=None):
     """A sampler's Fréchet distance, floor and label spread, as flat numbers.
 
     The model draws as many samples as there are real test images
@@ -700,6 +720,10 @@ def evaluate_samples(model, test_split_or_images, *, dataset=None,
         train_split_or_images: the training images, as
             ``test_split_or_images`` (``splits["train_for_evaluation"]``),
             or None.
+        draw: a function of N giving the model's samples of seeds
+            0..N-1 as ``model_samples`` draws them (the harness's
+            ``SampleDraws.first``, shared with the Parzen estimate), for
+            ``seed`` 0 only; None: drawn by ``model_samples``.
 
     Returns:
         A dict of numbers: ``frechet_distance``, ``frechet_distance_half``,
@@ -728,7 +752,10 @@ def evaluate_samples(model, test_split_or_images, *, dataset=None,
         classifier = classifier_for(
             dataset or model.data_info.name, data_dir=data_dir,
             manual_dir=manual_dir, cache_dir=cache_dir)
-    generated = model_samples(model, len(real), seed=seed)
+    if draw is not None and seed != 0:
+        raise ValueError(f"draw gives the samples of seed 0, not {seed}")
+    generated = (model_samples(model, len(real), seed=seed) if draw is None
+                 else draw(len(real)))
     quality = sample_quality(classifier, real, generated)
     halves = compare_with_floor(classifier, real, generated, seed=seed)
     results = {

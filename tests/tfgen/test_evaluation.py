@@ -265,3 +265,37 @@ def test_samplers_of_labelled_images_get_the_frechet_numbers(
     assert 1 <= results["classes_covered"] <= 10
     assert any(line.startswith("Fréchet distance of 360 samples")
                for line in lines)
+
+
+def test_the_frechet_and_parzen_numbers_share_one_draw_of_each_seed(
+        data_dir, monkeypatch):
+    from tfgen import frechet
+
+    classifier = frechet.FeatureClassifier(
+        frechet._build_network((8, 8, 1), 10, seed=0), {})
+    monkeypatch.setattr(frechet, "classifier_for",
+                        lambda dataset, **kwargs: classifier)
+    # 400 Parzen samples: the Fréchet distance's 360 (seeds 0..359, as many
+    # as test images) and 40 more.
+    model, splits = model_helpers.tiny_model(
+        "gan", data_dir, sample_quality=True, parzen_samples=400)
+    drawn = []
+    sample = model.sample
+
+    def counted_sample(seed, **kwargs):
+        drawn.extend(np.asarray(seed).tolist())
+        return sample(seed=seed, **kwargs)
+
+    monkeypatch.setattr(model, "sample", counted_sample)
+    results = evaluation.evaluate(model, splits, data_dir=data_dir)
+    assert sorted(drawn) == list(range(400))  # Each seed once.
+    # The numbers are those of separate draws.
+    drawn.clear()
+    separate = {**frechet.evaluate_samples(
+        model, splits["test"], classifier=classifier,
+        train_split_or_images=splits["train_for_evaluation"]),
+        **evaluation.parzen_likelihood(model, splits)}
+    assert len(drawn) == 760
+    for key in ("frechet_distance", "frechet_floor_half", "label_entropy",
+                "parzen_nll", "parzen_stderr", "parzen_bandwidth"):
+        assert results[key] == pytest.approx(separate[key], rel=1e-6), key
