@@ -260,21 +260,24 @@ def write_results(document, path):
 
 
 def read_output(path):
-    """The JSON document an earlier run printed (first line of a file).
+    """The JSON document an earlier run printed (its first line of JSON).
 
     Raises:
         UsageError: not readable, or not this benchmark's document.
     """
     try:
         text = pathlib.Path(path).read_text()
-        document = json.loads(text.strip().splitlines()[0])
+        lines = [line for line in text.splitlines() if line.startswith("{")]
+        if not lines:
+            raise ValueError("no JSON document")
+        document = json.loads(lines[0])
         if (not isinstance(document, dict)
                 or document.get("benchmark") != "fast_sampling"):
             raise ValueError("not a fast_sampling document")
         from tfgen import results
 
         results.provenance_of(document)
-    except (OSError, ValueError, IndexError) as error:
+    except (OSError, ValueError) as error:
         raise errors.UsageError(f"--from_output={path}: {error}") from None
     return document
 

@@ -6,6 +6,15 @@ From the repository root:
     python -m benchmarks.pixelcnn_pp_vs_tfp --dataset=mnist \\
         --manual_dir=../shared/data/mnist --epochs=1 --train_examples=2000
 
+The README's two tables (``tfgen.results`` files, below):
+
+    python -m benchmarks.pixelcnn_pp_vs_tfp --seeds=0,1 \\
+        --results=results/pixelcnn_pp_vs_tfp_digits.json
+    python -m benchmarks.pixelcnn_pp_vs_tfp --dataset=mnist \\
+        --manual_dir=../shared/data/mnist --epochs=1 --train_examples=3000 \\
+        --test_examples=1000 --num_samples=4 \\
+        --results=results/pixelcnn_pp_vs_tfp_mnist.json
+
 Both are PixelCNN++ (Salimans et al. 2017): a discretized logistic mixture
 on a two-stream gated U-net. They train on the same integer levels (17 on
 ``digits``, 256 on MNIST: ``tfd.PixelCNN(high=L - 1)``) with the same
@@ -33,18 +42,35 @@ TFP's sampler runs the whole network once per pixel; ours (with
 cached activations (``zoo/autoregressive/pixelcnn_pp_sampler.py``;
 ``--nofast_sampling``: a whole pass per value).
 
+``--seeds=0,1`` (``--seed`` is the same flag) runs the whole comparison
+once per seed, one after the other in this process; each seed's row holds
+what ``--seed=S`` alone measures (the seed is set again before each run).
+The JSON document printed at the end holds every row and the command,
+commit, core count and date of the run. ``--results=PATH`` also writes the
+README's table (named after the dataset: a row per seed, the command that
+measures it alone, both libraries' bits/dim, the ratio of the epoch times,
+with their seconds when there is one epoch, and of the sampling times, with
+their seconds) as a ``tfgen.results`` file
+whose ``raw`` is that document; ``--from_output=FILE`` reads a document an
+earlier run printed instead of measuring and writes ``--results`` with
+that run's provenance.
+
 Flags: ``--dataset`` (digits or mnist), ``--manual_dir`` (MNIST's IDX files),
 ``--epochs`` (0: 12 on digits, 1 on MNIST), ``--train_examples`` and
 ``--test_examples`` (0: all), ``--num_filters``, ``--num_residual_blocks``,
 ``--num_resolutions``, ``--num_components``, ``--dropout_rate``,
-``--batch_size``, ``--learning_rate``, ``--num_samples``, ``--seed``,
+``--batch_size``, ``--learning_rate``, ``--num_samples``, ``--seeds``,
 ``--weight_norm``, ``--fast_sampling``, ``--run_tfp`` (``--norun_tfp``: ours
-alone, its JSON row without TFP's numbers, for trying changes to ours).
+alone, rows without TFP's numbers and no table, for trying changes to
+ours), ``--results``, ``--from_output``. A bad ``--seeds`` or
+``--from_output``, or ``--results`` with ``--norun_tfp``, prints one line on
+stderr and exits with status 2.
 """
 
 import json
 import math
 import pathlib
+import shlex
 import statistics
 import sys
 import tempfile
@@ -57,16 +83,13 @@ import numpy as np
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+# tfgen first: it sets Keras' backend. TensorFlow, TFP and the zoo are
+# imported where they are used, so that a bad flag or --from_output does
+# not wait for them.
 import tfgen  # noqa: E402,F401
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import tensorflow_probability as tfp  # noqa: E402
-import tf_keras  # noqa: E402
-
-from tfgen import data  # noqa: E402
-from tfgen import registry  # noqa: E402
-from tfgen import training  # noqa: E402
-import zoo  # noqa: E402,F401
+from tfgen import cli  # noqa: E402
+from tfgen import errors  # noqa: E402
+from tfgen import results  # noqa: E402
 
 flags.DEFINE_enum("dataset", "digits", ["digits", "mnist"],
                   "Images of both models, as integer levels.")
@@ -88,18 +111,30 @@ flags.DEFINE_float("dropout_rate", 0.5, "Dropout of both (TFP's default).")
 flags.DEFINE_integer("batch_size", 32, "Images per step.")
 flags.DEFINE_float("learning_rate", 1e-3, "Adam's learning rate.")
 flags.DEFINE_integer("num_samples", 16, "Images drawn by each sampler.")
-flags.DEFINE_integer("seed", 0, "Seed of both initializations.")
+flags.DEFINE_list("seeds", ["0"], "Seeds of both initializations: one "
+                  "comparison per seed, one after the other.")
+flags.DEFINE_alias("seed", "seeds")
 flags.DEFINE_bool("weight_norm", False, "Ours: weight normalization with "
                   "data-dependent initialization.")
 flags.DEFINE_bool("fast_sampling", True, "Ours: the per-pixel fast sampler.")
 flags.DEFINE_bool("run_tfp", True, "Also train and score TFP's; off: "
-                  "ours alone (a row without TFP's numbers, no table).")
+                  "ours alone (rows without TFP's numbers, no table).")
+flags.DEFINE_string("results", None,
+                    "Writes the README's table as a results file "
+                    "(tfgen.results; the JSON document as raw).")
+flags.DEFINE_string("from_output", None,
+                    "A JSON document an earlier run printed: prints its "
+                    "table and writes --results with that run's provenance, "
+                    "measuring nothing.")
 FLAGS = flags.FLAGS
 
 
 def _levels(split, data_dir, examples):
+    from tfgen import data
+
+    # The seed binarizes; integer levels do not use it.
     dataset = data.load(FLAGS.dataset, split, preprocessing="levels",
-                        seed=FLAGS.seed, data_dir=data_dir,
+                        seed=0, data_dir=data_dir,
                         manual_dir=FLAGS.manual_dir)
     images = np.stack([e["image"] for e in dataset.as_numpy_iterator()])
     return images[:examples] if examples else images  # int32 (N, H, W, C)
@@ -118,7 +153,12 @@ def _bits_per_dim(nats, num_dims):
     return nats / (num_dims * math.log(2.0))
 
 
-def _run_ours(info, train, test):
+def _run_ours(info, train, test, seed):
+    import tensorflow as tf
+    from tfgen import registry
+    from tfgen import training
+    import zoo  # noqa: F401  (fills the registry)
+
     spec = registry.get("pixelcnn_pp")
     config = spec.get_config()
     with config.unlocked():
@@ -128,14 +168,14 @@ def _run_ours(info, train, test):
                       num_components=FLAGS.num_components,
                       dropout_rate=FLAGS.dropout_rate,
                       batch_size=FLAGS.batch_size, epochs=_epochs(),
-                      seed=FLAGS.seed, weight_norm=FLAGS.weight_norm,
+                      seed=seed, weight_norm=FLAGS.weight_norm,
                       fast_sampling=FLAGS.fast_sampling)
         config.optimizers.model.learning_rate = FLAGS.learning_rate
     model = training.build_model(spec, config, info)
     model.build_for_training()
     batches = tf.data.Dataset.from_tensor_slices(
         {"image": train, "label": np.zeros(len(train), np.int64)}
-    ).shuffle(len(train), seed=FLAGS.seed).batch(FLAGS.batch_size)
+    ).shuffle(len(train), seed=seed).batch(FLAGS.batch_size)
     model.adapt(batches)  # As the training loop: before the first step.
     epoch_seconds = []
     for _ in range(_epochs()):
@@ -158,8 +198,12 @@ def _run_ours(info, train, test):
     return nats, _seconds_per_epoch(epoch_seconds), sample_seconds
 
 
-def _run_tfp(info, train, test):
-    tf_keras.utils.set_random_seed(FLAGS.seed)
+def _run_tfp(info, train, test, seed):
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+    import tf_keras
+
+    tf_keras.utils.set_random_seed(seed)
     image_shape = tuple(info.image_shape)
     distribution = tfp.distributions.PixelCNN(
         image_shape=image_shape, num_resnet=FLAGS.num_residual_blocks,
@@ -175,7 +219,7 @@ def _run_tfp(info, train, test):
     model.compile(optimizer=tf_keras.optimizers.Adam(FLAGS.learning_rate))
     batches = tf.data.Dataset.from_tensor_slices(
         train.astype(np.float32)).shuffle(
-            len(train), seed=FLAGS.seed).batch(FLAGS.batch_size)
+            len(train), seed=seed).batch(FLAGS.batch_size)
     epoch_seconds = []
     for _ in range(_epochs()):
         start = time.perf_counter()
@@ -187,34 +231,31 @@ def _run_tfp(info, train, test):
         score(tf.constant(test[i:i + 500], tf.float32)).numpy()
         for i in range(0, len(test), 500)]))
     start = time.perf_counter()
-    images = distribution.sample(FLAGS.num_samples, seed=FLAGS.seed)
+    images = distribution.sample(FLAGS.num_samples, seed=seed)
     sample_seconds = time.perf_counter() - start
     assert images.shape[0] == FLAGS.num_samples
     return nats, _seconds_per_epoch(epoch_seconds), sample_seconds
 
 
-def main(argv):
-    del argv
-    keras.utils.set_random_seed(FLAGS.seed)
-    with tempfile.TemporaryDirectory() as scratch:
-        info = data.get_info(FLAGS.dataset, data_dir=scratch,
-                             manual_dir=FLAGS.manual_dir)
-        train = _levels("train", scratch, FLAGS.train_examples)
-        test = _levels("test", scratch, FLAGS.test_examples)
+def compare(seed, info, train, test):
+    """Trains and scores ours, then TFP's, from ``seed``; one row."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
     num_dims = int(np.prod(info.image_shape))
-    ours = _run_ours(info, train, test)
-    theirs = _run_tfp(info, train, test) if FLAGS.run_tfp else None
+    ours = _run_ours(info, train, test, seed)
+    theirs = _run_tfp(info, train, test, seed) if FLAGS.run_tfp else None
     row = {
-        "benchmark": "pixelcnn_pp_vs_tfp", "dataset": FLAGS.dataset,
-        "num_levels": int(info.num_levels), "train_examples": len(train),
-        "test_examples": len(test), "epochs": _epochs(),
-        "num_filters": FLAGS.num_filters,
+        "dataset": FLAGS.dataset, "num_levels": int(info.num_levels),
+        "image_shape": [int(size) for size in info.image_shape],
+        "train_examples": len(train), "test_examples": len(test),
+        "epochs": _epochs(), "num_filters": FLAGS.num_filters,
         "num_residual_blocks": FLAGS.num_residual_blocks,
         "num_resolutions": FLAGS.num_resolutions,
         "num_components": FLAGS.num_components,
         "dropout_rate": FLAGS.dropout_rate, "batch_size": FLAGS.batch_size,
         "learning_rate": FLAGS.learning_rate,
-        "num_samples": FLAGS.num_samples, "seed": FLAGS.seed,
+        "num_samples": FLAGS.num_samples, "seed": seed,
         "weight_norm": FLAGS.weight_norm,
         "fast_sampling": FLAGS.fast_sampling,
     }
@@ -227,33 +268,182 @@ def main(argv):
                                                          num_dims)
         row[f"{name}_seconds_per_epoch"] = epoch
         row[f"{name}_sample_seconds"] = sampling
-    if theirs is None:
-        print(json.dumps(row), flush=True)
-        return
-    row["bits_per_dim_tfgen_minus_tfp"] = (row["tfgen_test_bits_per_dim"]
-                                           - row["tfp_test_bits_per_dim"])
-    row["epoch_ratio_tfgen_over_tfp"] = (row["tfgen_seconds_per_epoch"]
-                                         / row["tfp_seconds_per_epoch"])
-    row["sample_ratio_tfgen_over_tfp"] = (row["tfgen_sample_seconds"]
-                                          / row["tfp_sample_seconds"])
-    print(json.dumps(row), flush=True)
-    print()
-    print("| data | library | test bits/dim | s/epoch | s to sample "
-          f"{FLAGS.num_samples} |")
-    print("|---|---|---|---|---|")
-    data_name = (f"{FLAGS.dataset}, {row['num_levels']} levels, "
-                 f"{len(train)} images, {_epochs()} epochs")
-    for name, label in (("tfgen", "tfgen pixelcnn_pp"),
-                        ("tfp", "TFP tfd.PixelCNN")):
-        print(f"| {data_name} | {label} | "
-              f"{row[f'{name}_test_bits_per_dim']:.3f} | "
-              f"{row[f'{name}_seconds_per_epoch']:.2f} | "
-              f"{row[f'{name}_sample_seconds']:.2f} |")
-        data_name = ""
-    print(f"| | ratio / difference (tfgen vs TFP) | "
-          f"{row['bits_per_dim_tfgen_minus_tfp']:+.3f} | "
-          f"{row['epoch_ratio_tfgen_over_tfp']:.2f} | "
-          f"{row['sample_ratio_tfgen_over_tfp']:.2f} |")
+    if theirs is not None:
+        row["bits_per_dim_tfgen_minus_tfp"] = (
+            row["tfgen_test_bits_per_dim"] - row["tfp_test_bits_per_dim"])
+        row["epoch_ratio_tfgen_over_tfp"] = (row["tfgen_seconds_per_epoch"]
+                                             / row["tfp_seconds_per_epoch"])
+        row["sample_ratio_tfgen_over_tfp"] = (row["tfgen_sample_seconds"]
+                                              / row["tfp_sample_seconds"])
+    return row
+
+
+def format_markdown(rows):
+    """Each row's numbers, both libraries and their ratios, as markdown."""
+    lines = ["| data | library | test bits/dim | s/epoch | s to sample |",
+             "|---|---|---|---|---|"]
+    for row in rows:
+        data_name = (f"{row['dataset']}, {row['num_levels']} levels, "
+                     f"{row['train_examples']} images, {row['epochs']} "
+                     f"epochs, seed {row['seed']}")
+        for name, label in (("tfgen", "tfgen pixelcnn_pp"),
+                            ("tfp", "TFP tfd.PixelCNN")):
+            lines.append(f"| {data_name} | {label} | "
+                         f"{row[f'{name}_test_bits_per_dim']:.3f} | "
+                         f"{row[f'{name}_seconds_per_epoch']:.2f} | "
+                         f"{row[f'{name}_sample_seconds']:.2f} "
+                         f"({row['num_samples']}) |")
+            data_name = ""
+        lines.append(f"| | ratio / difference (tfgen vs TFP) | "
+                     f"{row['bits_per_dim_tfgen_minus_tfp']:+.3f} | "
+                     f"{row['epoch_ratio_tfgen_over_tfp']:.2f} | "
+                     f"{row['sample_ratio_tfgen_over_tfp']:.3f} |")
+    return "\n".join(lines)
+
+
+def row_command(command, seed, num_seeds):
+    """The command that measures one row alone: ``command`` without
+    ``--results``, and with ``--seed=seed`` for a run of several seeds."""
+    arguments, skip = [], False
+    for argument in shlex.split(command):
+        name = argument.split("=", 1)[0]
+        if skip:
+            skip = False
+        elif name in ("--results", "--seeds", "--seed") and (
+                name == "--results" or num_seeds > 1):
+            skip = "=" not in argument  # "--results PATH": PATH follows.
+        else:
+            arguments.append(argument)
+    if num_seeds > 1:
+        arguments.append(f"--seed={seed}")
+    return shlex.join(arguments)
+
+
+def results_tables(document):
+    """The README's table of a document: ``{dataset: table}``."""
+    rows = document["rows"]
+    if not rows or "tfp_test_bits_per_dim" not in rows[0]:
+        raise errors.UsageError("--results: the rows lack TFP's numbers "
+                                "(a --norun_tfp run)")
+
+    def command(row):
+        height, width = row["image_shape"][:2]
+        return (f"`{row_command(document['command'], row['seed'], len(rows))}"
+                f"` ({row['num_levels']} levels, {height}x{width}, "
+                f"{row['num_samples']} samples)")
+
+    def epoch_ratio(row):
+        if row["epochs"] > 1:
+            return row["epoch_ratio_tfgen_over_tfp"]
+        # One epoch: its seconds hold tracing, so they are shown too.
+        return results.cell([row["epoch_ratio_tfgen_over_tfp"],
+                             row["tfgen_seconds_per_epoch"],
+                             row["tfp_seconds_per_epoch"]],
+                            "{:.2f} ({:.0f} s against {:.0f} s)")
+
+    def sample_ratio(row):
+        ours = "{:.2f}" if row["tfgen_sample_seconds"] < 1 else "{:.1f}"
+        return results.cell([row["sample_ratio_tfgen_over_tfp"],
+                             row["tfgen_sample_seconds"],
+                             row["tfp_sample_seconds"]],
+                            f"{{:.3f}} ({ours} s against {{:.1f}} s)")
+
+    table = results.records_table(
+        rows, {"command": command,
+               "ours: bits/dim": "tfgen_test_bits_per_dim",
+               "TFP: bits/dim": "tfp_test_bits_per_dim",
+               "s/epoch ratio": epoch_ratio,
+               "sampling-time ratio": sample_ratio},
+        formats={"ours: bits/dim": ".3f", "TFP: bits/dim": ".3f",
+                 "s/epoch ratio": ".2f"},
+        notes=("Test bits/dim of tfgen's pixelcnn_pp and TFP's "
+               "tfd.PixelCNN trained with the same budget, one after the "
+               "other in one process; ratios ours / TFP of the median "
+               "seconds per epoch after the first (the one epoch's, tracing "
+               "included, when there is one; its seconds are then shown) "
+               "and of the seconds to draw the samples (ours after a "
+               "one-image call has compiled its chain). Rows of a run of "
+               "several seeds, one after the other: each command measures "
+               "its row alone."))
+    return {rows[0]["dataset"]: table}
+
+
+def write_results(document, path):
+    """Writes ``document``'s table to ``path`` with its provenance."""
+    return results.write(path, results_tables(document), raw=document,
+                         origin=results.provenance_of(document))
+
+
+def read_output(path):
+    """The JSON document an earlier run printed (its first line of JSON).
+
+    Raises:
+        UsageError: not readable, or not this benchmark's document.
+    """
+    try:
+        text = pathlib.Path(path).read_text()
+        lines = [line for line in text.splitlines() if line.startswith("{")]
+        if not lines:
+            raise ValueError("no JSON document")
+        document = json.loads(lines[0])
+        if (not isinstance(document, dict)
+                or document.get("benchmark") != "pixelcnn_pp_vs_tfp"
+                or "rows" not in document):
+            raise ValueError("not a pixelcnn_pp_vs_tfp document")
+        results.provenance_of(document)
+    except (OSError, ValueError) as error:
+        raise errors.UsageError(f"--from_output={path}: {error}") from None
+    return document
+
+
+def _seeds(texts):
+    try:
+        return [int(text) for text in texts]
+    except ValueError:
+        raise errors.UsageError(f"--seeds={','.join(texts)}: expected "
+                                "integers such as 0,1") from None
+
+
+def measure(seeds):
+    """One comparison per seed; the JSON document."""
+    from tfgen import data
+
+    # Recorded before measuring: the commit that is measured, even if the
+    # checkout moves on during a long run.
+    origin = results.provenance()
+    with tempfile.TemporaryDirectory() as scratch:
+        info = data.get_info(FLAGS.dataset, data_dir=scratch,
+                             manual_dir=FLAGS.manual_dir)
+        train = _levels("train", scratch, FLAGS.train_examples)
+        test = _levels("test", scratch, FLAGS.test_examples)
+    rows = []
+    for seed in seeds:
+        rows.append(compare(seed, info, train, test))
+        print(f"seed {seed}: {json.dumps(rows[-1])}", file=sys.stderr,
+              flush=True)
+    return {"benchmark": "pixelcnn_pp_vs_tfp", **origin, "rows": rows}
+
+
+def main(argv):
+    del argv
+    try:
+        if FLAGS.from_output:
+            document = read_output(FLAGS.from_output)
+        else:
+            seeds = _seeds(FLAGS.seeds)
+            if FLAGS.results and not FLAGS.run_tfp:
+                raise errors.UsageError("--results: the table compares with "
+                                        "TFP's, which --norun_tfp skips")
+    except errors.UsageError as error:
+        cli.fail(str(error), 2)
+    if not FLAGS.from_output:
+        document = measure(seeds)
+    if FLAGS.results:
+        write_results(document, FLAGS.results)
+    print(json.dumps(document), flush=True)
+    if "tfp_test_bits_per_dim" in document["rows"][0]:
+        print()
+        print(format_markdown(document["rows"]))
 
 
 if __name__ == "__main__":
