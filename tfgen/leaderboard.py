@@ -2,10 +2,11 @@
 
     python -m tfgen.leaderboard --dataset=digits
     python -m tfgen.leaderboard --models=pca,vae --epochs=20
-    python -m tfgen.leaderboard --epochs_fraction=0.4   # the README's table
+    python -m tfgen.leaderboard --epochs_fraction=0.3   # the README's table
     python -m tfgen.leaderboard --config_variant=tiny   # a smoke run
     python -m tfgen.leaderboard --dataset=mnist \\
-        --manual_dir=../shared/data/mnist --epochs=5
+        --manual_dir=../shared/data/mnist --models=pixelcnn,rbm,vae,dbn \\
+        --binarize --epochs_fraction=0.05
 
 Every model (``--models``, default all registered ones) is trained with its
 default config (``--config_variant``: another variant, ``tiny`` for a smoke
@@ -22,7 +23,9 @@ than asked is resumed, its training time the sum of both sessions.
 own default epochs, rounded up (at least 1; a staged model's
 ``pretrain_epochs`` likewise), so that the models' budgets keep their
 proportions; the whole zoo's defaults take longer than the 45 minutes the
-README's digits table is given.
+README's digits table is given. ``--binarize`` gives a model of gray levels
+(``levels``: the autoregressive ones) dynamically binarized pixels, as the
+published binarized-MNIST numbers have them.
 
 Each row gathers the harness's numbers (``tfgen.evaluation.evaluate``, read
 from the run's ``metrics.json``): the test NLL and what kind of number it
@@ -226,7 +229,8 @@ def _check_workdir(workdir, spec, config, retrain):
 
 
 def plan(models=None, *, dataset="digits", workdir_base=None, variant=None,
-         epochs=None, seed=None, retrain=False, epochs_fraction=None):
+         epochs=None, seed=None, retrain=False, epochs_fraction=None,
+         binarize=False):
     """Checks the whole request and lists the runs, writing nothing.
 
     Args:
@@ -239,6 +243,9 @@ def plan(models=None, *, dataset="digits", workdir_base=None, variant=None,
         retrain: train every model anew, removing its workdir.
         epochs_fraction: instead of ``epochs``, each model trains this
             fraction of its own epochs (``scaled_epochs``).
+        binarize: a model of integer gray levels (``levels``) sees
+            dynamically binarized pixels instead (``BINARIZED``), as the
+            published binarized-MNIST likelihoods do.
 
     Returns:
         A list of ``PlannedRun``.
@@ -282,6 +289,9 @@ def plan(models=None, *, dataset="digits", workdir_base=None, variant=None,
             model_epochs = scaled.pop("epochs")
             # Overrides are given as on the command line.
             overrides = {field: str(value) for field, value in scaled.items()}
+        default = spec.get_config(variant) if variant else spec.get_config()
+        if binarize and default.preprocessing == "levels":
+            overrides["preprocessing"] = BINARIZED
         spec, config = train_cli.make_config(
             name, variant=variant, dataset=dataset, overrides=overrides,
             epochs=None if keeps_epochs(spec) else model_epochs, seed=seed)
@@ -297,6 +307,9 @@ def keeps_epochs(spec):
     which refuses more) has no budget to set."""
     return spec.get_config().epochs <= 1
 
+
+# What --binarize turns a model of gray levels into.
+BINARIZED = "binarize_dynamic"
 
 # A config's fields that count passes over the data, scaled together by
 # --epochs_fraction: the training and the greedy stages before it.
@@ -445,12 +458,12 @@ class PreparedLeaderboard:
 def prepare(models=None, *, dataset="digits", workdir_base=None,
             output_dir=None, epochs=None, variant=None, seed=None,
             data_dir=None, manual_dir=None, retrain=False,
-            epochs_fraction=None):
+            epochs_fraction=None, binarize=False):
     """Checks the request (``plan``), the output folder and the data.
 
     Args:
         models, dataset, workdir_base, variant, epochs, seed, retrain,
-            epochs_fraction: as for ``plan``.
+            epochs_fraction, binarize: as for ``plan``.
         output_dir: where the three files go (``default_output_dir``).
         data_dir: TFDS folder of prepared datasets.
         manual_dir: folder of the dataset's standard files.
@@ -465,7 +478,7 @@ def prepare(models=None, *, dataset="digits", workdir_base=None,
 
     runs = plan(models, dataset=dataset, workdir_base=workdir_base,
                 variant=variant, epochs=epochs, seed=seed, retrain=retrain,
-                epochs_fraction=epochs_fraction)
+                epochs_fraction=epochs_fraction, binarize=binarize)
     output_dir = pathlib.Path(output_dir or default_output_dir(dataset,
                                                                variant))
     if output_dir.exists() and not output_dir.is_dir():
@@ -474,6 +487,7 @@ def prepare(models=None, *, dataset="digits", workdir_base=None,
     return PreparedLeaderboard(runs, output_dir, info, {
         "models": models, "dataset": dataset, "variant": variant,
         "epochs": epochs, "epochs_fraction": epochs_fraction,
+        "binarize": binarize,
         "data_dir": data_dir, "manual_dir": manual_dir, "retrain": retrain})
 
 
@@ -524,7 +538,8 @@ def execute(prepared, *, verbose=1, command=None):
         "epochs_fraction": settings["epochs_fraction"],
         "budget": budget_text(settings["epochs"], settings["variant"],
                               [run.spec for run in runs],
-                              settings["epochs_fraction"]),
+                              settings["epochs_fraction"],
+                              settings["binarize"]),
         "train_examples": int(prepared.info.split_sizes["train"]),
         "test_examples": int(prepared.info.split_sizes["test"]),
         "floors": _floors(rows), "rows": rows,
@@ -553,7 +568,8 @@ def run(models=None, *, verbose=1, command=None, **kwargs):
                    command=command)
 
 
-def budget_text(epochs, variant, specs=(), epochs_fraction=None):
+def budget_text(epochs, variant, specs=(), epochs_fraction=None,
+                binarize=False):
     """The training budget in words."""
     what = "each model's default epochs"
     if epochs_fraction is not None:
@@ -569,7 +585,9 @@ def budget_text(epochs, variant, specs=(), epochs_fraction=None):
         if kept:
             what += (f" but {', '.join(kept)} (fitted in closed form, its "
                      "own epochs)")
-    return what + (f", {variant} configs" if variant else ", default configs")
+    what += f", {variant} configs" if variant else ", default configs"
+    return what + (f" (gray levels binarized: {BINARIZED})" if binarize
+                   else "")
 
 
 def _floors(rows):
@@ -585,7 +603,7 @@ def _call_text(settings):
     return "tfgen.leaderboard.run(" + ", ".join(
         f"{key}={value!r}" for key, value in settings.items()
         if key in ("models", "dataset", "epochs", "epochs_fraction",
-                   "variant")) + ")"
+                   "binarize", "variant")) + ")"
 
 
 def _progress(verbose, index, total, message):
@@ -849,6 +867,9 @@ def _define_flags():
     flags.DEFINE_float("epochs_fraction", None,
                        "Budget: each model trains this fraction of its own "
                        "default epochs, rounded up (instead of --epochs).")
+    flags.DEFINE_bool("binarize", False,
+                      "Models of integer gray levels see dynamically "
+                      "binarized pixels, as binarized-MNIST papers do.")
     flags.DEFINE_bool("retrain", False, "Train every model anew, removing "
                       "its workdir, instead of reusing a finished run.")
     flags.FLAGS.set_default("dataset", "digits")
@@ -896,7 +917,8 @@ def main(argv):
                 data_dir=flag_values.data_dir,
                 manual_dir=flag_values.manual_dir,
                 retrain=flag_values.retrain,
-                epochs_fraction=flag_values.epochs_fraction)
+                epochs_fraction=flag_values.epochs_fraction,
+                binarize=flag_values.binarize)
     except errors.UsageError as error:
         cli.fail(str(error), 2)
     table = execute(prepared, command=command_line(flag_values))

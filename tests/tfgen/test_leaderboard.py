@@ -213,6 +213,20 @@ def test_a_fraction_scales_every_models_own_epochs_and_stages():
         leaderboard.plan(["vae"], epochs=3, epochs_fraction=0.5)
 
 
+def test_binarize_turns_gray_levels_alone_into_binary_pixels():
+    names = ["pixelcnn", "vae", "gan"]
+    defaults = [registry.get(name).get_config().preprocessing
+                for name in names]
+    assert defaults == ["levels", "binarize_dynamic", "symmetric"]
+    runs = leaderboard.plan(names, binarize=True, workdir_base="absent")
+    assert [run.config.preprocessing for run in runs] == [
+        "binarize_dynamic", "binarize_dynamic", "symmetric"]
+    assert [run.config.preprocessing for run in leaderboard.plan(
+        names, workdir_base="absent")] == defaults
+    assert leaderboard.budget_text(None, None, binarize=True).endswith(
+        "default configs (gray levels binarized: binarize_dynamic)")
+
+
 def test_unknown_models_are_refused_by_name():
     with pytest.raises(errors.UsageError) as raised:
         leaderboard.plan(["vae", "nope", "zilch"])
