@@ -42,12 +42,35 @@ field of it (``--config.pretrain_epochs=N``: RBM epochs per layer).
 ``--config_variant=tiny`` uses every model's tiny config: a test run of
 seconds.
 
+``--compare_pretraining`` adds what pretraining buys: the main ``deep_ae``
+trained with each other ``pretraining`` (``rbm``, ``autoencoders``,
+``none``), and with none for a pretrained run's epochs in all, in
+``<workdir>/deep_ae_code<k>_<suffix>``; rows under ``pretraining``.
+
+``comparison.json`` records the command, commit, core count and date of the
+run; ``--results=PATH`` writes the README's tables as a ``tfgen.results``
+file whose ``raw`` is ``comparison.json``: ``comparison`` (main and 2-D
+rows; in the paper's setting the main rows beside the paper's numbers, the
+2-D rows as ``codes_2d``) and ``pretraining``. ``--from_output=FILE``
+rebuilds it from an earlier run's ``comparison.json``, training nothing.
+The README's tables (a fresh ``--workdir``: a resumed run's training time
+counts only what it trained):
+
+    python -m benchmarks.compare_autoencoders --compare_pretraining \\
+        --workdir=runs/compare_autoencoders_digits \\
+        --results=results/compare_autoencoders_digits.json
+    python -m benchmarks.compare_autoencoders --preset=science \\
+        --manual_dir=../shared/data/mnist --config.pretrain_epochs=5 \\
+        --epochs=20 --workdir=runs/compare_autoencoders_mnist \\
+        --results=results/compare_autoencoders_mnist.json
+
 The flags ``--dataset``, ``--data_dir``, ``--manual_dir``, ``--workdir``
 (here by default ``runs/compare_autoencoders``), ``--epochs``,
 ``--config_variant`` and ``--seed`` are those of ``tfgen.train``. Bad input
 prints one line on stderr and exits with status 2, having written nothing.
 """
 
+import copy
 import dataclasses
 import json
 import os
@@ -65,6 +88,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from tfgen import cli  # noqa: E402
 from tfgen import errors  # noqa: E402
+from tfgen import results  # noqa: E402
 from tfgen import train as train_cli  # noqa: E402  (its flags, make_config)
 
 FLAGS = flags.FLAGS
@@ -90,6 +114,16 @@ flags.DEFINE_integer("num_queries", 5,
 flags.DEFINE_integer("num_neighbours", 10,
                      "k: neighbours shown per query and counted by the "
                      "retrieval precision.", lower_bound=1)
+flags.DEFINE_bool("compare_pretraining", False,
+                  "Also train deep_ae with each other pretraining, and "
+                  "without any for a pretrained run's epochs in all.")
+flags.DEFINE_string("results", None,
+                    "Writes the README's tables as a results file "
+                    "(tfgen.results; comparison.json as raw).")
+flags.DEFINE_string("from_output", None,
+                    "An earlier run's comparison.json: prints its tables "
+                    "and writes --results with that run's provenance, "
+                    "training nothing.")
 for _name in ("dataset", "data_dir", "manual_dir", "workdir", "epochs",
               "config_variant", "seed"):
     flags.declare_key_flag(_name)
@@ -99,6 +133,11 @@ MAIN_MODELS = ("deep_ae", "pca")
 CODES_2D_MODELS = ("pca", "deep_ae", "vae")
 # Models whose epochs --epochs sets; PCA is fitted in closed form.
 _EPOCH_MODELS = ("deep_ae", "vae")
+# deep_ae's pretrainings, as the README's table describes them.
+PRETRAININGS = {"rbm": "default: a stack of RBMs, CD-1, then unrolled",
+                "autoencoders": "greedy shallow autoencoders; same as "
+                                "`stacked_ae`",
+                "none": "random weights"}
 
 PRESETS = {
     "science": {"dataset": "mnist", "code_dim": 30,
@@ -192,6 +231,8 @@ class Comparison:
         num_neighbours: k of the retrieval.
         workdir: the output folder.
         test_images: (N, H, W, C) test images in [0, 1], for the figures.
+        pretraining_runs: PreparedRuns of deep_ae's other pretrainings
+            (``--compare_pretraining``).
     """
 
     runs: dict
@@ -201,12 +242,14 @@ class Comparison:
     num_neighbours: int
     workdir: pathlib.Path
     test_images: np.ndarray
+    pretraining_runs: list = dataclasses.field(default_factory=list)
 
 
 def prepare(*, workdir=None, preset=None, dataset=None, code_dim=None,
             hidden_units=None, pretraining=None, epochs=None, seed=None,
             overrides=None, variant=None, codes_2d=True, num_queries=5,
-            num_neighbours=10, data_dir=None, manual_dir=None):
+            num_neighbours=10, data_dir=None, manual_dir=None,
+            compare_pretraining=False):
     """Checks the request, loads the data and builds every model.
 
     Writes nothing: whatever is wrong with the request fails here.
@@ -221,6 +264,8 @@ def prepare(*, workdir=None, preset=None, dataset=None, code_dim=None,
         num_neighbours: k of the retrieval, less than the test set's size.
         data_dir: TFDS folder of prepared datasets.
         manual_dir: folder of the standard dataset files, for offline use.
+        compare_pretraining: also deep_ae with each other pretraining, and
+            without any for as many epochs as a pretrained run's in all.
 
     Returns:
         A ``Comparison`` for ``execute``.
@@ -264,10 +309,39 @@ def prepare(*, workdir=None, preset=None, dataset=None, code_dim=None,
     test_images, _ = evaluation.dataset_arrays(data.load(
         first.config.dataset, "test", preprocessing="unit", seed=0,
         data_dir=data_dir, manual_dir=manual_dir).batch(1024))
-    return Comparison(runs=runs, code_dim=next(iter(configs))[1],
+    code_dim = next(iter(configs))[1]
+    spec, deep_config = configs[("deep_ae", code_dim)]
+    pretraining_runs = [
+        training.prepare(spec, config,
+                         workdir / f"deep_ae_code{code_dim}_{suffix}",
+                         data_dir=data_dir, manual_dir=manual_dir)
+        for suffix, config in _pretraining_configs(
+            deep_config, runs[("deep_ae", code_dim)].model.num_layers
+        ).items()] if compare_pretraining else []
+    return Comparison(runs=runs, code_dim=code_dim,
                       codes_2d=codes_2d, num_queries=num_queries,
                       num_neighbours=num_neighbours, workdir=workdir,
-                      test_images=test_images)
+                      test_images=test_images,
+                      pretraining_runs=pretraining_runs)
+
+
+def _pretraining_configs(deep_config, num_layers):
+    """deep_ae's config with each other pretraining, and with none for as
+    many epochs as a pretrained run's stages in all: ``{folder suffix:
+    config}``."""
+    from tfgen import config as config_lib
+    from tfgen import model as model_lib
+
+    epochs = sum(epochs for _, epochs in model_lib.layerwise_stages(
+        num_layers, deep_config.pretrain_epochs, deep_config.epochs))
+    wanted = {name: {"pretraining": name} for name in PRETRAININGS
+              if name != deep_config.pretraining}
+    if epochs > deep_config.epochs:
+        wanted[f"none_{epochs}epochs"] = {"pretraining": "none",
+                                          "epochs": str(epochs)}
+    return {suffix: config_lib.apply_overrides(copy.deepcopy(deep_config),
+                                               overrides)
+            for suffix, overrides in wanted.items()}
 
 
 def _reconstructions(model, batch):
@@ -316,15 +390,47 @@ def _pass_over(model, batches, *, keep_codes):
             for key, values in parts.items() if values}
 
 
-def _describe(name, config, info, size):
+def _widths(name, config, info, size):
     """The model's layer widths, e.g. ``784-1000-500-250-30``."""
     widths = [info.num_pixels]
     if "hidden_units" in config and name != "pca":
         widths += [int(units) for units in config.hidden_units]
-    text = "-".join(str(width) for width in widths + [size])
-    if "pretraining" in config:
-        text += f", pretraining {config.pretraining}"
-    return text
+    return "-".join(str(width) for width in widths + [size])
+
+
+def _train_and_measure(run, verbose, keep_codes):
+    """Trains a run (or resumes it) and measures its squared errors.
+
+    Returns:
+        ``(model, row, test)``: the trained model; its row of
+        ``comparison.json`` (epochs, stages, training seconds, whether it
+        resumed, test and training squared error per image); the test
+        split's ``_pass_over``.
+    """
+    from tfgen import training
+
+    saved = run.workdir / "checkpoints"
+    resumed = saved.is_dir() and any(saved.iterdir())
+    model, trained = training.execute(run, verbose=verbose)
+    batch_size = max(int(run.config.batch_size), 256)
+    test = _pass_over(model, run.splits["test"].batch(batch_size),
+                      keep_codes=keep_codes)
+    train = _pass_over(
+        model, run.splits["train_for_evaluation"].batch(batch_size),
+        keep_codes=False)
+    return model, {
+        "pretraining": (run.config.pretraining
+                        if "pretraining" in run.config else None),
+        "preprocessing": run.config.preprocessing,
+        "epochs": trained["epochs"],
+        "stages": [[stage, int(epochs)]
+                   for stage, epochs in model.training_stages()],
+        "train_seconds": trained["train_seconds"],
+        "resumed": resumed,
+        "test_squared_error": float(test["squared_errors"].mean()),
+        "train_squared_error": float(train["squared_errors"].mean()),
+        "workdir": str(run.workdir),
+    }, test
 
 
 def _first_of_each_class(labels):
@@ -348,42 +454,36 @@ def execute(comparison, *, verbose=1):
     """
     from tfgen import evaluation
     from tfgen import plots
-    from tfgen import training
 
     start = time.time()
+    # Recorded before training: the commit that is measured, even if the
+    # checkout moves on during a long run.
+    origin = results.provenance()
     workdir, k = comparison.workdir, comparison.num_neighbours
     measured = {}
+    count = len(comparison.runs) + len(comparison.pretraining_runs)
     for index, ((name, size), run) in enumerate(comparison.runs.items(), 1):
-        print(f"[{index}/{len(comparison.runs)}] Training {name} with "
-              f"{size}-D codes in {run.workdir}", flush=True)
-        model, results = training.execute(run, verbose=verbose)
-        batch_size = max(int(run.config.batch_size), 256)
-        test = _pass_over(model, run.splits["test"].batch(batch_size),
-                          keep_codes=True)
-        train = _pass_over(
-            model, run.splits["train_for_evaluation"].batch(batch_size),
-            keep_codes=False)
-        test_count = len(test["labels"])
+        print(f"[{index}/{count}] Training {name} with {size}-D codes in "
+              f"{run.workdir}", flush=True)
+        model, row, test = _train_and_measure(run, verbose, True)
         neighbours, _ = evaluation.nearest_neighbours(
             test["codes"], test["codes"], k,
-            query_indices=np.arange(test_count))
-        measured[(name, size)] = {
-            "test": test, "neighbours": neighbours,
-            "row": {
-                "model": name,
-                "code_dim": size,
-                "layers": _describe(name, run.config, run.info, size),
-                "preprocessing": run.config.preprocessing,
-                "epochs": results["epochs"],
-                "stages": [[stage, int(epochs)]
-                           for stage, epochs in model.training_stages()],
-                "train_seconds": results["train_seconds"],
-                "test_squared_error": float(test["squared_errors"].mean()),
-                "train_squared_error": float(train["squared_errors"].mean()),
-                "retrieval_precision": evaluation.retrieval_precision(
-                    test["labels"][neighbours], test["labels"]),
-                "workdir": str(run.workdir),
-            }}
+            query_indices=np.arange(len(test["labels"])))
+        widths = _widths(name, run.config, run.info, size)
+        layers = widths + (f", pretraining {row['pretraining']}"
+                           if row["pretraining"] else "")
+        row = {"model": name, "code_dim": size, "widths": widths,
+               "layers": layers, **row,
+               "retrieval_precision": evaluation.retrieval_precision(
+                   test["labels"][neighbours], test["labels"])}
+        measured[(name, size)] = {"test": test, "neighbours": neighbours,
+                                  "row": row}
+    pretraining_rows = []
+    for index, run in enumerate(comparison.pretraining_runs,
+                                len(comparison.runs) + 1):
+        print(f"[{index}/{count}] Training deep_ae with pretraining "
+              f"{run.config.pretraining} in {run.workdir}", flush=True)
+        pretraining_rows.append(_train_and_measure(run, verbose, False)[1])
     print("Writing the tables and figures.", flush=True)
     first = next(iter(comparison.runs.values()))
     labels = measured[next(iter(measured))]["test"]["labels"]
@@ -393,6 +493,7 @@ def execute(comparison, *, verbose=1):
         pixels, pixels, k, query_indices=np.arange(len(pixels)))
     main_keys = [(name, comparison.code_dim) for name in MAIN_MODELS]
     table = {
+        "benchmark": "compare_autoencoders", **origin,
         "dataset": first.config.dataset,
         "num_train_images": first.info.split_sizes["train"],
         "num_test_images": len(images),
@@ -402,6 +503,11 @@ def execute(comparison, *, verbose=1):
         "pixels": {"retrieval_precision": evaluation.retrieval_precision(
             labels[pixel_neighbours], labels), "num_pixels": pixels.shape[1]},
     }
+    if pretraining_rows:
+        order = list(PRETRAININGS)
+        table["pretraining"] = sorted(
+            [measured[main_keys[0]]["row"], *pretraining_rows],
+            key=lambda row: (order.index(row["pretraining"]), row["epochs"]))
     if table["dataset"] == "mnist" and comparison.code_dim == 30:
         table["paper"] = {"test_squared_error": dict(PAPER_MNIST_30),
                           "setting": _PAPER_SETTING}
@@ -510,8 +616,141 @@ def format_markdown(table):
                 "images.")
         lines += ["", "## 2-D codes (`codes_2d.png`)", "",
                   *_model_table(table["codes_2d"], k), "", note]
+    if "pretraining" in table:
+        lines += ["", "## What pretraining buys (`deep_ae`)", "",
+                  "| pretraining | epochs | test squared error "
+                  "| train squared error | train time |",
+                  "|---|---:|---:|---:|---:|"]
+        lines += [f"| {row['pretraining']} | {row['epochs']} "
+                  f"| {row['test_squared_error']:.3f} "
+                  f"| {row['train_squared_error']:.3f} "
+                  f"| {row['train_seconds']:.0f} s |"
+                  for row in table["pretraining"]]
     lines.append("")
     return "\n".join(lines)
+
+
+# --- The README's tables (tfgen.results). ----------------------------------
+
+_PRETRAINED = {"rbm": "RBM-pretrained", "autoencoders":
+               "pretrained as autoencoders", "none": "not pretrained"}
+_CODE_NOTES = {"vae": "posterior means; binarized pixels"}
+
+
+def results_tables(table):
+    """The README's tables of a ``comparison.json`` document.
+
+    ``comparison``: the main rows, then the 2-D ones (in the paper's
+    setting, the main rows beside the paper's numbers and the 2-D rows in
+    ``codes_2d``); ``pretraining`` with ``--compare_pretraining``.
+    """
+    precision = f"precision@{table['num_neighbours']}"
+    scores = {"test squared error": "test_squared_error",
+              "train squared error": "train_squared_error",
+              precision: "retrieval_precision"}
+    options = {"formats": {"test squared error": ".2f", precision: ".3f",
+                           "train squared error": ".2f"},
+               "align": {column: "right" for column in scores},
+               "notes": (
+                   f"{table['dataset']}: average squared reconstruction "
+                   "error per image (sum over pixels in [0, 1]) on the "
+                   f"{table['num_test_images']:,} test and "
+                   f"{table['num_train_images']:,} training images; "
+                   f"{precision}: the share of a test image's "
+                   f"{table['num_neighbours']} nearest other test images in "
+                   "code space that share its label (in pixel space: "
+                   f"{table['pixels']['retrieval_precision']:.3f}).")}
+
+    def main_label(row):
+        return f"`{row['model']}`" + (
+            f" ({_PRETRAINED[row['pretraining']]})"
+            if row.get("pretraining") else "")
+
+    def label_2d(row):
+        return f"`{row['model']}`, 2-D" + (
+            f" ({_CODE_NOTES[row['model']]})"
+            if row["model"] in _CODE_NOTES else "")
+
+    main, codes_2d = table["models"], table.get("codes_2d", [])
+    tables = {}
+    if "paper" in table:
+        paper = table["paper"]["test_squared_error"]
+        tables["comparison"] = results.records_table(main, {
+            "model": lambda row: (
+                f"`pca`, {row['code_dim']} components"
+                if row["model"] == "pca"
+                else f"`{row['model']}` {row['widths']}"),
+            **scores, "paper": lambda row: paper.get(row["model"])},
+            **{**options, "formats": {**options["formats"], "paper": ".2f"},
+               "align": {**options["align"], "paper": "right"}})
+        if codes_2d:
+            tables["codes_2d"] = results.records_table(codes_2d, {
+                "model": label_2d, "layers": "widths", **scores}, **options)
+    else:
+        shown = {(row["model"], row["code_dim"]) for row in main}
+        tables["comparison"] = results.records_table(
+            [dict(row, label=main_label(row)) for row in main]
+            + [dict(row, label=label_2d(row)) for row in codes_2d
+               if (row["model"], row["code_dim"]) not in shown],
+            {"model": "label", "layers": "widths", **scores}, **options)
+    if "pretraining" in table:
+        tables["pretraining"] = _pretraining_table(table)
+    return tables
+
+
+def _pretraining_table(table):
+    rows, deep = table["pretraining"], table["models"][0]
+    pretrained = {row["epochs"] for row in rows if row["pretraining"] != "none"}
+
+    def label(row):
+        name = row["pretraining"]
+        if name == "none" and row["epochs"] in pretrained:
+            return (f"`none`, {row['epochs']} epochs (the pretrained runs' "
+                    "total)")
+        return f"`{name}` ({PRETRAININGS[name]})"
+
+    def seconds(row):
+        return results.cell(row["train_seconds"], "{:.0f} s (resumed)"
+                            if row["resumed"] else "{:.0f} s")
+
+    time_column = f"training time ({table['cpu_count']} CPU cores)"
+    return results.records_table(
+        rows, {"`pretraining`": label,
+               "test squared error": "test_squared_error",
+               time_column: seconds},
+        formats={"test squared error": ".3f"},
+        align={"test squared error": "right", time_column: "right"},
+        notes=(f"deep_ae {deep['widths']} on {table['dataset']}, "
+               f"{deep['stages'][-1][1]} epochs of fine-tuning after its "
+               "pretraining; "
+               "average squared reconstruction error per test image; "
+               "training time of each run (a resumed run's: of what it "
+               "trained)."))
+
+
+def write_results(table, path):
+    """Writes the README's tables of ``table`` to ``path``, with the
+    provenance it records."""
+    return results.write(path, results_tables(table), raw=table,
+                         origin=results.provenance_of(table))
+
+
+def read_output(path):
+    """An earlier run's ``comparison.json``.
+
+    Raises:
+        UsageError: not readable, or not this experiment's document.
+    """
+    try:
+        table = json.loads(pathlib.Path(path).read_text())
+        if (not isinstance(table, dict)
+                or table.get("benchmark") != "compare_autoencoders"):
+            raise ValueError("not a comparison.json of "
+                             "benchmarks.compare_autoencoders")
+        results.provenance_of(table)
+    except (OSError, ValueError) as error:
+        raise errors.UsageError(f"--from_output={path}: {error}") from None
+    return table
 
 
 def _hidden_units(texts):
@@ -526,6 +765,15 @@ def _hidden_units(texts):
 def main(argv):
     del argv  # Checked by cli.parse_flags.
     logging.set_verbosity(logging.WARNING)
+    if FLAGS.from_output:
+        try:
+            table = read_output(FLAGS.from_output)
+        except errors.UsageError as error:
+            cli.fail(str(error), 2)
+        if FLAGS.results:
+            write_results(table, FLAGS.results)
+        print(format_markdown(table))
+        return
     try:
         with cli.native_stderr_held():
             for name in ("model", "list_models", "export_base"):
@@ -544,7 +792,8 @@ def main(argv):
                 variant=FLAGS.config_variant, codes_2d=FLAGS.codes_2d,
                 num_queries=FLAGS.num_queries,
                 num_neighbours=FLAGS.num_neighbours,
-                data_dir=FLAGS.data_dir, manual_dir=FLAGS.manual_dir)
+                data_dir=FLAGS.data_dir, manual_dir=FLAGS.manual_dir,
+                compare_pretraining=FLAGS.compare_pretraining)
     except errors.UsageError as error:
         cli.fail(str(error), 2)
 
@@ -554,6 +803,8 @@ def main(argv):
         table = execute(comparison)
     except training.TrainingDiverged as error:
         cli.fail(str(error), 1)
+    if FLAGS.results:
+        write_results(table, FLAGS.results)
     print(format_markdown(table))
     print(f"Written to {comparison.workdir} in {table['seconds']:.0f} s.")
 

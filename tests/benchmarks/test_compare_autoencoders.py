@@ -4,7 +4,9 @@ The command runs once (tiny configs, 3-D codes for the main comparison) in a
 subprocess; its table is then checked against numbers recomputed here from
 the checkpoints it left: each model restored into a fresh instance, its
 reconstructions and codes measured with numpy, PCA's errors against
-scikit-learn and against the discarded eigenvalues of the training set.
+scikit-learn and against the discarded eigenvalues of the training set. A
+second run resumes it and compares pretrainings; both write the README's
+tables as results files, whose numbers are their comparison.json's.
 """
 
 import json
@@ -25,6 +27,7 @@ from tfgen import data
 from tfgen import errors
 from tfgen import evaluation
 from tfgen import registry
+from tfgen import results
 from tfgen import training
 import zoo  # noqa: F401  (fills the registry)
 
@@ -49,11 +52,14 @@ def outputs(tmp_path_factory, data_dir):
     common = ["--config_variant=tiny", f"--workdir={workdir}",
               f"--data_dir={data_dir}", f"--code_dim={CODE_DIM}",
               f"--num_neighbours={K}", "--num_queries=3"]
-    first = _command(*common, cwd=workdir.parent)
+    first = _command(*common, f"--results={workdir.parent / 'first.json'}",
+                     cwd=workdir.parent)
     assert first.returncode == 0, first.stderr[-3000:]
     table = json.loads((workdir / "comparison.json").read_text())
     markdown = (workdir / "comparison.md").read_text()
-    second = _command(*common, "--nocodes_2d", cwd=workdir.parent)
+    second = _command(*common, "--nocodes_2d", "--compare_pretraining",
+                      f"--results={workdir.parent / 'second.json'}",
+                      cwd=workdir.parent)
     assert second.returncode == 0, second.stderr[-3000:]
     return {"workdir": workdir, "first": first, "second": second,
             "table": table, "markdown": markdown,
@@ -204,6 +210,64 @@ def test_figures_are_written(outputs):
     assert not list(workdir.glob(".*tmp"))
 
 
+def _readme_line(start):
+    text = (REPO / "README.md").read_text()
+    return next(line for line in text.splitlines() if line.startswith(start))
+
+
+def test_results_files_hold_the_tables_of_comparison_json(outputs):
+    written = results.read(outputs["workdir"].parent / "first.json")
+    table = outputs["table"]
+    assert written["raw"] == table
+    assert written["provenance"]["command"] == table["command"]
+    assert table["command"].startswith(
+        "python -m benchmarks.compare_autoencoders --config_variant=tiny")
+    comparison = written["tables"]["comparison"]
+    assert results.render_lines(comparison)[:2] == [
+        _readme_line("| model | layers | test squared error").replace(
+            "precision@10", f"precision@{K}"),
+        "|---|---|---:|---:|---:|"]
+    rows = table["models"] + table["codes_2d"]  # 3-D, then 2-D codes
+    assert [cells[1:] for cells in comparison["rows"]] == [
+        [row["widths"], row["test_squared_error"],
+         row["train_squared_error"], row["retrieval_precision"]]
+        for row in rows]
+    assert [cells[0] for cells in comparison["rows"]] == [
+        "`deep_ae` (RBM-pretrained)", "`pca`", "`pca`, 2-D",
+        "`deep_ae`, 2-D", "`vae`, 2-D (posterior means; binarized pixels)"]
+
+
+def test_the_rerun_compares_pretrainings_and_writes_their_table(outputs):
+    workdir = outputs["workdir"]
+    resumed = json.loads((workdir / "comparison.json").read_text())
+    written = results.read(workdir.parent / "second.json")
+    assert written["raw"] == resumed
+    rows = resumed["pretraining"]
+    # Tiny deep_ae: 3 layers pretrained for 1 epoch each, then 1 epoch.
+    assert [(row["pretraining"], row["epochs"]) for row in rows] == [
+        ("rbm", 4), ("autoencoders", 4), ("none", 1), ("none", 4)]
+    assert [row["resumed"] for row in rows] == [True, False, False, False]
+    assert [pathlib.Path(row["workdir"]).name for row in rows] == [
+        "deep_ae_code3", "deep_ae_code3_autoencoders", "deep_ae_code3_none",
+        "deep_ae_code3_none_4epochs"]
+    table = written["tables"]["pretraining"]
+    cores = resumed["cpu_count"]
+    assert results.render_lines(table)[0] == _readme_line(
+        "| `pretraining` |").replace("(2 CPU cores)", f"({cores} CPU cores)")
+    assert [cells[1] for cells in table["rows"]] == [
+        row["test_squared_error"] for row in rows]
+    assert [cells[2]["value"] for cells in table["rows"]] == [
+        row["train_seconds"] for row in rows]
+    assert results.render_lines(table)[2].endswith(" s (resumed) |")
+    assert table["rows"][3][0] == (
+        "`none`, 4 epochs (the pretrained runs' total)")
+    # --from_output's path: comparison.json alone gives the same file.
+    compare_autoencoders.write_results(
+        compare_autoencoders.read_output(workdir / "comparison.json"),
+        workdir.parent / "again.json")
+    assert results.read(workdir.parent / "again.json") == written
+
+
 def test_a_rerun_resumes_every_model_and_gives_the_same_table(outputs):
     stdout = outputs["second"].stdout
     assert stdout.count("Resuming from") == 2
@@ -277,12 +341,15 @@ def test_science_preset_is_the_papers_setting():
 def test_markdown_in_the_papers_setting_sets_its_numbers_beside_ours():
     row = {"model": "deep_ae", "code_dim": 30, "preprocessing": "unit",
            "layers": "784-1000-500-250-30, pretraining rbm",
+           "widths": "784-1000-500-250-30", "pretraining": "rbm",
            "test_squared_error": 4.256, "train_squared_error": 4.1,
            "retrieval_precision": 0.9312, "epochs": 13, "train_seconds": 300,
            "stages": [["pretrain_layer_0", 2], ["finetune", 5]]}
     table = {"dataset": "mnist", "code_dim": 30, "num_neighbours": 10,
              "num_test_images": 10000, "num_train_images": 54000,
-             "models": [row, dict(row, model="pca", layers="784-30")],
+             "models": [row, dict(row, model="pca", layers="784-30",
+                                  widths="784-30", pretraining=None,
+                                  test_squared_error=13.924)],
              "pixels": {"num_pixels": 784, "retrieval_precision": 0.95},
              "paper": {"test_squared_error":
                        compare_autoencoders.PAPER_MNIST_30,
@@ -294,6 +361,13 @@ def test_markdown_in_the_papers_setting_sets_its_numbers_beside_ours():
     assert "54,000 training images" in markdown
     assert "pretrain_layer_0 2, finetune 5" in markdown
     assert "## 2-D codes" not in markdown
+    tables = compare_autoencoders.results_tables(table)
+    assert list(tables) == ["comparison"]
+    assert results.render_lines(tables["comparison"]) == [
+        _readme_line("| model | test squared error | train squared error"),
+        "|---|---:|---:|---:|---:|",
+        "| `deep_ae` 784-1000-500-250-30 | 4.26 | 4.10 | 0.931 | 3.00 |",
+        "| `pca`, 30 components | 13.92 | 4.10 | 0.931 | 13.87 |"]
 
 
 def test_configs_share_runs_at_2_d_codes_and_epochs_skip_pca():
