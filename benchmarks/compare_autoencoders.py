@@ -700,7 +700,8 @@ def results_tables(table):
 
 def _pretraining_table(table):
     rows, deep = table["pretraining"], table["models"][0]
-    pretrained = {row["epochs"] for row in rows if row["pretraining"] != "none"}
+    pretrained = {row["epochs"] for row in rows
+                  if row["pretraining"] != "none"}
 
     def label(row):
         name = row["pretraining"]

@@ -80,9 +80,10 @@ def test_tiny_run_reports_one_consistent_row(tmp_path):
     assert command.startswith("python -m benchmarks.pixelcnn_pp_vs_tfp "
                               + " ".join(TINY))
     table = written["tables"]["digits"]
-    assert results.render_lines(table)[0] == (
-        "| command | ours: bits/dim | TFP: bits/dim | s/epoch ratio "
-        "| sampling-time ratio |")
+    header = results.render_lines(table)[0]
+    assert header == ("| command | ours: bits/dim | TFP: bits/dim "
+                      "| s/epoch ratio | sampling-time ratio |")
+    assert header in (REPO / "README.md").read_text().splitlines()
     (cells,) = table["rows"]
     # The command that measures the row: the run's, without --results.
     assert cells[0] == (f"`python -m benchmarks.pixelcnn_pp_vs_tfp "
