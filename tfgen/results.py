@@ -21,6 +21,11 @@ its own. A column's format is a Python format spec applied to its numbers
 items (``"{:.1f} ± {:.1f}"``); a list under a plain spec shows each item by
 it, joined by ", " (per-seed values).
 
+A benchmark prints its own JSON document, which carries the provenance of
+the run that measured: ``write_measured`` writes its tables with that
+provenance and the document as the raw, and ``read_output`` finds the
+document again in a saved output (the benchmarks' ``--from_output``).
+
 The README shows a table between two markers, each a line of its own:
 
     <!-- results: results/FILE.json#TABLE -->
@@ -60,6 +65,8 @@ REPOSITORY = pathlib.Path(__file__).resolve().parents[1]
 
 # What every results file records of the command that measured it.
 PROVENANCE_FIELDS = ("command", "commit", "dirty", "cpu_count", "date")
+# What a benchmark's own document must carry of it (``provenance_of``).
+_MEASURED_FIELDS = ("command", "commit", "cpu_count", "date")
 
 _TABLE_FIELDS = {"columns", "rows", "formats", "notes", "align"}
 _DOCUMENT_FIELDS = {"provenance", "tables", "raw"}
@@ -196,31 +203,39 @@ def provenance(command=None, *, repository=REPOSITORY):
 def provenance_of(document):
     """The provenance a benchmark's own JSON document carries.
 
-    ``benchmarks/gan_quality.py`` and ``benchmarks/mode_coverage.py`` print
-    a document with ``command``, ``commit``, ``cpu_count`` and ``date``
-    (and ``tracked_files_modified``): recorded when they measured, which is
-    what their results file must say, not when it is written.
+    A benchmark prints a document with ``command``, ``commit``,
+    ``cpu_count`` and ``date`` (and ``dirty``, or ``tracked_files_modified``
+    in older ones; ``platform`` and ``versions`` in some): recorded when it
+    measured, which is what its results file must say, not when the file is
+    written.
 
     Args:
         document: the benchmark's document, a dict.
 
     Returns:
-        A provenance dict for ``write(..., origin=...)``.
+        A provenance dict for ``write(..., origin=...)``, with ``platform``
+        and ``versions`` when the document has them.
 
     Raises:
         ValueError: ``document`` lacks one of those fields.
     """
     if not isinstance(document, dict):
         raise ValueError(f"document: expected a dict, got {type(document)}")
-    missing = [name for name in ("command", "commit", "cpu_count", "date")
-               if name not in document]
+    missing = _missing(document, _MEASURED_FIELDS)
     if missing:
         raise ValueError(f"document: no {', '.join(missing)}; write it with "
                          "this process's provenance instead")
-    return {"command": document["command"], "commit": document["commit"],
-            "dirty": document.get("dirty",
-                                  document.get("tracked_files_modified")),
-            "cpu_count": document["cpu_count"], "date": document["date"]}
+    origin = {"command": document["command"], "commit": document["commit"],
+              "dirty": document.get("dirty",
+                                    document.get("tracked_files_modified")),
+              "cpu_count": document["cpu_count"], "date": document["date"]}
+    origin.update({name: document[name] for name in ("platform", "versions")
+                   if name in document})
+    return origin
+
+
+def _missing(document, fields):
+    return [name for name in fields if name not in document]
 
 
 # --- Tables and their rendering. -------------------------------------------
@@ -584,6 +599,84 @@ def read(path):
     except ValueError as error:
         raise ResultsError(f"{path}: not valid JSON: {error}") from None
     return validate(document, str(path))
+
+
+def write_measured(path, tables, document):
+    """Writes the results of a benchmark's document, atomically.
+
+    The file records the provenance the document carries (``provenance_of``:
+    the run that measured, not this process) and the document itself as
+    its raw.
+
+    Args:
+        path: the file (its folder is made).
+        tables: ``{name: table}``, built from ``document``.
+        document: the benchmark's JSON document.
+
+    Returns:
+        The results document written.
+
+    Raises:
+        ValueError: ``document`` lacks its provenance.
+        ResultsError: as ``write``.
+    """
+    return write(path, tables, raw=document, origin=provenance_of(document))
+
+
+def read_output(path, benchmark, required=()):
+    """A benchmark's JSON document, from a file of its saved output.
+
+    The file holds the document alone (indented or not), or the printed
+    output of a run, where the document is a line starting with ``{``
+    among others: the whole text is tried first, then each such line, and
+    the first of ``benchmark``'s documents that has every field of
+    ``required`` is taken.
+
+    Args:
+        path: the file.
+        benchmark: the name the document gives under ``"benchmark"``.
+        required: the fields it must have besides its provenance
+            (``command``, ``commit``, ``cpu_count``, ``date``).
+
+    Returns:
+        The document, a dict.
+
+    Raises:
+        ResultsError: the file cannot be read, or holds no such document;
+            the message is ``PATH: what is wrong``, ``PATH`` as given, so
+            that ``f"--from_output={error}"`` names a flag and its value.
+    """
+    try:
+        text = pathlib.Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ResultsError(f"{path}: cannot be read: {error}") from None
+    others, incomplete = [], None
+    for candidate in [text] + [line for line in text.splitlines()
+                               if line.startswith("{")]:
+        try:
+            document = json.loads(candidate)
+        except ValueError:
+            continue
+        if not isinstance(document, dict):
+            continue
+        if document.get("benchmark") != benchmark:
+            others.append(document.get("benchmark"))
+            continue
+        missing = _missing(document, (*required, *_MEASURED_FIELDS))
+        if not missing:
+            return document
+        incomplete = incomplete or missing
+    if incomplete:
+        raise ResultsError(f"{path}: its {benchmark} document lacks "
+                           f"{', '.join(incomplete)}")
+    if others:
+        names = ", ".join(sorted({repr(name) for name in others}))
+        raise ResultsError(f"{path}: not a {benchmark} document (benchmark: "
+                           f"{names})")
+    raise ResultsError(f"{path}: no JSON document (the whole file, or a line "
+                       "starting with '{')")
 
 
 # --- README blocks. --------------------------------------------------------

@@ -179,6 +179,75 @@ def test_benchmark_documents_are_wrapped_with_their_own_provenance(tmp_path):
         results.provenance_of({"command": "x", "cpu_count": 1, "date": "d"})
 
 
+MEASURED = {"benchmark": "speed", "command": "python -m benchmarks.speed",
+            "commit": "abc", "dirty": False, "cpu_count": 2,
+            "date": "2024-01-02T03:04:05+00:00", "platform": "Linux-x86_64",
+            "versions": {"python": "3.11.9", "numpy": "2.1.0"},
+            "rows": [{"run": "dcgan", "frechet_distance": 12.3456}]}
+
+
+def test_write_measured_keeps_the_documents_provenance_and_raw(tmp_path):
+    quality = results.records_table(
+        MEASURED["rows"], {"model": "run", "FD": "frechet_distance"},
+        formats={"FD": ".2f"})
+    written = results.write_measured(tmp_path / "speed.json",
+                                     {"quality": quality}, MEASURED)
+    assert results.read(tmp_path / "speed.json") == written
+    assert written["provenance"] == {
+        "command": "python -m benchmarks.speed", "commit": "abc",
+        "dirty": False, "cpu_count": 2, "date": "2024-01-02T03:04:05+00:00",
+        "platform": "Linux-x86_64",
+        "versions": {"python": "3.11.9", "numpy": "2.1.0"}}
+    assert written["raw"] == MEASURED
+    with pytest.raises(ValueError, match="no commit, date"):
+        results.write_measured(
+            tmp_path / "bare.json", {"quality": quality},
+            {key: value for key, value in MEASURED.items()
+             if key not in ("commit", "date")})
+    assert not (tmp_path / "bare.json").exists()
+
+
+def test_read_output_finds_the_benchmarks_line_in_a_saved_output(tmp_path):
+    other = dict(MEASURED, benchmark="gan_quality")
+    output = tmp_path / "output.txt"
+    output.write_text("\n".join([
+        "Training dcgan", "{not json", json.dumps(other),
+        json.dumps(MEASURED), "", "| model | FD |"]) + "\n")
+    assert results.read_output(output, "speed", required=("rows",)) \
+        == MEASURED
+    # The document alone, indented: the whole text.
+    alone = tmp_path / "speed.json"
+    alone.write_text(json.dumps(MEASURED, indent=2))
+    assert results.read_output(alone, "speed") == MEASURED
+
+
+@pytest.mark.parametrize("lines, message", [
+    ([{"benchmark": "gan_quality"}, {"rows": []}],
+     r"not a speed document \(benchmark: 'gan_quality', None\)"),
+    ([{k: v for k, v in MEASURED.items() if k != "rows"}],
+     "its speed document lacks rows"),
+    ([{k: v for k, v in MEASURED.items() if k != "commit"}],
+     "its speed document lacks commit"),
+    (["Training dcgan", "[1, 2]"], "no JSON document"),
+])
+def test_read_output_names_the_file_and_what_is_wrong(tmp_path, lines,
+                                                      message):
+    output = tmp_path / "output.txt"
+    output.write_text("\n".join(
+        line if isinstance(line, str) else json.dumps(line)
+        for line in lines))
+    with pytest.raises(results.ResultsError,
+                       match=f"^{re.escape(str(output))}: {message}"):
+        results.read_output(output, "speed", required=("rows",))
+
+
+def test_read_output_of_a_missing_file_names_it(tmp_path):
+    with pytest.raises(results.ResultsError,
+                       match=f"^{re.escape(str(tmp_path))}/gone.txt: no such "
+                             "file"):
+        results.read_output(tmp_path / "gone.txt", "speed")
+
+
 def test_render_applies_formats_and_shows_none_as_a_dash():
     assert results.render_table(TABLES["speed"]) == SPEED_MARKDOWN
     assert results.format_cell(1234567, ",d") == "1,234,567"
