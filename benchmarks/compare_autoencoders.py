@@ -729,31 +729,6 @@ def _pretraining_table(table):
                "trained)."))
 
 
-def write_results(table, path):
-    """Writes the README's tables of ``table`` to ``path``, with the
-    provenance it records."""
-    return results.write(path, results_tables(table), raw=table,
-                         origin=results.provenance_of(table))
-
-
-def read_output(path):
-    """An earlier run's ``comparison.json``.
-
-    Raises:
-        UsageError: not readable, or not this experiment's document.
-    """
-    try:
-        table = json.loads(pathlib.Path(path).read_text())
-        if (not isinstance(table, dict)
-                or table.get("benchmark") != "compare_autoencoders"):
-            raise ValueError("not a comparison.json of "
-                             "benchmarks.compare_autoencoders")
-        results.provenance_of(table)
-    except (OSError, ValueError) as error:
-        raise errors.UsageError(f"--from_output={path}: {error}") from None
-    return table
-
-
 def _hidden_units(texts):
     try:
         return tuple(int(text) for text in texts)
@@ -768,11 +743,13 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     if FLAGS.from_output:
         try:
-            table = read_output(FLAGS.from_output)
-        except errors.UsageError as error:
-            cli.fail(str(error), 2)
+            table = results.read_output(FLAGS.from_output,
+                                        "compare_autoencoders")
+        except results.ResultsError as error:
+            cli.fail(f"--from_output={error}", 2)
         if FLAGS.results:
-            write_results(table, FLAGS.results)
+            results.write_measured(FLAGS.results, results_tables(table),
+                                   table)
         print(format_markdown(table))
         return
     try:
@@ -805,7 +782,7 @@ def main(argv):
     except training.TrainingDiverged as error:
         cli.fail(str(error), 1)
     if FLAGS.results:
-        write_results(table, FLAGS.results)
+        results.write_measured(FLAGS.results, results_tables(table), table)
     print(format_markdown(table))
     print(f"Written to {comparison.workdir} in {table['seconds']:.0f} s.")
 

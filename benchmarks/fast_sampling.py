@@ -251,37 +251,6 @@ def results_tables(document):
                "2 levels."))}
 
 
-def write_results(document, path):
-    """Writes ``document``'s table to ``path`` with its provenance."""
-    from tfgen import results
-
-    return results.write(path, results_tables(document), raw=document,
-                         origin=results.provenance_of(document))
-
-
-def read_output(path):
-    """The JSON document an earlier run printed (its first line of JSON).
-
-    Raises:
-        UsageError: not readable, or not this benchmark's document.
-    """
-    try:
-        text = pathlib.Path(path).read_text()
-        lines = [line for line in text.splitlines() if line.startswith("{")]
-        if not lines:
-            raise ValueError("no JSON document")
-        document = json.loads(lines[0])
-        if (not isinstance(document, dict)
-                or document.get("benchmark") != "fast_sampling"):
-            raise ValueError("not a fast_sampling document")
-        from tfgen import results
-
-        results.provenance_of(document)
-    except (OSError, ValueError) as error:
-        raise errors.UsageError(f"--from_output={path}: {error}") from None
-    return document
-
-
 def measure_all(names):
     """Times every model at every size of the flags; the JSON document."""
     from tfgen import results
@@ -302,19 +271,25 @@ def measure_all(names):
 
 def main(argv):
     del argv  # Checked by cli.parse_flags.
+    from tfgen import results
+
     try:
         if FLAGS.from_output:
-            document = read_output(FLAGS.from_output)
+            document = results.read_output(FLAGS.from_output,
+                                           "fast_sampling", required=("rows",))
         else:
             with cli.native_stderr_held():
                 available = fast_sampler_names()
             names = check_flags(FLAGS.models, FLAGS.sizes, available)
+    except results.ResultsError as error:
+        cli.fail(f"--from_output={error}", 2)
     except errors.UsageError as error:
         cli.fail(str(error), 2)
     if not FLAGS.from_output:
         document = measure_all(names)
     if FLAGS.results:
-        write_results(document, FLAGS.results)
+        results.write_measured(FLAGS.results, results_tables(document),
+                               document)
     print(json.dumps(document))
     print()
     print(format_markdown(document["rows"]))

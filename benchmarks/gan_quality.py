@@ -109,10 +109,11 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.gan_quality_tables import format_markdown  # noqa: E402
 from benchmarks.gan_quality_tables import peer_comparisons  # noqa: E402
-from benchmarks.gan_quality_tables import write_results  # noqa: E402
+from benchmarks.gan_quality_tables import results_tables  # noqa: E402
 from tfgen import cli  # noqa: E402
 from tfgen import errors  # noqa: E402
 from tfgen import plots  # noqa: E402
+from tfgen import results  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -445,8 +446,6 @@ def command_line():
 
 def provenance():
     """The command, commit, core count and date of this measurement."""
-    from tfgen import results
-
     origin = results.provenance(command_line())
     return {"command": origin["command"], "commit": origin["commit"],
             "dirty": origin["dirty"],
@@ -513,27 +512,19 @@ def execute(runs, *, dataset, data_dir=None, manual_dir=None,
     }
 
 
-def _read_output(path):
-    """An earlier run's gan_quality.json (``--from_output``)."""
-    try:
-        document = json.loads(pathlib.Path(path).read_text())
-        if not isinstance(document, dict) or (
-                document.get("benchmark") != OUTPUT_NAME):
-            raise ValueError(f"not a {OUTPUT_NAME} document")
-    except (OSError, ValueError) as error:
-        cli.fail(f"--from_output={path}: {error}", 2)
-    return document
-
-
 def main(argv):
     del argv  # Checked by cli.parse_flags.
     logging.set_verbosity(logging.WARNING)
     if FLAGS.results and pathlib.Path(FLAGS.results).is_dir():
         cli.fail(f"--results={FLAGS.results} is a folder; name the file", 2)
     if FLAGS.from_output:
-        table = _read_output(FLAGS.from_output)
+        try:
+            table = results.read_output(FLAGS.from_output, OUTPUT_NAME)
+        except results.ResultsError as error:
+            cli.fail(f"--from_output={error}", 2)
         if FLAGS.results:
-            write_results(table, FLAGS.results)
+            results.write_measured(FLAGS.results, results_tables(table),
+                                   table)
         print(json.dumps(table))
         print()
         print(format_markdown(table))
@@ -575,7 +566,7 @@ def main(argv):
                       json.dumps(table, indent=2) + "\n")
     _write_atomically(output_dir / f"{OUTPUT_NAME}.md", markdown + "\n")
     if FLAGS.results:
-        write_results(table, FLAGS.results)
+        results.write_measured(FLAGS.results, results_tables(table), table)
     print(json.dumps(table))
     print()
     print(markdown)

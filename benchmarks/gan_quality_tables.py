@@ -186,13 +186,6 @@ def results_tables(document):
     return tables
 
 
-def write_results(document, path):
-    """Writes ``document``'s tables to ``path``, with its provenance (that of
-    the command that measured) and itself as the raw."""
-    return results.write(path, results_tables(document), raw=document,
-                         origin=results.provenance_of(document))
-
-
 def format_markdown(table):
     """The setting, the table of every run under the floor, the verdicts."""
     setting = (f"Command: `{table.get('command')}` at commit "

@@ -315,14 +315,6 @@ def results_tables(document):
     return tables
 
 
-def write_results(document, path):
-    """Writes ``document``'s tables to ``path`` with its provenance."""
-    from tfgen import results
-
-    return results.write(path, results_tables(document), raw=document,
-                         origin=results.provenance_of(document))
-
-
 def run_benchmark(workdir):
     """Trains every run and returns the JSON document (and draws the figure).
     """
@@ -411,13 +403,14 @@ def main(argv):
             raise errors.UsageError("--seeds and --models must not be empty")
     except errors.UsageError as error:
         cli.fail(str(error), 2)
+    from tfgen import results
+
     if FLAGS.from_output:
         try:
-            document = json.loads(pathlib.Path(FLAGS.from_output).read_text())
-            if document.get("benchmark") != "mode_coverage":
-                raise ValueError("not a mode_coverage document")
-        except (OSError, ValueError) as error:
-            cli.fail(f"--from_output={FLAGS.from_output}: {error}", 2)
+            document = results.read_output(FLAGS.from_output,
+                                           "mode_coverage")
+        except results.ResultsError as error:
+            cli.fail(f"--from_output={error}", 2)
     else:
         with tempfile.TemporaryDirectory() as scratch:
             try:
@@ -425,7 +418,8 @@ def main(argv):
             except errors.UsageError as error:
                 cli.fail(str(error), 2)
     if FLAGS.results:
-        write_results(document, FLAGS.results)
+        results.write_measured(FLAGS.results, results_tables(document),
+                               document)
     print(json.dumps(document))
     print()
     print(markdown_table(document["summary"]))

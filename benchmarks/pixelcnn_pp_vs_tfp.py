@@ -368,34 +368,6 @@ def results_tables(document):
     return {rows[0]["dataset"]: table}
 
 
-def write_results(document, path):
-    """Writes ``document``'s table to ``path`` with its provenance."""
-    return results.write(path, results_tables(document), raw=document,
-                         origin=results.provenance_of(document))
-
-
-def read_output(path):
-    """The JSON document an earlier run printed (its first line of JSON).
-
-    Raises:
-        UsageError: not readable, or not this benchmark's document.
-    """
-    try:
-        text = pathlib.Path(path).read_text()
-        lines = [line for line in text.splitlines() if line.startswith("{")]
-        if not lines:
-            raise ValueError("no JSON document")
-        document = json.loads(lines[0])
-        if (not isinstance(document, dict)
-                or document.get("benchmark") != "pixelcnn_pp_vs_tfp"
-                or "rows" not in document):
-            raise ValueError("not a pixelcnn_pp_vs_tfp document")
-        results.provenance_of(document)
-    except (OSError, ValueError) as error:
-        raise errors.UsageError(f"--from_output={path}: {error}") from None
-    return document
-
-
 def _seeds(texts):
     try:
         return [int(text) for text in texts]
@@ -428,18 +400,22 @@ def main(argv):
     del argv
     try:
         if FLAGS.from_output:
-            document = read_output(FLAGS.from_output)
+            document = results.read_output(
+                FLAGS.from_output, "pixelcnn_pp_vs_tfp", required=("rows",))
         else:
             seeds = _seeds(FLAGS.seeds)
             if FLAGS.results and not FLAGS.run_tfp:
                 raise errors.UsageError("--results: the table compares with "
                                         "TFP's, which --norun_tfp skips")
+    except results.ResultsError as error:
+        cli.fail(f"--from_output={error}", 2)
     except errors.UsageError as error:
         cli.fail(str(error), 2)
     if not FLAGS.from_output:
         document = measure(seeds)
     if FLAGS.results:
-        write_results(document, FLAGS.results)
+        results.write_measured(FLAGS.results, results_tables(document),
+                               document)
     print(json.dumps(document), flush=True)
     if "tfp_test_bits_per_dim" in document["rows"][0]:
         print()

@@ -138,8 +138,6 @@ _COLUMNS = {
 }
 # An epoch of 8x8 digits takes milliseconds: one more decimal than MNIST's.
 _SECONDS_FORMAT = {"digits": ".4f", "mnist": ".3f"}
-_PROVENANCE_KEYS = ("command", "commit", "dirty", "cpu_count", "date",
-                    "platform", "versions")
 
 
 def _split(split, data_dir):
@@ -309,10 +307,8 @@ def run_benchmark():
         print(json.dumps(row), file=sys.stderr, flush=True)  # Progress.
         rows.append(row)
     # After the measurement: the versions of the libraries it imported.
-    origin = results.provenance()
     return {
-        "benchmark": "rbm_vs_sklearn",
-        **{key: origin[key] for key in _PROVENANCE_KEYS},
+        "benchmark": "rbm_vs_sklearn", **results.provenance(),
         "dataset": FLAGS.dataset, "manual_dir": FLAGS.manual_dir,
         "train_images": len(train_x), "test_images": len(test_x),
         "pll_images": len(test_x[:FLAGS.pll_images]),
@@ -359,37 +355,6 @@ def results_tables(document):
     return {document["dataset"]: table}
 
 
-def write_results(document, path):
-    """Writes ``document``'s table to ``path`` with its provenance."""
-    origin = {**{key: document[key] for key in _PROVENANCE_KEYS
-                 if key in document},
-              **results.provenance_of(document)}
-    return results.write(path, results_tables(document), raw=document,
-                         origin=origin)
-
-
-def read_output(path):
-    """The JSON document of a run's saved output (or of the document alone).
-
-    Raises:
-        ValueError: the file holds no rbm_vs_sklearn document.
-    """
-    text = pathlib.Path(path).read_text()
-    candidates = [text] + [line for line in text.splitlines()
-                           if line.startswith("{")]
-    for candidate in candidates:
-        try:
-            document = json.loads(candidate)
-        except ValueError:
-            continue
-        if (isinstance(document, dict)
-                and document.get("benchmark") == "rbm_vs_sklearn"
-                and "rows" in document):
-            return document
-    raise ValueError("holds no rbm_vs_sklearn document (a JSON line with "
-                     "its rows)")
-
-
 def markdown_table(document):
     """The document's rows as the markdown table printed after it."""
     return results.render_table(results_tables(document)[document["dataset"]])
@@ -407,13 +372,15 @@ def main(argv):
         cli.fail(f"unexpected arguments: {' '.join(argv[1:])}", 2)
     if FLAGS.from_output:
         try:
-            document = read_output(FLAGS.from_output)
-        except (OSError, ValueError) as error:
-            cli.fail(f"--from_output={FLAGS.from_output}: {error}", 2)
+            document = results.read_output(
+                FLAGS.from_output, "rbm_vs_sklearn", required=("rows",))
+        except results.ResultsError as error:
+            cli.fail(f"--from_output={error}", 2)
     else:
         document = run_benchmark()
     if FLAGS.results:
-        write_results(document, FLAGS.results)
+        results.write_measured(FLAGS.results, results_tables(document),
+                               document)
     print(json.dumps(document))
     print()
     print(markdown_table(document))

@@ -64,9 +64,6 @@ flags.DEFINE_string("from_output", None,
                     "writes --results with that run's provenance.")
 FLAGS = flags.FLAGS
 
-_PROVENANCE_KEYS = ("command", "commit", "dirty", "cpu_count", "date",
-                    "platform", "versions")
-
 
 def _time_tfgen(spec, config, data_dir, workdir):
     from tfgen import training
@@ -114,9 +111,7 @@ def run_benchmark(scratch):
     tfgen_epoch = statistics.median(timings["tfgen"])
     bare_epoch = statistics.median(timings["bare"])
     # After the measurement: the versions of the libraries it imported.
-    origin = results.provenance()
-    return {"benchmark": "training_loop_overhead",
-            **{key: origin[key] for key in _PROVENANCE_KEYS},
+    return {"benchmark": "training_loop_overhead", **results.provenance(),
             "model": FLAGS.model, "variant": FLAGS.variant,
             "dataset": config.dataset,
             "epochs": FLAGS.epochs, "repeats": FLAGS.repeats,
@@ -146,35 +141,6 @@ def results_tables(document):
     return {"overhead": table}
 
 
-def write_results(document, path):
-    """Writes ``document``'s table to ``path`` with its provenance."""
-    origin = {**{key: document[key] for key in _PROVENANCE_KEYS
-                 if key in document},
-              **results.provenance_of(document)}
-    return results.write(path, results_tables(document), raw=document,
-                         origin=origin)
-
-
-def read_output(path):
-    """The JSON document of a run's saved output (or of the document alone).
-
-    Raises:
-        ValueError: the file holds no training_loop_overhead document.
-    """
-    text = pathlib.Path(path).read_text()
-    for candidate in [text] + [line for line in text.splitlines()
-                               if line.startswith("{")]:
-        try:
-            document = json.loads(candidate)
-        except ValueError:
-            continue
-        if (isinstance(document, dict) and document.get("benchmark")
-                == "training_loop_overhead"):
-            return document
-    raise ValueError("holds no training_loop_overhead document (its JSON "
-                     "line)")
-
-
 def _parse_flags(argv):
     try:
         return FLAGS(argv)
@@ -187,14 +153,16 @@ def main(argv):
         cli.fail(f"unexpected arguments: {' '.join(argv[1:])}", 2)
     if FLAGS.from_output:
         try:
-            document = read_output(FLAGS.from_output)
-        except (OSError, ValueError) as error:
-            cli.fail(f"--from_output={FLAGS.from_output}: {error}", 2)
+            document = results.read_output(FLAGS.from_output,
+                                           "training_loop_overhead")
+        except results.ResultsError as error:
+            cli.fail(f"--from_output={error}", 2)
     else:
         with tempfile.TemporaryDirectory() as scratch:
             document = run_benchmark(scratch)
     if FLAGS.results:
-        write_results(document, FLAGS.results)
+        results.write_measured(FLAGS.results, results_tables(document),
+                               document)
     tfgen_epoch = document["tfgen_seconds_per_epoch"]
     bare_epoch = document["bare_fit_seconds_per_epoch"]
     print(json.dumps(document))

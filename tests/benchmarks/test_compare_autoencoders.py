@@ -262,9 +262,10 @@ def test_the_rerun_compares_pretrainings_and_writes_their_table(outputs):
     assert table["rows"][3][0] == (
         "`none`, 4 epochs (the pretrained runs' total)")
     # --from_output's path: comparison.json alone gives the same file.
-    compare_autoencoders.write_results(
-        compare_autoencoders.read_output(workdir / "comparison.json"),
-        workdir.parent / "again.json")
+    again = results.read_output(workdir / "comparison.json",
+                                "compare_autoencoders")
+    results.write_measured(workdir.parent / "again.json",
+                           compare_autoencoders.results_tables(again), again)
     assert results.read(workdir.parent / "again.json") == written
 
 

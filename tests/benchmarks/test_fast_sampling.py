@@ -98,13 +98,14 @@ def test_results_file_holds_the_ratios_and_the_run(run):
                              for row in document["rows"]]
     # --from_output's path: the printed document alone gives the same file.
     (run["folder"] / "out.json").write_text(run["stdout"])
-    fast_sampling.write_results(
-        fast_sampling.read_output(run["folder"] / "out.json"),
-        run["folder"] / "again.json")
+    again = results.read_output(run["folder"] / "out.json", "fast_sampling",
+                                required=("rows",))
+    results.write_measured(run["folder"] / "again.json",
+                           fast_sampling.results_tables(again), again)
     assert results.read(run["folder"] / "again.json") == written
     (run["folder"] / "other.json").write_text('{"benchmark": "other"}')
-    with pytest.raises(errors.UsageError, match="not a fast_sampling"):
-        fast_sampling.read_output(run["folder"] / "other.json")
+    with pytest.raises(results.ResultsError, match="not a fast_sampling"):
+        results.read_output(run["folder"] / "other.json", "fast_sampling")
 
 
 def test_the_table_has_the_readmes_columns_one_row_per_model():

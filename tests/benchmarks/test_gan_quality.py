@@ -229,7 +229,9 @@ def test_tiny_run_writes_the_table_and_reuses_finished_runs(
     older = {key: value for key, value in table.items()
              if key not in ("dirty", "peer_comparisons")}
     older["tracked_files_modified"] = table["dirty"]
-    rebuilt = gan_quality_tables.write_results(older, tmp_path / "old.json")
+    rebuilt = results.write_measured(
+        tmp_path / "old.json", gan_quality_tables.results_tables(older),
+        older)
     assert rebuilt["tables"] == written["tables"]
     assert rebuilt["provenance"] == written["provenance"]
 
