@@ -633,7 +633,9 @@ LEGEND = (
     "Parzen NLL: -log p(x) per test image under a Gaussian kernel density "
     "estimate fitted to the model's samples (config.parzen_samples of "
     "them; the bandwidth chosen on the validation split; both in the "
-    "json), ± its standard error over the test images.",
+    "json), ± its standard error over the test images, as [0, 1] "
+    "intensities of the pixels the model sees: like the NLLs, it compares "
+    "only between models of the same pixels.",
     "Fréchet: distance between samples and test images in the features "
     "of a small classifier of the dataset, lower is better; classes, label "
     "entropy (nats) and largest class: how the classifier's labels of the "
