@@ -802,14 +802,25 @@ def published_rows(table):
 
 def results_tables(table):
     """The leaderboard as ``tfgen.results`` tables: ``leaderboard`` (the
-    markdown's table, cell for cell) and, on ``mnist``, ``published``."""
+    markdown's table, cell for cell); one per family (``autoencoders``,
+    ...: its rows, without the family column and the columns empty for
+    all of them), for a family's section of the README; and, on ``mnist``,
+    ``published``."""
     setting = (f"Budget: {table['budget']}; {table['train_examples']:,} "
                f"training and {table['test_examples']:,} test images; "
                f"{table['wall_seconds']:.0f} s in all on "
                f"{table['cpu_count']} cores.")
-    tables = {"leaderboard": results.table(
-        COLUMNS, [_cells(row) for row in table["rows"]],
-        notes=" ".join([setting, *LEGEND, *CAVEATS]))}
+    notes = " ".join([setting, *LEGEND, *CAVEATS])
+    cells = [_cells(row) for row in table["rows"]]
+    tables = {"leaderboard": results.table(COLUMNS, cells, notes=notes)}
+    for family in dict.fromkeys(row["family"] for row in table["rows"]):
+        rows = [row_cells[1:] for row, row_cells in zip(table["rows"], cells)
+                if row["family"] == family]
+        kept = [index for index in range(len(COLUMNS) - 1)
+                if any(row[index] != "—" for row in rows)]
+        tables[family] = results.table(
+            [COLUMNS[1 + index] for index in kept],
+            [[row[index] for index in kept] for row in rows], notes=notes)
     if table["dataset"] == "mnist":
         tables["published"] = results.table(
             PUBLISHED_COLUMNS, published_rows(table), notes=PUBLISHED_NOTE)

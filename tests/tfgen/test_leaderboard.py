@@ -83,6 +83,19 @@ def test_files_are_written_with_every_model(first):
     start = markdown_lines.index(rendered[0])
     rows = markdown_lines[start + 2:start + len(rendered)]
     assert rows == rendered[2:]  # The separators' dashes differ.
+    # A table per family: its rows, the columns it fills.
+    adversarial = document["tables"]["adversarial"]
+    assert [row[0] for row in adversarial["rows"]] == ["`lsgan`", "`wgan`"]
+    # Tiny configs measure no sample quality: those columns are dropped.
+    assert adversarial["columns"] == ["model", "pixels", "weights", "epochs",
+                                      "train s", "sample ms/image", "status"]
+    autoencoders = document["tables"]["autoencoders"]
+    assert autoencoders["rows"] == [[
+        cell for column, cell in zip(
+            leaderboard.COLUMNS, leaderboard._cells(written["rows"][2]))
+        if column in autoencoders["columns"]]]
+    assert "recon. error" in autoencoders["columns"]
+    assert "sample ms/image" not in autoencoders["columns"]
     assert [row["model"] for row in written["rows"]] == ["lsgan", "wgan",
                                                          "pca"]
     for key in ("command", "commit", "cpu_count", "date", "budget",
