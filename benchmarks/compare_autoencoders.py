@@ -119,11 +119,13 @@ flags.DEFINE_bool("compare_pretraining", False,
                   "without any for a pretrained run's epochs in all.")
 flags.DEFINE_string("results", None,
                     "Writes the README's tables as a results file "
-                    "(tfgen.results; comparison.json as raw).")
+                    "(tfgen.results; comparison.json as raw).",
+                    allow_override=True)
 flags.DEFINE_string("from_output", None,
                     "An earlier run's comparison.json: prints its tables "
                     "and writes --results with that run's provenance, "
-                    "training nothing.")
+                    "training nothing.",
+                    allow_override=True)
 for _name in ("dataset", "data_dir", "manual_dir", "workdir", "epochs",
               "config_variant", "seed"):
     flags.declare_key_flag(_name)

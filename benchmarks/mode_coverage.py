@@ -91,11 +91,13 @@ flags.DEFINE_string("output", None, "Writes the JSON document here.")
 flags.DEFINE_string("figure", None, "Writes the figure (PNG) here.")
 flags.DEFINE_string("results", None,
                     "Writes the summary as a results file (tfgen.results: "
-                    "one table per dataset, the document as its raw) here.")
+                    "one table per dataset, the document as its raw) here.",
+                    allow_override=True)
 flags.DEFINE_string("from_output", None,
                     "Trains nothing: reads this --output document of an "
                     "earlier run, prints its table and writes --results "
-                    "with that run's provenance.")
+                    "with that run's provenance.",
+                    allow_override=True)
 
 # Metz et al. (2017), appendix A, as tfgen config overrides.
 PAPER_OVERRIDES = {

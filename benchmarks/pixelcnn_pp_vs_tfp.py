@@ -121,11 +121,13 @@ flags.DEFINE_bool("run_tfp", True, "Also train and score TFP's; off: "
                   "ours alone (rows without TFP's numbers, no table).")
 flags.DEFINE_string("results", None,
                     "Writes the README's table as a results file "
-                    "(tfgen.results; the JSON document as raw).")
+                    "(tfgen.results; the JSON document as raw).",
+                    allow_override=True)
 flags.DEFINE_string("from_output", None,
                     "A JSON document an earlier run printed: prints its "
                     "table and writes --results with that run's provenance, "
-                    "measuring nothing.")
+                    "measuring nothing.",
+                    allow_override=True)
 FLAGS = flags.FLAGS
 
 
