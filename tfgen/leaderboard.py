@@ -44,7 +44,9 @@ README renders it, and under ``raw`` the command, commit, core count, date,
 budget, every row and the total time), ``leaderboard.md`` (the table by family and model,
 its legend and caveats; on ``mnist`` the published binarized-MNIST numbers
 beside ours) and ``leaderboard.png`` (a row of samples of every sampling
-model, seeds 0-15).
+model, seeds 0-15). The tables are written by ``tfgen.leaderboard_tables``;
+``--from_output=FILE`` renders a finished leaderboard's ``leaderboard.json``
+again (after a change of the tables) without training or measuring.
 """
 
 import dataclasses
@@ -58,14 +60,12 @@ import time
 
 from tfgen import cli
 from tfgen import errors
+from tfgen import leaderboard_tables as tables
 from tfgen import results
 # TensorFlow is imported where it is needed, as in tfgen.train, so that a
 # bad flag is reported before it starts.
 from tfgen import train as train_cli
 
-# Seeds 0..SAMPLE_IMAGES-1 are drawn once to warm up (tracing) and once
-# timed; the timed draw is the model's row in leaderboard.png.
-SAMPLE_IMAGES = 16
 
 # A row's numbers as the harness names them in metrics.json, copied as they
 # are (None where the model has none).
@@ -81,52 +81,6 @@ METRIC_KEYS = (
 
 # The exit status when a model failed (2 is a usage error's).
 _FAILED_STATUS = 1
-
-
-@dataclasses.dataclass(frozen=True)
-class Published:
-    """A published binarized-MNIST number to set beside ours.
-
-    Attributes:
-        metric: ``"test_nll"`` (nats) or ``"classification_error"``.
-        value: the number, as the paper states it.
-        text: how the table writes it.
-        source: the paper.
-        budget: the training the paper spent on it.
-    """
-
-    metric: str
-    value: float
-    text: str
-    source: str
-    budget: str
-
-
-PUBLISHED_MNIST = {
-    "pixelcnn": Published(
-        "test_nll", 81.30, "81.30 nats",
-        "van den Oord, Kalchbrenner & Kavukcuoglu (2016), Pixel Recurrent "
-        "Neural Networks",
-        "the full binarized-MNIST training set, a larger network, trained "
-        "to convergence on GPUs"),
-    "rbm": Published(
-        "test_nll", 86.0, "about 86 nats (log Z by AIS)",
-        "Salakhutdinov & Murray (2008), On the Quantitative Analysis of "
-        "Deep Belief Networks: an RBM of 500 hidden units",
-        "the 60,000 training images, contrastive divergence with many Gibbs "
-        "steps, to convergence"),
-    "vae": Published(
-        "test_nll", 86.0, "about 85-87 nats (VAE and IWAE, k = 5,000)",
-        "Burda, Grosse & Salakhutdinov (2016), Importance Weighted "
-        "Autoencoders",
-        "3,280 passes over the 60,000 training images"),
-    "dbn": Published(
-        "classification_error", 0.0125, "1.25% test error",
-        "Hinton, Osindero & Teh (2006), A Fast Learning Algorithm for Deep "
-        "Belief Nets: 784-500-500-2000 with the labels at the top",
-        "the 60,000 training images, greedy pretraining then hundreds of "
-        "epochs of up-down fine-tuning"),
-}
 
 
 @dataclasses.dataclass
@@ -337,7 +291,7 @@ def count_parameters(model):
                    for variable in model.trainable_variables))
 
 
-def time_sampling(model, num_images=SAMPLE_IMAGES):
+def time_sampling(model, num_images=tables.SAMPLE_IMAGES):
     """Seconds per image of the model's ``sample``, and its images.
 
     Draws seeds 0..num_images-1 (a conditional model: label = seed mod the
@@ -414,7 +368,7 @@ def measure(run, *, data_dir=None, manual_dir=None, retrain=False,
     samples = None
     if "sample" in model.capabilities and model.data_info.is_image:
         row["sample_seconds_per_image"], samples = time_sampling(model)
-        row["sample_images_timed"] = SAMPLE_IMAGES
+        row["sample_images_timed"] = tables.SAMPLE_IMAGES
     return row, samples
 
 
@@ -611,221 +565,7 @@ def _progress(verbose, index, total, message):
         print(f"[{index}/{total}] {message}", flush=True)
 
 
-# --- The markdown, the figure and the files. ---------------------------------
-
-_PIXELS = {"binarize_static": "binary", "binarize_dynamic": "binary",
-           "levels": "levels", "unit": "[0, 1]", "symmetric": "[-1, 1]",
-           "identity": "values"}
-
-COLUMNS = ("family", "model", "pixels", "test NLL (nats)", "bits/dim",
-           "NLL kind", "Parzen NLL (nats)", "Fréchet", "classes",
-           "label entropy", "largest class", "recon. error", "weights",
-           "epochs", "train s", "sample ms/image", "status")
-
-LEGEND = (
-    "pixels: what the model sees, binarized images, integer gray levels or "
-    "intensities; an NLL compares only with NLLs of the same pixels.",
-    "test NLL: -log p(x) per test image in nats, lower is better; bits/dim "
-    "for integer levels (nats / (D ln 2)).",
-    "NLL kind: exact; a bound (-log p(x) is at most this, from k "
-    "importance samples); or an estimate, where log Z comes from annealed "
-    "importance sampling (AIS) with the standard error given.",
-    "Parzen NLL: -log p(x) per test image under a Gaussian kernel density "
-    "estimate fitted to the model's samples (config.parzen_samples of "
-    "them; the bandwidth chosen on the validation split; both in the "
-    "json), ± its standard error over the test images, as [0, 1] "
-    "intensities of the pixels the model sees: like the NLLs, it compares "
-    "only between models of the same pixels.",
-    "Fréchet: distance between samples and test images in the features "
-    "of a small classifier of the dataset, lower is better; classes, label "
-    "entropy (nats) and largest class: how the classifier's labels of the "
-    "samples spread over the classes.",
-    "recon. error: squared reconstruction error per test image, summed "
-    "over pixels in [0, 1].",
-    "weights: trainable weights of the trained model (a GAN's "
-    "discriminator's included).",
-    "train s: the run's training time (a reused run's as recorded); "
-    f"sample ms/image: one call of `sample` on {SAMPLE_IMAGES} seeds after "
-    "a warm-up call, divided by the images.",
-    "status: trained now, reused from its workdir, continued (resumed to "
-    "more epochs), evaluated again (a finished run, a config field added "
-    "since), or failed with its error.",
-)
-
-CAVEATS = (
-    "The Parzen NLL is a kernel density estimate on [0, 1] pixel "
-    "intensities: a continuous density, not comparable to the discrete "
-    "NLLs, and known to rank models poorly in high dimensions (Theis, van "
-    "den Oord & Bethge 2016).",
-    "AIS numbers are estimates: their standard error covers the "
-    "estimator's spread, not its bias; too few intermediate distributions "
-    "make log Z too small and the NLL too optimistic.",
-    "Each model trains with its own default config for the budget stated; "
-    "the table compares these runs, not the models at their best.",
-)
-
-
-def _number(value, digits=2):
-    return "—" if value is None else f"{value:.{digits}f}"
-
-
-def nll_kind(row):
-    """What a row's NLL is, in words (None without log_prob)."""
-    kind = row.get("log_prob_kind")
-    if kind is None:
-        return None
-    samples = row.get("log_prob_samples")
-    stderr = row.get("log_prob_stderr") or 0.0
-    text = {"exact": "exact", "lower_bound": "bound",
-            "estimate": "estimate"}[kind]
-    if kind == "lower_bound" and samples:
-        text += f", k={samples}"
-    if stderr:
-        text = ("estimate: " + text if kind != "estimate" else text) + (
-            f", log Z by AIS ± {stderr:.3f}")
-    return text
-
-
-def _cells(row):
-    pixels = _PIXELS.get(row["preprocessing"], row["preprocessing"])
-    head = [row["family"], f"`{row['model']}`", pixels]
-    if row["status"] == "failed":
-        error = row["error"].replace("|", "\\|")
-        return head + ["—"] * (len(COLUMNS) - 4) + [f"failed: {error}"]
-    parzen = (None if row.get("parzen_nll") is None else
-              f"{row['parzen_nll']:.2f} ± {row['parzen_stderr']:.2f}")
-    share = row.get("largest_class_share")
-    seconds = row.get("sample_seconds_per_image")
-    cells = [
-        _number(row.get("test_nll")), _number(row.get("test_bits_per_dim"), 3),
-        nll_kind(row), parzen, _number(row.get("frechet_distance")),
-        row.get("classes_covered"), _number(row.get("label_entropy"), 3),
-        None if share is None else f"{100 * share:.1f}%",
-        _number(row.get("test_squared_error"), 3),
-        f"{row['num_parameters']:,}", row.get("epochs"),
-        _number(row.get("train_seconds"), 1),
-        None if seconds is None else f"{1000 * seconds:.2f}", row["status"]]
-    return head + ["—" if cell is None else str(cell) for cell in cells]
-
-
-def _markdown_row(cells):
-    return "| " + " | ".join(cells) + " |"
-
-
-def format_markdown(table):
-    """The leaderboard as markdown: setting, table, legend, caveats and, on
-    ``mnist``, the published numbers.
-
-    Args:
-        table: ``run``'s table (rows sorted by family and model).
-
-    Returns:
-        The markdown text.
-    """
-    commit = (table.get("commit") or "unknown")[:12]
-    lines = [
-        f"# Leaderboard on `{table['dataset']}`", "",
-        f"Command: `{table['command']}` at commit {commit}, "
-        f"{table['cpu_count']} cores, {table['date']}; "
-        f"{table['wall_seconds']:.0f} s in all.", "",
-        f"Budget: {table['budget']}; {table['train_examples']:,} training "
-        f"and {table['test_examples']:,} test images.", ""]
-    floors = table.get("floors")
-    if floors:
-        lines += [
-            "Fréchet floors (real images against the test set): as many "
-            "training images "
-            f"{_number(floors.get('frechet_floor_train'))}; one half of the "
-            "test set against the other "
-            f"{_number(floors['frechet_floor_half'])} "
-            "(compare with a model's distance at the same size).", ""]
-    else:
-        lines += ["Fréchet distances: not measured (config.sample_quality "
-                  "is off, or no model samples).", ""]
-    lines += [_markdown_row(COLUMNS),
-              _markdown_row(["---"] * len(COLUMNS))]
-    lines += [_markdown_row(_cells(row)) for row in table["rows"]]
-    if table["num_failed"]:
-        lines += ["", f"{table['num_failed']} of {len(table['rows'])} models "
-                  "failed."]
-    lines += ["", "Columns:", ""] + [f"- {text}" for text in LEGEND]
-    lines += ["", "Caveats:", ""] + [f"- {text}" for text in CAVEATS]
-    if table["dataset"] == "mnist":
-        lines += ["", *published_lines(table)]
-    return "\n".join(lines) + "\n"
-
-
-PUBLISHED_COLUMNS = ("model", "ours", "published", "source", "our budget",
-                     "their budget")
-
-
-def published_lines(table):
-    """The published binarized-MNIST numbers beside ours, as markdown."""
-    lines = ["## Published binarized-MNIST numbers", "",
-             _markdown_row(PUBLISHED_COLUMNS),
-             _markdown_row(["---"] * len(PUBLISHED_COLUMNS))]
-    lines += [_markdown_row(cells) for cells in published_rows(table)]
-    lines += ["", PUBLISHED_NOTE]
-    return lines
-
-
-PUBLISHED_NOTE = (
-    "The published NLLs are of binarized MNIST: ours compare with them only "
-    "where our pixels are binary. Their budgets are many times ours; the gap "
-    "is mostly that budget.")
-
-
-def published_rows(table):
-    """The cells of the published numbers' table, one list per model that
-    has a published number."""
-    rows = []
-    for row in table["rows"]:
-        published = PUBLISHED_MNIST.get(row["model"])
-        if published is None:
-            continue
-        value = row.get(published.metric)
-        if value is None:
-            ours = "—"
-        elif published.metric == "classification_error":
-            ours = f"{100 * value:.2f}% test error"
-        else:
-            ours = (f"{value:.2f} nats "
-                    f"({_PIXELS.get(row['preprocessing'])} pixels)")
-        budget = "failed" if row["status"] == "failed" else (
-            f"{row.get('epochs')} epochs on {table['train_examples']:,} "
-            f"training images, {_number(row.get('train_seconds'), 0)} s on "
-            f"{table['cpu_count']} cores")
-        rows.append([f"`{row['model']}`", ours, published.text,
-                     published.source, budget, published.budget])
-    return rows
-
-
-def results_tables(table):
-    """The leaderboard as ``tfgen.results`` tables: ``leaderboard`` (the
-    markdown's table, cell for cell); one per family (``autoencoders``,
-    ...: its rows, without the family column and the columns empty for
-    all of them), for a family's section of the README; and, on ``mnist``,
-    ``published``."""
-    setting = (f"Budget: {table['budget']}; {table['train_examples']:,} "
-               f"training and {table['test_examples']:,} test images; "
-               f"{table['wall_seconds']:.0f} s in all on "
-               f"{table['cpu_count']} cores.")
-    notes = " ".join([setting, *LEGEND, *CAVEATS])
-    cells = [_cells(row) for row in table["rows"]]
-    tables = {"leaderboard": results.table(COLUMNS, cells, notes=notes)}
-    for family in dict.fromkeys(row["family"] for row in table["rows"]):
-        rows = [row_cells[1:] for row, row_cells in zip(table["rows"], cells)
-                if row["family"] == family]
-        kept = [index for index in range(len(COLUMNS) - 1)
-                if any(row[index] != "—" for row in rows)]
-        tables[family] = results.table(
-            [COLUMNS[1 + index] for index in kept],
-            [[row[index] for index in kept] for row in rows], notes=notes)
-    if table["dataset"] == "mnist":
-        tables["published"] = results.table(
-            PUBLISHED_COLUMNS, published_rows(table), notes=PUBLISHED_NOTE)
-    return tables
-
+# --- The files. ---------------------------------------------------------------
 
 def _write_text(path, text):
     temporary = path.with_name(f".{path.name}.tmp")
@@ -847,12 +587,57 @@ def write_outputs(table, figure, output_dir):
         table["figure"] = str(plots.plot_image_rows(
             [figure[name] for name in ordered],
             output_dir / "leaderboard.png", row_labels=ordered,
-            title=f"samples (seeds 0-{SAMPLE_IMAGES - 1}) on "
+            title=f"samples (seeds 0-{tables.SAMPLE_IMAGES - 1}) on "
                   f"{table['dataset']}"))
+    _write_tables(table, output_dir)
+
+
+def _write_tables(table, output_dir):
     # A results document (tfgen.results): the README renders its tables.
-    results.write(output_dir / "leaderboard.json", results_tables(table),
-                  raw=table, origin=results.provenance_of(table))
-    _write_text(output_dir / "leaderboard.md", format_markdown(table))
+    results.write(output_dir / "leaderboard.json",
+                  tables.results_tables(table), raw=table,
+                  origin=results.provenance_of(table))
+    _write_text(output_dir / "leaderboard.md", tables.format_markdown(table))
+
+
+def render_again(path, output_dir=None):
+    """Writes ``leaderboard.json`` and ``.md`` again from a leaderboard's
+    results file, training and measuring nothing.
+
+    For a change of the tables' rendering (``tfgen.leaderboard_tables``):
+    the rows, the command, the commit and the times stay those of the run
+    that measured them.
+
+    Args:
+        path: a ``leaderboard.json`` that this command wrote.
+        output_dir: where the files go; default: ``path``'s folder. The
+            figure is copied there when it is another folder.
+
+    Returns:
+        The leaderboard's table, as ``execute`` returned it.
+
+    Raises:
+        UsageError: the file is not a leaderboard's results file.
+    """
+    try:
+        table = results.read(path).get("raw")
+    except results.ResultsError as error:
+        raise errors.UsageError(f"--from_output: {error}") from None
+    if not (isinstance(table, dict) and isinstance(table.get("rows"), list)
+            and "dataset" in table):
+        raise errors.UsageError(
+            f"--from_output={path}: not a leaderboard's results file (its "
+            "raw has no rows)")
+    source = pathlib.Path(path).parent
+    output_dir = pathlib.Path(output_dir or source)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    figure = source / "leaderboard.png"
+    if figure.is_file() and output_dir.resolve() != source.resolve():
+        shutil.copyfile(figure, output_dir / "leaderboard.png")
+    table["figure"] = (str(output_dir / "leaderboard.png")
+                       if figure.is_file() else None)
+    _write_tables(table, output_dir)
+    return table
 
 
 # --- The command line. ------------------------------------------------------
@@ -885,6 +670,10 @@ def _define_flags():
                       "binarized pixels, as binarized-MNIST papers do.")
     flags.DEFINE_bool("retrain", False, "Train every model anew, removing "
                       "its workdir, instead of reusing a finished run.")
+    flags.DEFINE_string("from_output", None,
+                        "A leaderboard.json to render again (its json and "
+                        "md, to --output_dir or its own folder), training "
+                        "nothing.")
     flags.FLAGS.set_default("dataset", "digits")
     for name in ("dataset", "epochs", "config_variant", "seed", "data_dir",
                  "manual_dir"):
@@ -893,6 +682,11 @@ def _define_flags():
 
 # tfgen.train's flags that mean nothing here: refused, not ignored.
 _TRAIN_ONLY_FLAGS = ("model", "list_models", "workdir", "export_base")
+
+# The flags of a new run, which --from_output refuses.
+_RUN_FLAGS = ("models", "workdir_base", "epochs_fraction", "binarize",
+              "retrain", "dataset", "epochs", "config_variant", "seed",
+              "data_dir", "manual_dir")
 
 
 def command_line(flag_values):
@@ -920,6 +714,21 @@ def main(argv):
                     raise errors.UsageError(
                         f"--{name} is tfgen.train's; the leaderboard takes "
                         "--models and --workdir_base")
+            if flag_values.from_output:
+                given = [name for name in flag_values
+                         if flag_values[name].present
+                         and name not in ("from_output", "output_dir")
+                         and name in _RUN_FLAGS]
+                if given:
+                    raise errors.UsageError(
+                        f"--from_output renders a finished run; --{given[0]} "
+                        "asks for a new one")
+                where = (flag_values.output_dir
+                         or pathlib.Path(flag_values.from_output).parent)
+                table = render_again(flag_values.from_output, where)
+                print(tables.format_markdown(table))
+                print(f"Written to {where}.")
+                return
             prepared = prepare(
                 flag_values.models,
                 dataset=flag_values.dataset,
@@ -936,7 +745,7 @@ def main(argv):
         cli.fail(str(error), 2)
     table = execute(prepared, command=command_line(flag_values))
     print()
-    print(format_markdown(table))
+    print(tables.format_markdown(table))
     print(f"Written to {prepared.output_dir}.")
     sys.exit(_FAILED_STATUS if table["num_failed"] else 0)
 

@@ -2,7 +2,8 @@
 
 A model family registers each model once, at import time of its module::
 
-        @registry.register("vae", family="autoencoders", get_config=configs.vae)
+        @registry.register("vae", family="autoencoders", get_config=configs.vae,
+                           paper="Kingma & Welling 2014")
         class VAE(GenerativeModel):
             ...
 
@@ -27,12 +28,16 @@ class ModelSpec:
             ``model_class(config, data_info)``.
         get_config: returns the default, locked ``ml_collections.ConfigDict``;
             ``get_config("tiny")`` returns the small variant that tests and CI use.
+        paper: the work whose maths the model file holds, as a short
+            citation (``--list_models`` and the leaderboard's model table
+            print it).
     """
 
     name: str
     family: str
     model_class: type
     get_config: Callable
+    paper: str
 
     @property
     def capabilities(self):
@@ -48,7 +53,7 @@ FAMILIES = ("autoregressive", "adversarial", "boltzmann", "autoencoders")
 _REGISTRY = {}
 
 
-def register(name, *, family, get_config):
+def register(name, *, family, get_config, paper):
     """Class decorator that registers a model under its ``--model`` name.
 
     Args:
@@ -56,20 +61,27 @@ def register(name, *, family, get_config):
         family: the family the model belongs to, one of ``FAMILIES``.
         get_config: function ``get_config(variant=None)`` returning the model's
             locked config (``variant="tiny"`` for the test-sized one).
+        paper: the citation of the model's paper, e.g. ``"Kingma & Welling
+            2014"``: every model names the work it implements.
 
     Returns:
         The decorator, which returns the class unchanged.
 
     Raises:
-        ValueError: the name is taken or the family is unknown.
+        ValueError: the name is taken, the family is unknown or the paper
+            is empty.
     """
     if family not in FAMILIES:
         raise ValueError(f"Unknown family {family!r}; expected one of {FAMILIES}.")
+    if not (isinstance(paper, str) and paper.strip()):
+        raise ValueError(f"Model {name!r}: paper must name the work it "
+                         f"implements, got {paper!r}.")
 
     def decorator(model_class):
         if name in _REGISTRY:
             raise ValueError(f"Model name {name!r} is already registered.")
-        _REGISTRY[name] = ModelSpec(name, family, model_class, get_config)
+        _REGISTRY[name] = ModelSpec(name, family, model_class, get_config,
+                                    paper)
         return model_class
 
     return decorator

@@ -35,7 +35,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None,
                     "Registered model to train (see --list_models).")
 flags.DEFINE_bool("list_models", False,
-                  "Print every registered model: name, family, capabilities.")
+                  "Print every registered model: name, family, capabilities, "
+                  "paper.")
 flags.DEFINE_string("config_variant", None,
                     'Config variant, e.g. "tiny" for the test-sized config.')
 flags.DEFINE_string("dataset", None,
@@ -172,7 +173,7 @@ def main(argv):
 
                 for spec in registry.specs():
                     print(f"{spec.name}\t{spec.family}\t"
-                          f"{','.join(spec.capabilities)}")
+                          f"{','.join(spec.capabilities)}\t{spec.paper}")
                 return
             if not FLAGS.model:
                 raise errors.UsageError("--model is required (see --list_models)")

@@ -6,8 +6,8 @@ build is made to raise. Its files must hold the runs' own numbers, the
 failure must sit in its row while the others are reported, and a second
 call must reuse the finished workdirs without training. The markdown's
 parts that a tiny run cannot reach (AIS estimates, Parzen and Fréchet
-numbers, the published MNIST numbers) are checked on a table written by
-hand.
+numbers, the published MNIST numbers) are checked on tables written by
+hand in ``test_leaderboard_tables.py``.
 """
 
 import json
@@ -22,6 +22,7 @@ import pytest
 from tfgen import config as config_lib
 from tfgen import errors
 from tfgen import leaderboard
+from tfgen import leaderboard_tables
 from tfgen import registry
 from tfgen import results
 from tfgen import training
@@ -92,7 +93,7 @@ def test_files_are_written_with_every_model(first):
     autoencoders = document["tables"]["autoencoders"]
     assert autoencoders["rows"] == [[
         cell for column, cell in zip(
-            leaderboard.COLUMNS, leaderboard._cells(written["rows"][2]))
+            leaderboard_tables.COLUMNS, leaderboard_tables.cells(written["rows"][2]))
         if column in autoencoders["columns"]]]
     assert "recon. error" in autoencoders["columns"]
     assert "sample ms/image" not in autoencoders["columns"]
@@ -110,10 +111,68 @@ def test_files_are_written_with_every_model(first):
     assert "Published binarized-MNIST" not in markdown  # Not on digits.
 
 
+def test_the_models_table_says_each_runs_result(first):
+    table, kwargs = first
+    document = results.read(kwargs["output_dir"] / "leaderboard.json")
+    models = {row[0]: row for row in document["tables"]["models"]["rows"]}
+    assert list(models) == ["`lsgan`", "`wgan`", "`pca`"]
+    pca = _rows(table)["pca"]
+    assert models["`pca`"] == [
+        "`pca`", "autoencoders", "encode, decode, reconstruct",
+        registry.get("pca").paper,
+        f"squared error {pca['test_squared_error']:.3f} per test image"]
+    assert models["`lsgan`"][-1] == (
+        "failed: RuntimeError: weights out of stock")
+
+
+def test_a_finished_leaderboard_is_rendered_again_without_training(
+        first, tmp_path, monkeypatch):
+    table, kwargs = first
+    source = kwargs["output_dir"] / "leaderboard.json"
+    before = results.read(source)
+
+    def no_measuring(*args, **kwargs):
+        raise AssertionError("--from_output measured a model")
+
+    monkeypatch.setattr(leaderboard, "measure", no_measuring)
+    again = leaderboard.render_again(source, tmp_path / "again")
+    after = results.read(tmp_path / "again" / "leaderboard.json")
+    # The run's rows and provenance, not this call's.
+    assert after["raw"]["rows"] == before["raw"]["rows"] == again["rows"]
+    assert after["provenance"] == before["provenance"]
+    assert after["tables"] == before["tables"]
+    assert (tmp_path / "again" / "leaderboard.md").read_text() == (
+        kwargs["output_dir"] / "leaderboard.md").read_text()
+    assert (tmp_path / "again" / "leaderboard.png").read_bytes() == (
+        kwargs["output_dir"] / "leaderboard.png").read_bytes()
+    # A results file of another command is refused by name.
+    other = tmp_path / "other.json"
+    results.write(other, {"t": results.table(["a"], [[1]])}, raw={"x": 1},
+                  command="c")
+    with pytest.raises(errors.UsageError, match="not a leaderboard"):
+        leaderboard.render_again(other)
+    with pytest.raises(errors.UsageError, match="no such results file"):
+        leaderboard.render_again(tmp_path / "missing.json")
+
+
+def test_from_output_refuses_the_flags_of_a_new_run(first, tmp_path):
+    table, kwargs = first
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    result = subprocess.run(
+        [sys.executable, "-m", "tfgen.leaderboard",
+         f"--from_output={kwargs['output_dir'] / 'leaderboard.json'}",
+         "--models=vae", f"--output_dir={tmp_path / 'out'}"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert "--from_output renders a finished run; --models asks for a " \
+           "new one" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_markdown_and_json_hold_the_runs_numbers(first):
     table, kwargs = first
     rows = _rows(table)
-    columns = list(leaderboard.COLUMNS)
+    columns = list(leaderboard_tables.COLUMNS)
     pca, sampler = rows["pca"], rows["wgan"]
     for row in (pca, sampler):
         metrics = _metrics(row)
@@ -130,7 +189,7 @@ def test_markdown_and_json_hold_the_runs_numbers(first):
     # Tiny PCA: 3 components of 64 pixels are its trainable weights.
     assert pca["num_parameters"] == 3 * 64
     assert pca_cells[columns.index("sample ms/image")] == "—"  # No sample.
-    assert sampler["sample_images_timed"] == leaderboard.SAMPLE_IMAGES
+    assert sampler["sample_images_timed"] == leaderboard_tables.SAMPLE_IMAGES
     assert sampler["sample_seconds_per_image"] > 0
     assert _md_line(kwargs["output_dir"], "wgan")[
         columns.index("sample ms/image")] == (
@@ -272,73 +331,6 @@ def test_the_command_refuses_unknown_models_in_one_line(tmp_path):
     assert len(lines) == 1 and lines[0].startswith(
         "error: --models: unknown model 'nope'; valid models:"), lines
     assert list(tmp_path.iterdir()) == []  # Nothing written.
-
-
-def _hand_row(model, family, **numbers):
-    return {"model": model, "family": family, "status": "trained",
-            "preprocessing": "binarize_dynamic", "workdir": "w",
-            "num_parameters": 1234, "epochs": 5, "train_seconds": 61.0,
-            **numbers}
-
-
-def _hand_table(dataset, rows):
-    return {"dataset": dataset, "command": "c", "commit": "abc",
-            "cpu_count": 2, "date": "d", "wall_seconds": 1.0,
-            "budget": "b", "train_examples": 18000, "test_examples": 10000,
-            "floors": {"frechet_floor_train": 1.5, "frechet_floor_half": 2.25},
-            "rows": rows, "num_failed": 0}
-
-
-def test_the_kind_of_each_nll_is_stated():
-    assert leaderboard.nll_kind({"log_prob_kind": "exact",
-                                 "log_prob_stderr": 0.0}) == "exact"
-    assert leaderboard.nll_kind({"log_prob_kind": "lower_bound",
-                                 "log_prob_samples": 100,
-                                 "log_prob_stderr": 0.0}) == "bound, k=100"
-    # The DBN's bound has an AIS log Z: an estimate.
-    assert leaderboard.nll_kind({"log_prob_kind": "lower_bound",
-                                 "log_prob_samples": 100,
-                                 "log_prob_stderr": 0.0125}) == (
-        "estimate: bound, k=100, log Z by AIS ± 0.013")
-    assert leaderboard.nll_kind({"log_prob_kind": "estimate",
-                                 "log_prob_stderr": 0.008}) == (
-        "estimate, log Z by AIS ± 0.008")
-    assert leaderboard.nll_kind({}) is None
-
-
-def test_markdown_of_samplers_and_the_published_mnist_numbers():
-    rbm = _hand_row("rbm", "boltzmann", test_nll=90.123,
-                    log_prob_kind="estimate", log_prob_stderr=0.05,
-                    parzen_nll=-120.5, parzen_stderr=2.25,
-                    frechet_distance=12.345, classes_covered=9,
-                    label_entropy=2.1, largest_class_share=0.25)
-    dbn = _hand_row("dbn", "boltzmann", classification_error=0.0312)
-    table = _hand_table("mnist", [rbm, dbn])
-    markdown = leaderboard.format_markdown(table)
-    cells = dict(zip(leaderboard.COLUMNS, _cells_of(markdown, "rbm")))
-    assert cells["test NLL (nats)"] == "90.12"
-    assert cells["Parzen NLL (nats)"] == "-120.50 ± 2.25"
-    assert cells["Fréchet"] == "12.35"
-    assert cells["largest class"] == "25.0%"
-    assert cells["weights"] == "1,234"
-    assert "training images 1.50; one half of the test set against the " \
-           "other 2.25" in markdown
-    published = [line for line in markdown.splitlines()
-                 if line.startswith("| `")][-2:]
-    assert "90.12 nats (binary pixels)" in published[0]
-    assert "about 86 nats" in published[0]
-    assert "3.12% test error" in published[1]
-    assert "1.25% test error" in published[1]
-    assert "5 epochs on 18,000 training images, 61 s on 2 cores" in (
-        published[1])
-    assert "Published binarized-MNIST" not in leaderboard.format_markdown(
-        _hand_table("digits", [rbm]))
-
-
-def _cells_of(markdown, model):
-    line = next(line for line in markdown.splitlines()
-                if line.startswith(f"| boltzmann | `{model}`"))
-    return [cell.strip() for cell in line.strip("|").split(" | ")]
 
 
 def test_the_dbn_error_is_read_from_its_test_metrics():

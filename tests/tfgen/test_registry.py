@@ -81,9 +81,27 @@ def test_unknown_name_lists_valid_models():
 def test_duplicate_name_and_unknown_family_are_refused():
     with pytest.raises(ValueError, match="already registered"):
         registry.register("vae", family="autoencoders",
-                          get_config=lambda variant=None: None)(GenerativeModel)
+                          get_config=lambda variant=None: None,
+                          paper="x")(GenerativeModel)
     with pytest.raises(ValueError, match="Unknown family"):
-        registry.register("x", family="flows", get_config=lambda v=None: None)
+        registry.register("x", family="flows", get_config=lambda v=None: None,
+                          paper="x")
+
+
+@pytest.mark.parametrize("paper", ["", "  ", None])
+def test_a_model_must_name_its_paper(paper):
+    with pytest.raises(ValueError, match="'x': paper must name the work"):
+        registry.register("x", family="autoencoders",
+                          get_config=lambda v=None: None, paper=paper)
+    assert "x" not in registry.names()
+
+
+def test_every_registered_model_names_its_paper():
+    # The model table of the README (rendered by tfgen.leaderboard) and
+    # --list_models print it.
+    for spec in registry.specs():
+        assert spec.paper.strip(), spec.name
+    assert registry.get("pixelcnn_pp").paper.startswith("Salimans et al. 2017")
 
 
 def test_every_spec_builds_its_class_and_declares_known_capabilities():

@@ -26,13 +26,14 @@ def _error_lines(stderr):
     return [line for line in stderr.splitlines() if line.strip()]
 
 
-def test_list_models_prints_name_family_capabilities(tmp_path):
+def test_list_models_prints_name_family_capabilities_paper(tmp_path):
     result = _train("--list_models", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     rows = [line.split("\t") for line in result.stdout.splitlines()]
     vae = [row for row in rows if row[0] == "vae"]
     assert vae == [["vae", "autoencoders",
-                    "sample,log_prob,encode,decode,reconstruct"]]
+                    "sample,log_prob,encode,decode,reconstruct",
+                    "Kingma & Welling 2014; bound of Burda et al. 2016"]]
     assert list(tmp_path.iterdir()) == []
 
 

@@ -46,7 +46,9 @@ def get_config(variant=None):
     return config
 
 
-@registry.register("cgan", family="adversarial", get_config=get_config)
+@registry.register("cgan", family="adversarial",
+                   get_config=get_config,
+                   paper="Mirza & Osindero 2014")
 class ConditionalGAN(base.GAN):
     """A GAN whose players are conditioned on the class label."""
 

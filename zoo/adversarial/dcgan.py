@@ -62,7 +62,9 @@ def get_config(variant=None):
     return config
 
 
-@registry.register("dcgan", family="adversarial", get_config=get_config)
+@registry.register("dcgan", family="adversarial",
+                   get_config=get_config,
+                   paper="Radford, Metz & Chintala 2016")
 class DCGAN(base.GAN):
     """A GAN with DCGAN's convolutional players."""
 

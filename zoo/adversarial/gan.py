@@ -46,7 +46,10 @@ def get_config(variant=None):
     return config
 
 
-@registry.register("gan", family="adversarial", get_config=get_config)
+@registry.register("gan", family="adversarial",
+                   get_config=get_config,
+                   paper=("Goodfellow et al. 2014 (MLP players, "
+                          "non-saturating generator loss)"))
 class MLPGAN(base.GAN):
     """A GAN whose players are multilayer perceptrons (the paper's)."""
 

@@ -47,7 +47,9 @@ def get_config(variant=None):
     return config
 
 
-@registry.register("lsgan", family="adversarial", get_config=get_config)
+@registry.register("lsgan", family="adversarial",
+                   get_config=get_config,
+                   paper="Mao et al. 2017 (least squares)")
 class LSGAN(base.GAN):
     """A GAN trained with the least squares losses."""
 

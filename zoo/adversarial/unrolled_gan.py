@@ -111,7 +111,8 @@ def validate(config):
 
 
 @registry.register("unrolled_gan", family="adversarial",
-                   get_config=get_config)
+                   get_config=get_config,
+                   paper="Metz et al. 2017 (unrolled discriminator steps)")
 class UnrolledGAN(gan.MLPGAN):
     """An MLP GAN whose generator descends the K-step unrolled objective.
 

@@ -59,7 +59,9 @@ def get_config(variant=None):
     return config
 
 
-@registry.register("wgan", family="adversarial", get_config=get_config)
+@registry.register("wgan", family="adversarial",
+                   get_config=get_config,
+                   paper="Arjovsky, Chintala & Bottou 2017 (weight clipping)")
 class WGAN(base.GAN):
     """A Wasserstein GAN whose critic's weights are clipped."""
 

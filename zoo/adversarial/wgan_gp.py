@@ -56,7 +56,9 @@ def get_config(variant=None):
     return config
 
 
-@registry.register("wgan_gp", family="adversarial", get_config=get_config)
+@registry.register("wgan_gp", family="adversarial",
+                   get_config=get_config,
+                   paper="Gulrajani et al. 2017 (gradient penalty)")
 class WGANGP(base.GAN):
     """A Wasserstein GAN whose critic's gradient norm is penalized."""
 

@@ -56,7 +56,9 @@ def get_config(variant=None):
     return config
 
 
-@registry.register("beta_vae", family="autoencoders", get_config=get_config)
+@registry.register("beta_vae", family="autoencoders",
+                   get_config=get_config,
+                   paper="Higgins et al. 2017")
 class BetaVAE(vae.VAE):
     """VAE trained on the beta-weighted ELBO (Higgins et al. 2017).
 

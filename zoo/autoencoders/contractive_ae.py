@@ -155,7 +155,8 @@ class _TiedDecoder(keras.layers.Layer):
 
 
 @registry.register("contractive_ae", family="autoencoders",
-                   get_config=get_config)
+                   get_config=get_config,
+                   paper="Rifai et al. 2011")
 class ContractiveAutoencoder(autoencoder.Autoencoder):
     """Sigmoid autoencoder with tied weights and a Jacobian penalty.
 

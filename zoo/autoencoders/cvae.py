@@ -58,7 +58,9 @@ def get_config(variant=None):
     return vae.get_config(variant)
 
 
-@registry.register("cvae", family="autoencoders", get_config=get_config)
+@registry.register("cvae", family="autoencoders",
+                   get_config=get_config,
+                   paper="Sohn, Lee & Yan 2015")
 class ConditionalVAE(vae.VAE):
     """VAE whose encoder and decoder are conditioned on the class label.
 

@@ -164,7 +164,9 @@ def _validate(config):
             f"{', '.join(PRETRAININGS)}")
 
 
-@registry.register("deep_ae", family="autoencoders", get_config=get_config)
+@registry.register("deep_ae", family="autoencoders",
+                   get_config=get_config,
+                   paper="Hinton & Salakhutdinov 2006")
 class DeepAutoencoder(stacked_ae.StackedAutoencoder):
     """Hinton & Salakhutdinov's (2006) deep autoencoder.
 

@@ -114,7 +114,8 @@ def validate(config):
 
 
 @registry.register("denoising_ae", family="autoencoders",
-                   get_config=get_config)
+                   get_config=get_config,
+                   paper="Vincent et al. 2008")
 class DenoisingAutoencoder(autoencoder.Autoencoder):
     """Sigmoid MLP autoencoder trained to undo masking or Gaussian noise.
 

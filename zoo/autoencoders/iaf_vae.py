@@ -92,7 +92,9 @@ def get_config(variant=None):
     return config
 
 
-@registry.register("iaf_vae", family="autoencoders", get_config=get_config)
+@registry.register("iaf_vae", family="autoencoders",
+                   get_config=get_config,
+                   paper="Kingma et al. 2016 (inverse autoregressive flow)")
 class IAFVAE(vae.VAE):
     """VAE with an inverse-autoregressive-flow posterior (Kingma et al. 2016).
 

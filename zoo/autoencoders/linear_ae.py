@@ -78,7 +78,9 @@ def _validate(config, data_info):
             f"{data_info.num_pixels} pixels of a {data_info.name} image")
 
 
-@registry.register("linear_ae", family="autoencoders", get_config=get_config)
+@registry.register("linear_ae", family="autoencoders",
+                   get_config=get_config,
+                   paper="Baldi & Hornik 1989")
 class LinearAutoencoder(autoencoder.Autoencoder):
     """Autoencoder whose encoder and decoder are single affine layers.
 

@@ -139,7 +139,9 @@ def principal_components(data):
     return mean, directions, variances
 
 
-@registry.register("pca", family="autoencoders", get_config=get_config)
+@registry.register("pca", family="autoencoders",
+                   get_config=get_config,
+                   paper="Pearson 1901; Hotelling 1933")
 class PCA(autoencoder.Autoencoder):
     """Principal component analysis (Pearson 1901; Hotelling 1933).
 

@@ -136,7 +136,9 @@ def validate_stack(config, model_name):
     config_lib.validate_greedy_pretraining(config)
 
 
-@registry.register("stacked_ae", family="autoencoders", get_config=get_config)
+@registry.register("stacked_ae", family="autoencoders",
+                   get_config=get_config,
+                   paper="Bengio et al. 2007")
 class StackedAutoencoder(autoencoder.Autoencoder):
     """Deep autoencoder pretrained greedily by shallow autoencoders.
 

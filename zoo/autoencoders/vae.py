@@ -126,7 +126,9 @@ def _validate(config):
             f"config.hidden_units={config.hidden_units} must be positive")
 
 
-@registry.register("vae", family="autoencoders", get_config=get_config)
+@registry.register("vae", family="autoencoders",
+                   get_config=get_config,
+                   paper="Kingma & Welling 2014; bound of Burda et al. 2016")
 class VAE(GenerativeModel):
     """Variational autoencoder with an MLP encoder and decoder.
 

@@ -86,7 +86,9 @@ def get_config(variant=None):
 
 
 @registry.register("diagonal_bilstm", family="autoregressive",
-                   get_config=get_config)
+                   get_config=get_config,
+                   paper=("van den Oord, Kalchbrenner & Kavukcuoglu 2016 "
+                          "(PixelRNN, Diagonal BiLSTM)"))
 class DiagonalBiLSTMModel(pixel_rnn.PixelRNNModel):
     """PixelRNN with Diagonal BiLSTM layers; colour by channel masks. Built
     from ``get_config``'s config and an image dataset's ``DataInfo``, as

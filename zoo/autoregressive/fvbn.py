@@ -67,7 +67,10 @@ def _validate(config):
     config_lib.require_non_negative(config, ("weight_decay",))
 
 
-@registry.register("fvbn", family="autoregressive", get_config=get_config)
+@registry.register("fvbn", family="autoregressive",
+                   get_config=get_config,
+                   paper=("fully visible belief net (Neal 1992; Frey 1998), "
+                          "MADE mask of Germain et al. 2015"))
 class FVBN(base.AutoregressiveModel):
     """Fully visible belief net: one masked dense layer to every logit.
 

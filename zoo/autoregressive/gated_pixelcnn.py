@@ -125,7 +125,9 @@ def _validate(config, data_info):
 
 
 @registry.register("gated_pixelcnn", family="autoregressive",
-                   get_config=get_config)
+                   get_config=get_config,
+                   paper=("van den Oord et al. 2016 (Conditional Image "
+                          "Generation with PixelCNN Decoders)"))
 class GatedPixelCNN(base.AutoregressiveModel):
     """Gated PixelCNN, optionally conditioned on the class.
 

@@ -92,7 +92,10 @@ def _validate(config):
     config_lib.require_odd(config, ("first_kernel_size",))
 
 
-@registry.register("pixelcnn", family="autoregressive", get_config=get_config)
+@registry.register("pixelcnn", family="autoregressive",
+                   get_config=get_config,
+                   paper=("van den Oord, Kalchbrenner & Kavukcuoglu 2016 "
+                          "(masked convolutions)"))
 class PixelCNN(base.AutoregressiveModel):
     """PixelCNN with residual blocks and channel masks.
 

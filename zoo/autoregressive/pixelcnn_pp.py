@@ -139,7 +139,8 @@ def _validate(config):
 
 
 @registry.register("pixelcnn_pp", family="autoregressive",
-                   get_config=get_config)
+                   get_config=get_config,
+                   paper="Salimans et al. 2017 (discretized logistic mixture)")
 class PixelCNNPlusPlus(base.AutoregressiveModel):
     """PixelCNN++ with a discretized logistic mixture over the levels.
 

@@ -67,7 +67,10 @@ def get_config(variant=None):
     return config
 
 
-@registry.register("row_lstm", family="autoregressive", get_config=get_config)
+@registry.register("row_lstm", family="autoregressive",
+                   get_config=get_config,
+                   paper=("van den Oord, Kalchbrenner & Kavukcuoglu 2016 "
+                          "(PixelRNN, Row LSTM)"))
 class RowLSTMModel(pixel_rnn.PixelRNNModel):
     """PixelRNN with Row LSTM layers; colour by channel masks. Built
     from ``get_config``'s config and an image dataset's ``DataInfo``, as

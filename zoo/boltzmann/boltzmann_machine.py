@@ -147,7 +147,8 @@ def _validate(config):
 
 
 @registry.register("boltzmann_machine", family="boltzmann",
-                   get_config=get_config)
+                   get_config=get_config,
+                   paper="Ackley, Hinton & Sejnowski 1985")
 class BoltzmannMachine(GenerativeModel):
     """Boltzmann machine with all V + H units connected (Ackley et al. 1985).
 

@@ -61,7 +61,9 @@ _NOISE_BLOCK = 25
 _MIN_BASE_RATE = 1e-3
 
 
-@registry.register("dbn", family="boltzmann", get_config=get_config)
+@registry.register("dbn", family="boltzmann",
+                   get_config=get_config,
+                   paper="Hinton, Osindero & Teh 2006")
 class DBN(GenerativeModel):
     """Deep belief net (Hinton, Osindero & Teh 2006) with a labelled top RBM.
 

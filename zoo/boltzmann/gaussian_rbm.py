@@ -69,7 +69,9 @@ def get_config(variant=None):
     return config
 
 
-@registry.register("gaussian_rbm", family="boltzmann", get_config=get_config)
+@registry.register("gaussian_rbm", family="boltzmann",
+                   get_config=get_config,
+                   paper="Gaussian-Bernoulli RBM, Hinton & Salakhutdinov 2006")
 class GaussianRBM(rbm.RBM):
     """Gaussian-Bernoulli RBM with unit-variance visibles.
 

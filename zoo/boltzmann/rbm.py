@@ -51,7 +51,10 @@ SAMPLE_BLOCK = 50
 _MIN_PIXEL_RATE = 1e-3
 
 
-@registry.register("rbm", family="boltzmann", get_config=get_config)
+@registry.register("rbm", family="boltzmann",
+                   get_config=get_config,
+                   paper=("Hinton 2002 (CD-k), Tieleman 2008 (PCD); AIS of "
+                          "Salakhutdinov & Murray 2008"))
 class RBM(GenerativeModel):
     """Bernoulli-Bernoulli RBM over binarized images.
 
