@@ -136,7 +136,7 @@ def finished_metrics(workdir, spec, config):
     return metrics if saved == _config_json(config) else None
 
 
-def _check_workdir(workdir, spec, config, retrain):
+def check_workdir(workdir, spec, config, retrain):
     """Refuses a workdir that training could neither reuse nor resume.
 
     Mirrors ``tfgen.training``'s resumption rule (another model, or another
@@ -250,7 +250,7 @@ def plan(models=None, *, dataset="digits", workdir_base=None, variant=None,
             name, variant=variant, dataset=dataset, overrides=overrides,
             epochs=None if keeps_epochs(spec) else model_epochs, seed=seed)
         workdir = base / dataset / name
-        _check_workdir(workdir, spec, config, retrain)
+        check_workdir(workdir, spec, config, retrain)
         runs.append(PlannedRun(spec, config, workdir))
     return runs
 
@@ -376,14 +376,16 @@ def row_numbers(metrics):
     """A row's numbers from a run's ``metrics.json`` dict.
 
     Returns:
-        ``{key: value or None}`` for ``METRIC_KEYS``, and
+        ``{key: value or None}`` for ``METRIC_KEYS``;
         ``classification_error``: the test error of a model that
         classifies, which the DBN's ``test_step`` reports among the
-        ``test`` metrics.
+        ``test`` metrics; and ``test``: the model's own test metrics
+        (``test_step``'s: ``elbo``, ``kl``, ...).
     """
     numbers = {key: metrics.get(key) for key in METRIC_KEYS}
     numbers["classification_error"] = metrics.get("test", {}).get(
         "classification_error")
+    numbers["test"] = dict(metrics.get("test", {}))
     return numbers
 
 
