@@ -362,16 +362,9 @@ def markdown_table(document):
     return results.render_table(results_tables(document)[document["dataset"]])
 
 
-def _parse_flags(argv):
-    try:
-        return FLAGS(argv)
-    except flags.Error as error:
-        cli.fail(str(error), 2)
-
 
 def main(argv):
-    if len(argv) > 1:
-        cli.fail(f"unexpected arguments: {' '.join(argv[1:])}", 2)
+    del argv  # Checked by cli.parse_flags_without_tensorflow.
     if FLAGS.from_output:
         try:
             document = results.read_output(
@@ -389,4 +382,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=_parse_flags)
+    app.run(main, flags_parser=cli.parse_flags_without_tensorflow)

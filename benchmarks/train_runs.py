@@ -347,12 +347,6 @@ flags.DEFINE_string("manual_dir", None,
 FLAGS = flags.FLAGS
 
 
-def _parse_flags(argv):
-    try:
-        return FLAGS(argv)
-    except flags.Error as error:
-        cli.fail(str(error), 2)
-
 
 def _chosen():
     names = FLAGS.tables or list(TABLES)
@@ -371,8 +365,7 @@ def _chosen():
 
 
 def main(argv):
-    if len(argv) > 1:
-        cli.fail(f"unexpected arguments: {' '.join(argv[1:])}", 2)
+    del argv  # Checked by cli.parse_flags_without_tensorflow.
     if FLAGS.list_tables:
         for name, table in TABLES.items():
             print(name)
@@ -403,4 +396,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=_parse_flags)
+    app.run(main, flags_parser=cli.parse_flags_without_tensorflow)

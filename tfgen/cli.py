@@ -81,6 +81,21 @@ def parse_flags(argv):
     return remaining
 
 
+def parse_flags_without_tensorflow(argv):
+    """absl flag parsing for a command that must answer before TensorFlow
+    loads (a benchmark reading saved output, say): a bad flag or a stray
+    argument is reported in one line, exit status 2. It takes no
+    ``--config`` overrides (``parse_flags`` does).
+    """
+    try:
+        remaining = flags.FLAGS(argv)
+    except flags.Error as error:
+        fail(str(error), 2)
+    if len(remaining) > 1:
+        fail(f"unexpected arguments: {' '.join(remaining[1:])}", 2)
+    return remaining
+
+
 @contextlib.contextmanager
 def native_stderr_held():
     """Holds back what native code writes to stderr while TensorFlow starts.

@@ -138,6 +138,9 @@ def test_a_bad_override_is_refused_before_training(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--tables=nope"], "--tables: unknown table 'nope'; valid tables:"),
     (["--tables=gan_mnist"], "--manual_dir: the MNIST tables read"),
+    # cli.parse_flags_without_tensorflow, which the benchmarks share.
+    (["stray"], "unexpected arguments: stray"),
+    (["--nope=1"], "Unknown command line flag 'nope'"),
 ])
 def test_the_command_refuses_bad_flags_in_one_line(tmp_path, args, message):
     env = dict(os.environ, PYTHONPATH=str(REPO))
