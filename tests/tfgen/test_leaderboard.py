@@ -353,3 +353,33 @@ def test_count_parameters_sums_the_trainable_weights():
         trainable_variables = [Variable(64, 3), Variable(3), Variable()]
 
     assert leaderboard.count_parameters(Model()) == 64 * 3 + 3 + 1
+
+
+_FAILING_RUN = """
+import sys
+from absl import app
+from tfgen import cli, leaderboard, registry
+
+def build(spec, config, data_info):
+    raise RuntimeError("weights out of stock")
+
+registry.ModelSpec.build = build
+leaderboard._define_flags()
+app.run(leaderboard.main, argv=sys.argv, flags_parser=cli.parse_flags)
+"""
+
+
+def test_the_command_exits_1_when_a_model_failed(tmp_path, data_dir):
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    result = subprocess.run(
+        [sys.executable, "-c", _FAILING_RUN, "--models=pca",
+         "--config_variant=tiny", f"--data_dir={data_dir}",
+         f"--workdir_base={tmp_path / 'runs'}",
+         f"--output_dir={tmp_path / 'out'}"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stderr
+    # The files are written all the same, the failure in its row.
+    document = results.read(tmp_path / "out" / "leaderboard.json")
+    assert document["raw"]["num_failed"] == 1
+    assert document["raw"]["rows"][0]["error"] == (
+        "RuntimeError: weights out of stock")
