@@ -24,3 +24,17 @@ def tiny_model(name, data_dir, **overrides):
         {field: str(value) for field, value in overrides.items()})
     info, splits = training.load_datasets(config, data_dir=data_dir)
     return training.build_model(spec, config, info), splits
+
+
+def failing_builds(patch, name, message):
+    """Makes building the registered model ``name`` raise
+    ``RuntimeError(message)`` while ``patch`` (a ``pytest.MonkeyPatch``)
+    holds; every other model builds as usual."""
+    original = registry.ModelSpec.build
+
+    def build(spec, config, data_info):
+        if spec.name == name:
+            raise RuntimeError(message)
+        return original(spec, config, data_info)
+
+    patch.setattr(registry.ModelSpec, "build", build)

@@ -11,9 +11,9 @@ import pytest
 
 from benchmarks import train_runs
 from tfgen import errors
-from tfgen import registry
 from tfgen import results
 from tfgen import training
+import model_helpers
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -27,22 +27,13 @@ TABLE = train_runs.Table(
     notes="tiny runs")
 
 
-def _broken_build(original):
-    def build(spec, config, data_info):
-        if spec.name == "dbn":
-            raise RuntimeError("no belief left")
-        return original(spec, config, data_info)
-    return build
-
-
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory, data_dir):
     root = tmp_path_factory.mktemp("train_runs")
     kwargs = dict(workdir_base=root / "runs", variant="tiny",
                   data_dir=data_dir, verbose=0)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(registry.ModelSpec, "build",
-                      _broken_build(registry.ModelSpec.build))
+        model_helpers.failing_builds(patch, "dbn", "no belief left")
         document = train_runs.measure_table("tiny", TABLE, **kwargs)
     path = train_runs.write_table("tiny", document, root / "results", TABLE)
     return document, path, kwargs

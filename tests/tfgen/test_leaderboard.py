@@ -26,19 +26,12 @@ from tfgen import leaderboard_tables
 from tfgen import registry
 from tfgen import results
 from tfgen import training
+import model_helpers
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 MODELS = ["pca", "wgan", "lsgan"]
 BROKEN = "lsgan"
-
-
-def _broken_build(original):
-    def build(spec, config, data_info):
-        if spec.name == BROKEN:
-            raise RuntimeError("weights out of stock\nsecond line")
-        return original(spec, config, data_info)
-    return build
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +41,8 @@ def first(tmp_path_factory, data_dir):
     kwargs = dict(variant="tiny", workdir_base=root / "runs",
                   output_dir=root / "out", data_dir=data_dir, verbose=0)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(registry.ModelSpec, "build",
-                      _broken_build(registry.ModelSpec.build))
+        model_helpers.failing_builds(patch, BROKEN,
+                                     "weights out of stock\nsecond line")
         table = leaderboard.run(MODELS, **kwargs)
     return table, kwargs
 
