@@ -117,15 +117,7 @@ flags.DEFINE_integer("num_neighbours", 10,
 flags.DEFINE_bool("compare_pretraining", False,
                   "Also train deep_ae with each other pretraining, and "
                   "without any for a pretrained run's epochs in all.")
-flags.DEFINE_string("results", None,
-                    "Writes the README's tables as a results file "
-                    "(tfgen.results; comparison.json as raw).",
-                    allow_override=True)
-flags.DEFINE_string("from_output", None,
-                    "An earlier run's comparison.json: prints its tables "
-                    "and writes --results with that run's provenance, "
-                    "training nothing.",
-                    allow_override=True)
+cli.define_results_flags()
 for _name in ("dataset", "data_dir", "manual_dir", "workdir", "epochs",
               "config_variant", "seed"):
     flags.declare_key_flag(_name)

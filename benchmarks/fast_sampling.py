@@ -78,15 +78,7 @@ flags.DEFINE_integer("repeats", 1, "Timed draws of each sampler.",
                      lower_bound=1)
 flags.DEFINE_enum("variant", None, ["tiny"],
                   "tiny: the models' tiny configs (a test run).")
-flags.DEFINE_string("results", None,
-                    "Writes the ratios as a results file (tfgen.results: "
-                    "the README's table, the JSON document as raw).",
-                    allow_override=True)
-flags.DEFINE_string("from_output", None,
-                    "A JSON document an earlier run printed: prints its "
-                    "table and writes --results with that run's provenance, "
-                    "measuring nothing.",
-                    allow_override=True)
+cli.define_results_flags()
 
 
 def fast_sampler_names():

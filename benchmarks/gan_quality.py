@@ -151,16 +151,7 @@ flags.DEFINE_integer("bench_seed", 0,
                      "Picks the samples' seeds and the real halves.")
 flags.DEFINE_integer("bench_verbose", 2,
                      "Keras verbosity while training (2: a line per epoch).")
-# Not --bench_-prefixed, as in the other benchmarks; allow_override lets
-# a process that imports one of those too (a test session) define them once.
-flags.DEFINE_string("results", None,
-                    "Writes the tables as a results file (tfgen.results; "
-                    "the JSON document as its raw) here.",
-                    allow_override=True)
-flags.DEFINE_string("from_output", None,
-                    "Trains nothing: reads this gan_quality.json of an "
-                    "earlier run, prints its table and writes --results "
-                    "with that run's provenance.", allow_override=True)
+cli.define_results_flags()
 
 OUTPUT_NAME = "gan_quality"
 

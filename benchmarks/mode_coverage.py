@@ -89,15 +89,7 @@ flags.DEFINE_list("snapshot_steps", ["500", "1500"],
                   "Steps before the end at which the figure shows samples.")
 flags.DEFINE_string("output", None, "Writes the JSON document here.")
 flags.DEFINE_string("figure", None, "Writes the figure (PNG) here.")
-flags.DEFINE_string("results", None,
-                    "Writes the summary as a results file (tfgen.results: "
-                    "one table per dataset, the document as its raw) here.",
-                    allow_override=True)
-flags.DEFINE_string("from_output", None,
-                    "Trains nothing: reads this --output document of an "
-                    "earlier run, prints its table and writes --results "
-                    "with that run's provenance.",
-                    allow_override=True)
+cli.define_results_flags()
 
 # Metz et al. (2017), appendix A, as tfgen config overrides.
 PAPER_OVERRIDES = {

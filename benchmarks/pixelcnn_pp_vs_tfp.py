@@ -119,15 +119,7 @@ flags.DEFINE_bool("weight_norm", False, "Ours: weight normalization with "
 flags.DEFINE_bool("fast_sampling", True, "Ours: the per-pixel fast sampler.")
 flags.DEFINE_bool("run_tfp", True, "Also train and score TFP's; off: "
                   "ours alone (rows without TFP's numbers, no table).")
-flags.DEFINE_string("results", None,
-                    "Writes the README's table as a results file "
-                    "(tfgen.results; the JSON document as raw).",
-                    allow_override=True)
-flags.DEFINE_string("from_output", None,
-                    "A JSON document an earlier run printed: prints its "
-                    "table and writes --results with that run's provenance, "
-                    "measuring nothing.",
-                    allow_override=True)
+cli.define_results_flags()
 FLAGS = flags.FLAGS
 
 

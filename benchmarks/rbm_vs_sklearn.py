@@ -114,16 +114,7 @@ flags.DEFINE_string("parameters_dir", None,
                     "If set, writes <library>_batch<size>.npz there: the "
                     "last trained weights, visible_bias, hidden_bias and "
                     "the test_images the pseudo-likelihood scored.")
-flags.DEFINE_string("results", None,
-                    "Writes the table as a results file (tfgen.results: "
-                    "one table named by the dataset, the JSON document as "
-                    "its raw) here.",
-                    allow_override=True)
-flags.DEFINE_string("from_output", None,
-                    "Trains nothing: reads the JSON document from this "
-                    "saved output of an earlier run, prints its table and "
-                    "writes --results with that run's provenance.",
-                    allow_override=True)
+cli.define_results_flags()
 FLAGS = flags.FLAGS
 
 # The README's columns: {title: key of a row of the document}.

@@ -20,8 +20,8 @@ every run's numbers with the ``tfgen.train`` command that reproduces it.
 go to ``<workdir_base>/<table>/<run>`` (default ``runs/train_runs``); a
 finished run of the same config is reused and marked so, its training time
 the one recorded. A run that fails is reported in its row with its error,
-the others go on, and the exit status is 1. ``--variant=tiny`` runs every
-run with its model's tiny config, for tests.
+the others go on, and the exit status is 1. ``--config_variant=tiny``
+runs every run with its model's tiny config, for tests.
 """
 
 import dataclasses
@@ -337,13 +337,14 @@ flags.DEFINE_string("workdir_base", "runs/train_runs",
                     "Runs go to <workdir_base>/<table>/<run>.")
 flags.DEFINE_string("results_dir", "results",
                     "Where train_runs_<table>.json go.")
-flags.DEFINE_enum("variant", None, ["tiny"],
-                  "Every run with its model's tiny config (tests).")
-flags.DEFINE_string("data_dir", None, "TFDS folder of prepared datasets.",
-                    allow_override=True)
-flags.DEFINE_string("manual_dir", None,
-                    "Folder of MNIST's IDX files, for the MNIST tables.",
-                    allow_override=True)
+# Shared with tfgen.train (and other benchmarks): one type, one meaning.
+cli.define_shared_flag(flags.DEFINE_string, "config_variant", None,
+                       'Every run with this config variant ("tiny": tests).')
+cli.define_shared_flag(flags.DEFINE_string, "data_dir", None,
+                       "TFDS folder where prepared datasets are cached.")
+cli.define_shared_flag(flags.DEFINE_string, "manual_dir", None,
+                       "Folder with the standard dataset files, for offline "
+                       "use (MNIST's IDX files, for the MNIST tables).")
 FLAGS = flags.FLAGS
 
 
@@ -376,7 +377,7 @@ def main(argv):
         names = _chosen()
         for name in names:  # Every table checked before any trains.
             plan(TABLES[name], workdir_base=pathlib.Path(
-                FLAGS.workdir_base) / name, variant=FLAGS.variant)
+                FLAGS.workdir_base) / name, variant=FLAGS.config_variant)
     except errors.UsageError as error:
         cli.fail(str(error), 2)
     failed = 0
@@ -384,7 +385,7 @@ def main(argv):
         document = measure_table(
             name, TABLES[name],
             workdir_base=pathlib.Path(FLAGS.workdir_base) / name,
-            variant=FLAGS.variant, data_dir=FLAGS.data_dir,
+            variant=FLAGS.config_variant, data_dir=FLAGS.data_dir,
             manual_dir=FLAGS.manual_dir)
         path = write_table(name, document, FLAGS.results_dir)
         failed += document["num_failed"]

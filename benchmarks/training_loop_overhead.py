@@ -55,15 +55,7 @@ flags.DEFINE_enum("variant", None, ["tiny"],
                   "sample-quality or Parzen scoring) for tests.")
 flags.DEFINE_string("data_dir", None,
                     "TFDS data folder (default: a temporary one).")
-flags.DEFINE_string("results", None,
-                    "Writes the table as a results file (tfgen.results, "
-                    "table 'overhead'; the JSON document as its raw) here.",
-                    allow_override=True)
-flags.DEFINE_string("from_output", None,
-                    "Trains nothing: reads the JSON document from this "
-                    "saved output of an earlier run, prints its table and "
-                    "writes --results with that run's provenance.",
-                    allow_override=True)
+cli.define_results_flags()
 FLAGS = flags.FLAGS
 
 

@@ -48,6 +48,22 @@ def define_shared_flag(define, name, default, help_text, **kwargs):
             f"and again as a {scratch[name].flag_type()} one")
 
 
+def define_results_flags():
+    """Defines ``--results`` and ``--from_output``, the flags of every
+    benchmark that writes a ``tfgen.results`` file (``define_shared_flag``:
+    a test session imports several benchmarks, each calling this)."""
+    define_shared_flag(
+        flags.DEFINE_string, "results", None,
+        "Writes the README's tables as a results file (tfgen.results) here: "
+        "the tables, and the run's JSON document as their raw, with its "
+        "command, commit, cores and date.")
+    define_shared_flag(
+        flags.DEFINE_string, "from_output", None,
+        "Measures nothing: reads the JSON document of an earlier run (its "
+        "saved output), prints its tables and writes --results with that "
+        "run's provenance.")
+
+
 def fail(message, status):
     """Prints ``error: message`` on stderr and exits with ``status``."""
     print(f"error: {message}", file=sys.stderr)

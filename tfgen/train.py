@@ -37,8 +37,9 @@ flags.DEFINE_string("model", None,
 flags.DEFINE_bool("list_models", False,
                   "Print every registered model: name, family, capabilities, "
                   "paper.")
-flags.DEFINE_string("config_variant", None,
-                    'Config variant, e.g. "tiny" for the test-sized config.')
+cli.define_shared_flag(flags.DEFINE_string, "config_variant", None,
+                       'Config variant, e.g. "tiny" for the test-sized '
+                       "config.")
 flags.DEFINE_string("dataset", None,
                     "Dataset: digits, mnist, fashion_mnist, cifar10, ring8 or "
                     "grid25 "
