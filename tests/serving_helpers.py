@@ -414,3 +414,24 @@ class FreshServer:
                        for path in (outdir / "cli").glob("*.npy")}
         scan_report = (outdir / "scan.txt").read_text(encoding="utf-8")
         return served, cli_outputs, scan_report
+
+
+def assert_served_as_in_memory(model, served, requests, name, *, rtol, atol):
+    """Every served output equals what the model in memory returns.
+
+    Args:
+        model: the exported model, in memory.
+        served: ``FreshServer.check``'s served outputs.
+        requests: the requests served, ``{capability: {input: array}}``.
+        name: the model's name, for the failure message.
+        rtol, atol: the tolerances of ``np.testing.assert_allclose``.
+    """
+    import tensorflow as tf  # The fresh processes never import this module.
+
+    for capability, request in requests.items():
+        expected = getattr(model, capability)(
+            **{key: tf.constant(value) for key, value in request.items()})
+        for key, value in expected.items():
+            np.testing.assert_allclose(
+                served[capability][key], value, rtol=rtol, atol=atol,
+                err_msg=f"{name}.{capability}[{key}]")

@@ -10,10 +10,10 @@ images) return what the model in memory returns.
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import export
 from serving_helpers import FreshServer
+from serving_helpers import assert_served_as_in_memory
 from tfgen import data
 from tfgen import registry
 from tfgen.data import DataInfo
@@ -61,13 +61,8 @@ def test_served_at_28x28_as_in_memory(name, mnist_test, fresh_server,
     path = export.publish(model, tmp_path, name)
     served, by_cli, _ = fresh_server.check(path, requests, "serving_default",
                                            requests["sample"])
-    for capability, request in requests.items():
-        expected = getattr(model, capability)(
-            **{key: tf.constant(value) for key, value in request.items()})
-        for key, value in expected.items():
-            np.testing.assert_allclose(
-                served[capability][key], value, rtol=1e-5, atol=1e-5,
-                err_msg=f"{name}.{capability}[{key}]")
+    assert_served_as_in_memory(model, served, requests, name, rtol=1e-5,
+                               atol=1e-5)
     np.testing.assert_allclose(by_cli["images"], served["sample"]["images"],
                                rtol=1e-5, atol=1e-5)
     samples = served["sample"]["images"]

@@ -11,11 +11,11 @@ SavedModel) return exactly what the model in memory returns.
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from autoregressive_helpers import build
 import export
 from serving_helpers import FreshServer
+from serving_helpers import assert_served_as_in_memory
 from tfgen import data
 from tfgen import registry
 
@@ -55,13 +55,8 @@ def test_served_at_28x28_as_in_memory(name, mnist_images, fresh_server,
     path = export.publish(model, tmp_path, name)
     served, by_cli, _ = fresh_server.check(path, requests, "serving_default",
                                            requests["sample"])
-    for capability, request in requests.items():
-        expected = getattr(model, capability)(
-            **{key: tf.constant(value) for key, value in request.items()})
-        for key, value in expected.items():
-            np.testing.assert_allclose(
-                served[capability][key], value, rtol=1e-5, atol=1e-4,
-                err_msg=f"{name}.{capability}[{key}]")
+    assert_served_as_in_memory(model, served, requests, name, rtol=1e-5,
+                               atol=1e-4)
     np.testing.assert_array_equal(by_cli["images"], served["sample"]["images"])
     # Not a trivial chain: samples differ, completions keep the known half.
     samples = served["sample"]["images"]
