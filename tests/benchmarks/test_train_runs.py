@@ -30,8 +30,11 @@ TABLE = train_runs.Table(
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory, data_dir):
     root = tmp_path_factory.mktemp("train_runs")
+    # A manual folder is given, as the command gives --manual_dir to every
+    # table: the digits runs must not get it (digits refuses one).
     kwargs = dict(workdir_base=root / "runs", variant="tiny",
-                  data_dir=data_dir, verbose=0)
+                  data_dir=data_dir, manual_dir=str(root / "mnist-files"),
+                  verbose=0)
     with pytest.MonkeyPatch.context() as patch:
         model_helpers.failing_builds(patch, "dbn", "no belief left")
         document = train_runs.measure_table("tiny", TABLE, **kwargs)
