@@ -621,6 +621,8 @@ def render_again(path, output_dir=None):
     Raises:
         UsageError: the file is not a leaderboard's results file.
     """
+    import zoo  # noqa: F401  (fills the registry: the models table's words)
+
     try:
         table = results.read(path).get("raw")
     except results.ResultsError as error:

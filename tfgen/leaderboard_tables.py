@@ -380,9 +380,9 @@ def result_summary(row, floors=None, conditional=False):
 
 def model_rows(table):
     """The models table's cells: a row per leaderboard row, its model's
-    capabilities and paper from the registry."""
+    capabilities and paper from the registry (which the entry point,
+    ``tfgen.leaderboard``, has filled by importing ``zoo``)."""
     from tfgen import registry
-    import zoo  # noqa: F401  (fills the registry)
 
     rows = []
     for row in table["rows"]:
