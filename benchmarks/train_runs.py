@@ -28,7 +28,6 @@ import dataclasses
 import json
 import pathlib
 import sys
-import time
 
 from absl import app
 from absl import flags
@@ -272,29 +271,18 @@ def measure_table(name, table, *, workdir_base, variant=None, data_dir=None,
     from tfgen import leaderboard
 
     planned = plan(table, workdir_base=workdir_base, variant=variant)
+    commands = [run.command() for run in table.runs]
+    # The MNIST files are for the MNIST runs: an embedded dataset (digits)
+    # refuses a manual folder.
+    measured = leaderboard.measure_all(
+        planned, data_dir=data_dir, verbose=verbose,
+        manual_dir=lambda run: manual_dir if run.config.dataset == MNIST
+        else None,
+        labels=[f"{name}: {command}" for command in commands])
     rows = []
-    for index, (run, planned_run) in enumerate(zip(table.runs, planned), 1):
-        command = run.command()
-        if verbose:
-            print(f"[{name} {index}/{len(planned)}] {command}", flush=True)
-        start = time.time()
-        try:
-            # The MNIST files are for the MNIST runs: an embedded dataset
-            # (digits) refuses a manual folder.
-            row, _ = leaderboard.measure(
-                planned_run, data_dir=data_dir,
-                manual_dir=manual_dir if run.dataset == MNIST else None,
-                verbose=2 if verbose else 0)
-        except Exception as error:  # noqa: BLE001 (reported in its row)
-            row = {"model": run.model, "status": "failed",
-                   "error": leaderboard.error_line(error)}
-        row.update(command=command, note=run.note,
-                   wall_seconds=round(time.time() - start, 1))
+    for run, command, (row, _) in zip(table.runs, commands, measured):
+        row.update(command=command, note=run.note)
         rows.append(row)
-        if verbose:
-            print(f"[{name} {index}/{len(planned)}] "
-                  f"{row.get('error') or row['status']} "
-                  f"({row['wall_seconds']:.0f} s)", flush=True)
     return {"benchmark": "train_runs", "table": name, **results.provenance(),
             "variant": variant, "rows": rows,
             "num_failed": sum(row["status"] == "failed" for row in rows)}

@@ -372,6 +372,45 @@ def measure(run, *, data_dir=None, manual_dir=None, retrain=False,
     return row, samples
 
 
+def measure_all(runs, *, data_dir=None, manual_dir=None, retrain=False,
+                verbose=1, labels=None):
+    """``measure`` of each run in turn; a run that fails is kept in its
+    row (its error, ``error_line``) and the others go on.
+
+    Args:
+        runs: ``PlannedRun``s.
+        data_dir, retrain: as for ``measure``.
+        manual_dir: a folder for every run, or a function of the run that
+            gives its folder (or None).
+        verbose: 0: silent; 1: a line per run and Keras's epoch lines.
+        labels: the runs' names in the progress lines (default: the
+            models').
+
+    Returns:
+        A list of ``(row, samples)``, one per run, each row with its
+        ``wall_seconds``; ``samples`` None for a failed run.
+    """
+    labels = labels or [run.spec.name for run in runs]
+    measured = []
+    for index, (planned, label) in enumerate(zip(runs, labels), 1):
+        _progress(verbose, index, len(runs), f"{label}: started")
+        start = time.time()
+        folder = manual_dir(planned) if callable(manual_dir) else manual_dir
+        try:
+            row, samples = measure(planned, data_dir=data_dir,
+                                   manual_dir=folder, retrain=retrain,
+                                   verbose=2 if verbose else 0)
+        except Exception as error:  # noqa: BLE001 (reported, the rest go on)
+            row, samples = {**_row_head(planned), "status": "failed",
+                            "error": error_line(error)}, None
+        row["wall_seconds"] = round(time.time() - start, 1)
+        measured.append((row, samples))
+        _progress(verbose, index, len(runs),
+                  f"{label}: {row.get('error') or row['status']} "
+                  f"({row['wall_seconds']:.0f} s)")
+    return measured
+
+
 def row_numbers(metrics):
     """A row's numbers from a run's ``metrics.json`` dict.
 
@@ -465,25 +504,13 @@ def execute(prepared, *, verbose=1, command=None):
     settings, runs = prepared.settings, prepared.runs
     start = time.time()
     rows, figure = [], {}
-    for index, planned in enumerate(runs, 1):
-        name = planned.spec.name
-        _progress(verbose, index, len(runs), f"{name}: started")
-        model_start = time.time()
-        try:
-            row, samples = measure(
-                planned, data_dir=settings["data_dir"],
-                manual_dir=settings["manual_dir"],
-                retrain=settings["retrain"], verbose=2 if verbose else 0)
-        except Exception as error:  # noqa: BLE001 (reported, the rest go on)
-            row, samples = {**_row_head(planned), "status": "failed",
-                            "error": error_line(error)}, None
-        row["wall_seconds"] = round(time.time() - model_start, 1)
+    for planned, (row, samples) in zip(runs, measure_all(
+            runs, data_dir=settings["data_dir"],
+            manual_dir=settings["manual_dir"], retrain=settings["retrain"],
+            verbose=verbose)):
         if samples is not None:
-            figure[name] = samples
+            figure[planned.spec.name] = samples
         rows.append(row)
-        _progress(verbose, index, len(runs),
-                  f"{name}: {row.get('error') or row['status']} "
-                  f"({row['wall_seconds']:.0f} s)")
     rows.sort(key=lambda row: (row["family"], row["model"]))
     origin = results.provenance(command or _call_text(settings))
     table = {
