@@ -99,12 +99,15 @@ class Column:
 
     ``value(row)`` gets the run's row (``tfgen.leaderboard.measure``'s: the
     harness's numbers, ``test`` the model's test metrics) and returns a
-    number, a string or None ("—").
+    number, a string or None ("—"). ``reused_format``, where set, formats
+    the number of a run this command reused rather than trained (one that
+    an earlier command measured, such as its training time).
     """
 
     header: str
     value: object
     format: str = None
+    reused_format: str = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,7 +148,7 @@ def _frechet(row):
 
 EPOCHS = Column("epochs", _key("epochs"))
 TRAIN_TIME = Column("train time (2 CPU cores)", _key("train_seconds"),
-                    "{:.0f} s")
+                    "{:.0f} s", reused_format="{:.0f} s (reused)")
 NEGATIVE_ELBO = Column("test negative ELBO", _test("elbo", -1.0), ".2f")
 NLL_BOUND = Column("test -log p(x) bound (k=100)", _key("test_nll"), ".2f")
 NLL = Column("test NLL (nats)", _key("test_nll"), ".2f")
@@ -307,9 +310,9 @@ def results_tables(name, document, table=None):
         values = []
         for column in table.columns:
             value = column.value(row)
-            if (column is TRAIN_TIME and value is not None
+            if (column.reused_format and value is not None
                     and row["status"] == "reused"):
-                value = results.cell(value, "{:.0f} s (reused)")
+                value = results.cell(value, column.reused_format)
             values.append(value)
         rows.append([command, *values])
     return {name: results.table(columns, rows, formats=formats,

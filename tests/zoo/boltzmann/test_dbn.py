@@ -12,7 +12,6 @@ log-likelihood of a DBN small enough to enumerate.
 
 import itertools
 from unittest import mock
-import warnings
 
 import keras
 import numpy as np
@@ -203,22 +202,23 @@ def test_discriminative_dbn_beats_logistic_regression_on_digits(data_dir):
     # The dynamic binarization's stream mixes in the global seed when the
     # pipeline is built: fix it here, whatever tests ran before.
     keras.utils.set_random_seed(0)
-    # Same split for both: tfgen.data's fixed digits split.
-    train_levels, train_labels = _digits(data_dir, "train", "levels")
-    test_levels, test_labels = _digits(data_dir, "test", "levels")
-    with warnings.catch_warnings():  # lbfgs's iteration cap on raw pixels
-        warnings.simplefilter("ignore")
-        logistic = LogisticRegression().fit(
-            train_levels.reshape(len(train_levels), -1), train_labels)
+    # Same split for both: tfgen.data's fixed digits split. The baseline is
+    # the README's (benchmarks/classifier_baselines.py): logistic regression
+    # on the [0, 1] intensities, fitted to convergence.
+    train_unit, train_labels = _digits(data_dir, "train", "unit")
+    test_images, test_labels = _digits(data_dir, "test", "unit")
+    logistic = LogisticRegression(max_iter=1000).fit(
+        train_unit.reshape(len(train_unit), -1).astype(np.float64),
+        train_labels)
     baseline = 1 - logistic.score(
-        test_levels.reshape(len(test_levels), -1), test_labels)
+        test_images.reshape(len(test_images), -1).astype(np.float64),
+        test_labels)
 
     # Trained on binarizations drawn anew each epoch (augmentation), tested
     # on their expected values, the [0, 1] intensities.
     train_batches = data.load(
         "digits", "train", preprocessing="binarize_dynamic", seed=0,
         data_dir=data_dir).shuffle(len(train_labels), seed=0).batch(64)
-    test_images, _ = _digits(data_dir, "test", "unit")
     info = data.get_info("digits", data_dir=data_dir)
     model = _model(info, hidden_units=(128, 128, 512), pretrain_epochs=10,
                    epochs=100, finetune="discriminative",
@@ -226,10 +226,10 @@ def test_discriminative_dbn_beats_logistic_regression_on_digits(data_dir):
     _train(model, train_batches)
     error = _error(model, test_images, test_labels)
     print(f"test error {error:.2%}, logistic regression {baseline:.2%}")
-    # What the README states: logistic regression errs 1.9% (7 of the 360
+    # What the README states: logistic regression errs 2.5% (9 of the 360
     # test images) and the DBN, tested on the gray levels, less. Measured:
     # 1.4% (5 images).
-    assert round(baseline * len(test_labels)) == 7, baseline
+    assert round(baseline * len(test_labels)) == 9, baseline
     assert error < baseline, (error, baseline)
 
 
