@@ -157,11 +157,13 @@ def prepare_workdir(workdir, *, data_dir=None, manual_dir=None):
     model = training.build_model(spec, config, info)
     model.build_for_training()
     checkpoint = checkpoints.TrainingCheckpoint(model, workdir / "checkpoints")
-    if checkpoint.latest is None:
+    if not checkpoint.on_disk():
         raise errors.UsageError(f"workdir {workdir} has no checkpoint in "
                                 f"{workdir / 'checkpoints'}")
     try:
         epochs = checkpoint.restore()
+    except checkpoints.CheckpointError as error:
+        raise errors.UsageError(str(error)) from None
     except (AssertionError, tf.errors.OpError, ValueError) as error:
         raise errors.UsageError(
             f"checkpoint {checkpoint.latest} does not fit the model "

@@ -126,16 +126,21 @@ def execute(run, *, export_base=None, verbose=1):
     from tfgen import evaluation
     from tfgen import training
 
-    model, results = training.execute(run, verbose=verbose)
-    export_base = pathlib.Path(export_base or run.workdir / "export")
-    # The export records the model's name and config beside it, so that
-    # tfgen.evaluate --export_dir knows the data it models.
-    path = export.publish(model, export_base, run.spec.name,
-                          write_extras=functools.partial(
-                              evaluation.write_export_record, model=model,
-                              model_name=run.spec.name))
-    results["export"] = str(path)
-    training.write_results(run.workdir, results)
+    from tfgen import checkpoints
+
+    # One lock over training and export: a second run on the workdir is
+    # refused until both are done.
+    with checkpoints.workdir_lock(run.workdir):
+        model, results = training.execute(run, verbose=verbose)
+        export_base = pathlib.Path(export_base or run.workdir / "export")
+        # The export records the model's name and config beside it, so that
+        # tfgen.evaluate --export_dir knows the data it models.
+        path = export.publish(model, export_base, run.spec.name,
+                              write_extras=functools.partial(
+                                  evaluation.write_export_record,
+                                  model=model, model_name=run.spec.name))
+        results["export"] = str(path)
+        training.write_results(run.workdir, results)
     return results
 
 
@@ -186,11 +191,14 @@ def main(argv):
     except errors.UsageError as error:
         cli.fail(str(error), 2)
 
+    from tfgen import checkpoints
     from tfgen import training
 
     try:
         results = execute(prepared, export_base=FLAGS.export_base)
-    except training.TrainingDiverged as error:
+    except errors.UsageError as error:  # The workdir is another run's.
+        cli.fail(str(error), 2)
+    except (training.TrainingDiverged, checkpoints.CheckpointError) as error:
         cli.fail(str(error), 1)
     _report(results)
 

@@ -200,7 +200,16 @@ def execute(run, *, verbose=1):
 
     Raises:
         TrainingDiverged: a metric became NaN or infinite.
+        UsageError: another run holds the workdir (``checkpoints.
+            workdir_lock``).
+        CheckpointError: a checkpoint could not be written, or none of
+            the workdir's can be read.
     """
+    with checkpoints.workdir_lock(run.workdir):
+        return _execute_locked(run, verbose=verbose)
+
+
+def _execute_locked(run, *, verbose):
     spec, config, info, splits, model, workdir = (
         run.spec, run.config, run.info, run.splits, run.model, run.workdir)
     batch_size = config.batch_size

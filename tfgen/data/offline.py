@@ -25,14 +25,24 @@ their own and so a cache folder of their own.
 
 Splits are deterministic: the test file is ``test``; the training file loses
 its last tenth (``validation_count``) to ``validation``; examples keep the
-files' order. The metadata holds ``num_levels`` (256) and the names and byte
-sizes of the files read, so that a cache prepared from other files is
-reported instead of silently reused.
+files' order. The metadata holds ``num_levels`` (256) and the fingerprint
+of the files read (each one's name, byte size and SHA-256).
+
+A dataset prepared from local files is kept under a folder of the data
+folder named by that fingerprint's digest,
+``<data_dir>/manual_files/<digest>/mnist_files/28x28/1.0.0``: other files
+for the same dataset (another MNIST-format dataset, a subset, an edited
+copy) are prepared beside the first, so both work and neither is ever
+read in place of the other.
 """
 
 import dataclasses
+import functools
 import gzip
+import hashlib
+import json
 import math
+import os
 import pathlib
 import struct
 import tarfile
@@ -41,6 +51,7 @@ import zlib
 from etils import epath
 import numpy as np
 import tensorflow_datasets as tfds
+from tensorflow_datasets.core import constants as tfds_constants
 
 from tfgen import errors
 
@@ -110,13 +121,39 @@ def check_manual_dir(manual_dir):
     return path
 
 
+# Under the data folder: datasets prepared from local files, one folder per
+# fingerprint (see ``SourceFiles.digest``).
+FILES_DIR = "manual_files"
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256(path, size, mtime_ns):
+    """The file's SHA-256, computed once per (path, size, mtime)."""
+    del size, mtime_ns  # Part of the cache key: a changed file is hashed anew.
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while chunk := stream.read(_READ_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fingerprint(paths):
+    """``{file name: {"bytes": size, "sha256": hex}}`` of the files."""
+    prints = {}
+    for path in paths:
+        stat = path.stat()
+        prints[path.name] = {"bytes": stat.st_size, "sha256": _sha256(
+            os.fspath(path), stat.st_size, stat.st_mtime_ns)}
+    return prints
+
+
 @dataclasses.dataclass(frozen=True)
 class SourceFiles:
     """The checked files a builder will read from a manual folder.
 
     Attributes:
         paths: ``{role: path}`` of the files to read.
-        fingerprint: ``{file name: byte size}``, recorded in the prepared
+        fingerprint: ``fingerprint(paths)``, recorded in the prepared
             dataset's metadata to tell whether a cache came from these files.
         config: the builder config these files need, or None for the default.
     """
@@ -124,6 +161,12 @@ class SourceFiles:
     paths: dict
     fingerprint: dict
     config: object
+
+    @property
+    def digest(self):
+        """16 hex digits naming the files' content: the prepared folder."""
+        text = json.dumps(self.fingerprint, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def prepare(builder_class, manual_dir, *, data_dir=None):
@@ -137,19 +180,24 @@ def prepare(builder_class, manual_dir, *, data_dir=None):
             ``Cifar10Files``.
         manual_dir: folder holding the standard files.
         data_dir: where TFDS caches prepared datasets (TFDS's default when
-            None).
+            None); the dataset goes to ``<data_dir>/manual_files/<digest>``
+            (``SourceFiles.digest``), apart from one prepared from other
+            files.
 
     Returns:
         The prepared builder.
 
     Raises:
         UsageError: the folder is missing, lacks a file, a file is
-            malformed, or ``data_dir`` already holds this dataset prepared
-            from other files.
+            malformed, or the folder of these files' digest holds a
+            dataset prepared from others.
     """
     manual_dir = check_manual_dir(manual_dir)
     files = builder_class.check_files(manual_dir)
-    builder = builder_class(data_dir=data_dir, config=files.config)
+    root = pathlib.Path(data_dir if data_dir is not None
+                        else tfds_constants.get_default_data_dir())
+    builder = builder_class(data_dir=root / FILES_DIR / files.digest,
+                            config=files.config)
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
         manual_dir=str(manual_dir), try_download_gcs=False))
     try:
@@ -157,10 +205,11 @@ def prepare(builder_class, manual_dir, *, data_dir=None):
     except KeyError:
         recorded = None
     if recorded != files.fingerprint:
+        # Only a folder edited by hand, or one of an older tfgen, gets here.
         raise errors.UsageError(
             f"{builder.data_dir} was prepared from other files ({recorded}) "
-            f"than those in {manual_dir} ({files.fingerprint}); pass another "
-            "data_dir or delete that folder")
+            f"than those in {manual_dir} ({files.fingerprint}); delete that "
+            "folder to prepare it again")
     return builder
 
 
@@ -280,8 +329,7 @@ def check_idx_files(manual_dir):
     _check_enough_for_validation(num_examples["train"], paths["train_images"])
     return SourceFiles(
         paths=paths,
-        fingerprint={path.name: path.stat().st_size
-                     for path in paths.values()},
+        fingerprint=fingerprint(paths.values()),
         config=IdxConfig.for_size(*sizes["train"]))
 
 
@@ -506,8 +554,7 @@ def check_cifar_files(manual_dir):
     _check_enough_for_validation(num_train, "the CIFAR-10 training batches")
     return SourceFiles(
         paths=paths,
-        fingerprint={path.name: path.stat().st_size
-                     for path in paths.values()},
+        fingerprint=fingerprint(paths.values()),
         config=None)
 
 

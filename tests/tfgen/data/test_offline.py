@@ -6,6 +6,7 @@ read the shared folder of real files and are skipped where it is absent.
 """
 
 import gzip
+import json
 import struct
 import tarfile
 
@@ -184,7 +185,8 @@ def test_fashion_mnist_reads_the_same_format(tmp_path):
     assert info.split_sizes == {"train": 18, "validation": 2, "test": 7}
     np.testing.assert_array_equal(images[..., 0], arrays["test_images"])
     np.testing.assert_array_equal(labels, arrays["test_labels"])
-    assert (tmp_path / "tfds" / "fashion_mnist_files").is_dir()
+    assert list((tmp_path / "tfds" / offline.FILES_DIR).glob(
+        "*/fashion_mnist_files"))
 
 
 def test_builders_have_names_of_their_own():
@@ -205,10 +207,17 @@ def test_standard_size_uses_the_standard_config():
     assert offline.IdxConfig.for_size(5, 4).name == "5x4"
 
 
+def _prepared_folder(data_dir, folder, config="5x4"):
+    """Where the files of ``folder`` are prepared: by their content."""
+    files = offline.check_idx_files(folder)
+    return (data_dir / offline.FILES_DIR / files.digest / "mnist_files"
+            / config / "1.0.0")
+
+
 def test_prepared_data_is_reused(tmp_path):
     folder = write_mnist_folder(tmp_path / "files", synthetic_mnist())
     data.get_info("mnist", data_dir=tmp_path / "tfds", manual_dir=folder)
-    prepared = tmp_path / "tfds" / "mnist_files" / "5x4" / "1.0.0"
+    prepared = _prepared_folder(tmp_path / "tfds", folder)
     first_files = sorted(path.name for path in prepared.iterdir())
     stamp = (prepared / "dataset_info.json").stat().st_mtime_ns
 
@@ -218,14 +227,50 @@ def test_prepared_data_is_reused(tmp_path):
     assert (prepared / "dataset_info.json").stat().st_mtime_ns == stamp
 
 
-def test_a_cache_prepared_from_other_files_is_reported(tmp_path):
+def test_other_files_of_a_prepared_dataset_are_prepared_beside_it(tmp_path):
+    # Two MNIST-format datasets whose files have the same names and the
+    # same byte sizes (not gzipped: the size is the header's), different
+    # pixels and labels: each is read from its own files, in either order.
+    arrays = {"first": synthetic_mnist(seed=0),
+              "second": synthetic_mnist(seed=2)}
+    folders = {name: write_mnist_folder(tmp_path / name, value,
+                                        gzipped=False)
+               for name, value in arrays.items()}
+    sizes = {name: sorted((path.name, path.stat().st_size)
+                          for path in folder.iterdir())
+             for name, folder in folders.items()}
+    assert sizes["first"] == sizes["second"]
+    data_dir = tmp_path / "tfds"
+    for name in ("first", "second", "first"):
+        images, labels = load_split("mnist", "test", data_dir, folders[name])
+        np.testing.assert_array_equal(images[..., 0],
+                                      arrays[name]["test_images"])
+        np.testing.assert_array_equal(labels, arrays[name]["test_labels"])
+    prepared = {name: _prepared_folder(data_dir, folder)
+                for name, folder in folders.items()}
+    assert prepared["first"] != prepared["second"]
+    assert all(path.is_dir() for path in prepared.values())
+
+    # Files rewritten in place, same names and sizes, are a new dataset
+    # too: their content names the folder.
+    third = synthetic_mnist(seed=3)
+    write_mnist_folder(folders["first"], third, gzipped=False)
+    images, _ = load_split("mnist", "test", data_dir, folders["first"])
+    np.testing.assert_array_equal(images[..., 0], third["test_images"])
+
+
+def test_a_prepared_folder_edited_to_other_files_is_reported(tmp_path):
     first = write_mnist_folder(tmp_path / "first", synthetic_mnist())
-    second = write_mnist_folder(tmp_path / "second",
-                                synthetic_mnist(seed=2, num_train=30))
     data.get_info("mnist", data_dir=tmp_path / "tfds", manual_dir=first)
+    metadata_path = _prepared_folder(tmp_path / "tfds", first) / (
+        "metadata.json")
+    metadata = json.loads(metadata_path.read_text())
+    for record in metadata["source_files"].values():
+        record["sha256"] = "0" * 64
+    metadata_path.write_text(json.dumps(metadata))
 
     with pytest.raises(errors.UsageError, match="prepared from other files"):
-        data.get_info("mnist", data_dir=tmp_path / "tfds", manual_dir=second)
+        data.get_info("mnist", data_dir=tmp_path / "tfds", manual_dir=first)
 
 
 def expect_usage_error_and_no_data_dir(tmp_path, folder, *fragments,
