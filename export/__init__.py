@@ -15,23 +15,41 @@ class, and imports only the tfgen core.
   ``write_models_config``: the files TF Serving reads besides the SavedModel.
 """
 
-from export.publish import existing_versions
-from export.publish import publish
-from export.serving import MODELS_CONFIG
-from export.serving import WARMUP_DIR
-from export.serving import WARMUP_FILE
-from export.serving import example_request
-from export.serving import grpc_predict_request
-from export.serving import rest_predict_body
-from export.serving import write_models_config
-from export.serving import write_warmup_requests
-from export.signatures import SERVING_DEFAULT
-from export.signatures import ServingModule
-from export.signatures import build_serving_module
-from export.signatures import default_capability
-from export.signatures import save
+import sys as _sys
+
+# tfgen first: it sets Keras's backend and TensorFlow's log level, which
+# must precede TensorFlow's import.
+from tfgen import cli as _cli
+
+if "tensorflow" not in _sys.modules:
+    # This package is imported before the code of ``python -m export`` and
+    # ``python -m export.client`` runs: TensorFlow's start-up lines are held
+    # here, as the tfgen commands hold them, so that a bad request's error
+    # is the one line on stderr.
+    with _cli.native_stderr_held():
+        import tensorflow  # noqa: F401
+
+from export.publish import ExportError  # noqa: E402
+from export.publish import existing_versions  # noqa: E402
+from export.publish import publish  # noqa: E402
+from export.publish import publish_trained  # noqa: E402
+from export.publish import remove_abandoned  # noqa: E402
+from export.serving import MODELS_CONFIG  # noqa: E402
+from export.serving import WARMUP_DIR  # noqa: E402
+from export.serving import WARMUP_FILE  # noqa: E402
+from export.serving import example_request  # noqa: E402
+from export.serving import grpc_predict_request  # noqa: E402
+from export.serving import rest_predict_body  # noqa: E402
+from export.serving import write_models_config  # noqa: E402
+from export.serving import write_warmup_requests  # noqa: E402
+from export.signatures import SERVING_DEFAULT  # noqa: E402
+from export.signatures import ServingModule  # noqa: E402
+from export.signatures import build_serving_module  # noqa: E402
+from export.signatures import default_capability  # noqa: E402
+from export.signatures import save  # noqa: E402
 
 __all__ = [
+    "ExportError",
     "MODELS_CONFIG",
     "SERVING_DEFAULT",
     "ServingModule",
@@ -43,6 +61,8 @@ __all__ = [
     "existing_versions",
     "grpc_predict_request",
     "publish",
+    "publish_trained",
+    "remove_abandoned",
     "rest_predict_body",
     "save",
     "write_models_config",

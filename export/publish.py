@@ -4,8 +4,13 @@ TF Serving watches ``<base_dir>/<model_name>/`` and loads every sub-folder
 whose name is an integer as a version of the model. ``publish`` writes the
 new version into a sibling folder whose name starts with a dot (which the
 server ignores) and renames it into place only when it is complete, so a
-server polling the base path never loads half a model. On any error the
-temporary folder is removed and nothing is left behind.
+server polling the base path never loads half a model. Before the rename
+the written SavedModel is read back whole (its graph parsed, every variable
+read and its checksum checked). On any error the temporary folder is
+removed and nothing is left behind; a write that fails (a full disk)
+raises ``ExportError`` saying which version failed and why. A publisher
+killed outright leaves its hidden folder, which the next publish on the
+same host removes once its process is gone.
 
 By default the version carries TF Serving warmup requests
 (``assets.extra/tf_serving_warmup_requests``), written before the rename so
@@ -13,21 +18,63 @@ they appear with it, and ``<base_dir>/models.config`` is rewritten after the
 rename to name every model under the base folder.
 """
 
+import functools
 import os
 import pathlib
 import re
 import secrets
 import shutil
+import socket
+import zlib
 
 import tensorflow as tf
 
 from export import serving
 from export import signatures
+from tfgen import checkpoints
 
 # One path component that TF Serving, shells and URLs all take as it is; a
 # leading dot or separator would hide the model or escape the base path.
 _MODEL_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _TEMPORARY_PREFIX = ".publishing-"
+# .publishing-<version>-<host>-<pid>-<random>: whose folder it is.
+_TEMPORARY_PATTERN = re.compile(
+    re.escape(_TEMPORARY_PREFIX) + r"\d+-([0-9a-f]{8})-(\d+)-[0-9a-f]+")
+
+
+class ExportError(OSError):
+    """A version could not be written whole; nothing of it was published."""
+
+
+def _host_tag():
+    return f"{zlib.crc32(socket.gethostname().encode()):08x}"
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # Another user's process.
+    return True
+
+
+def remove_abandoned(model_dir):
+    """Removes the hidden folders of publishers on this host that are gone
+    (killed half-way); returns the folders removed."""
+    model_dir = pathlib.Path(model_dir)
+    removed = []
+    if not model_dir.is_dir():
+        return removed
+    host = _host_tag()
+    for entry in model_dir.iterdir():
+        match = _TEMPORARY_PATTERN.fullmatch(entry.name)
+        if (match and entry.is_dir() and match.group(1) == host
+                and not _alive(int(match.group(2)))):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
 
 
 def existing_versions(model_dir):
@@ -129,6 +176,9 @@ def publish(model, base_dir, model_name, version=None, *,
             ``version`` is invalid, the version already exists, or the model's
             signatures or warmup requests cannot be built. Nothing is left
             behind then.
+        ExportError: the version could not be written (a full disk, a
+            failed write), or does not read back whole. Nothing is left
+            behind then either, and earlier versions are untouched.
         OSError: ``models.config`` could not be written. The version is
             published then; ``export.write_models_config`` can be retried.
     """
@@ -148,18 +198,32 @@ def publish(model, base_dir, model_name, version=None, *,
     serving_signatures = module.serving_signatures()
 
     created = _make_folders(model_dir)
-    temporary_dir = model_dir / (f"{_TEMPORARY_PREFIX}{version}-"
-                                 f"{secrets.token_hex(4)}")
+    remove_abandoned(model_dir)
+    temporary_dir = model_dir / (
+        f"{_TEMPORARY_PREFIX}{version}-{_host_tag()}-{os.getpid()}-"
+        f"{secrets.token_hex(4)}")
     try:
-        temporary_dir.mkdir()
-        tf.saved_model.save(module, str(temporary_dir),
-                            signatures=serving_signatures)
-        if write_extras is not None:
-            write_extras(temporary_dir)
-        if warmup and not (temporary_dir / serving.WARMUP_DIR /
-                           serving.WARMUP_FILE).exists():
-            serving.write_warmup_requests(temporary_dir, model, model_name,
-                                          serving_default=serving_default)
+        try:
+            temporary_dir.mkdir()
+            tf.saved_model.save(module, str(temporary_dir),
+                                signatures=serving_signatures)
+            if write_extras is not None:
+                write_extras(temporary_dir)
+            if warmup and not (temporary_dir / serving.WARMUP_DIR /
+                               serving.WARMUP_FILE).exists():
+                serving.write_warmup_requests(
+                    temporary_dir, model, model_name,
+                    serving_default=serving_default)
+        except (OSError, tf.errors.OpError) as error:
+            reason = (str(error).strip().splitlines() or [repr(error)])[0]
+            raise ExportError(
+                f"could not write version {version} of {model_name!r} in "
+                f"{model_dir}: {reason}; nothing was published") from error
+        unreadable = checkpoints.saved_model_unreadable(temporary_dir)
+        if unreadable is not None:
+            raise ExportError(
+                f"version {version} of {model_name!r} was written but does "
+                f"not read back whole ({unreadable}); nothing was published")
         # os.rename replaces an empty folder silently; this check narrows the
         # window in which a concurrent publisher could be overwritten.
         if version_dir.exists():
@@ -175,3 +239,21 @@ def publish(model, base_dir, model_name, version=None, *,
     if models_config:
         serving.write_models_config(model_dir.parent)
     return version_dir
+
+
+def publish_trained(model, export_base, model_name):
+    """Publishes a trained model with the record of what it models.
+
+    ``publish`` with ``tfgen.evaluation``'s export record written into the
+    version (its model name and config), which ``tfgen.evaluate
+    --export_dir`` reads to know the data it models: what ``tfgen.train``
+    and ``python -m export`` publish.
+
+    Returns, Raises: as ``publish``.
+    """
+    from tfgen import evaluation
+
+    return publish(model, export_base, model_name,
+                   write_extras=functools.partial(
+                       evaluation.write_export_record, model=model,
+                       model_name=model_name))

@@ -47,3 +47,26 @@ def mnist_manual_dir():
         pytest.skip(f"real MNIST files absent from {MNIST_MANUAL_DIR} "
                     f"(missing: {', '.join(missing)})")
     return MNIST_MANUAL_DIR
+
+
+@pytest.fixture
+def file_size_limit():
+    """``limit(size)`` caps the files this process writes at ``size`` bytes
+    (``RLIMIT_FSIZE``; None lifts the cap) until the test ends.
+
+    A write past the cap fails with EFBIG, as one on a full disk fails with
+    ENOSPC; SIGXFSZ, which would end the process, is ignored meanwhile.
+    """
+    import resource
+    import signal
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+    def limit(size):
+        resource.setrlimit(resource.RLIMIT_FSIZE,
+                           (soft if size is None else size, hard))
+
+    yield limit
+    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    signal.signal(signal.SIGXFSZ, handler)

@@ -62,6 +62,31 @@ def unreadable(prefix):
     return None
 
 
+def saved_model_unreadable(export_dir):
+    """Why the SavedModel in ``export_dir`` cannot be read whole, or None.
+
+    Parses ``saved_model.pb`` and reads every tensor of its variables (see
+    ``unreadable``); the reason names the file at fault.
+    """
+    from google.protobuf import message
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    folder = pathlib.Path(export_dir)
+    graph = folder / "saved_model.pb"
+    try:
+        proto = saved_model_pb2.SavedModel.FromString(graph.read_bytes())
+    except (OSError, message.DecodeError) as error:
+        return f"{graph}: {_first_line(error)}"
+    if not proto.meta_graphs:
+        return f"{graph}: holds no graph"
+    variables = folder / "variables" / "variables"
+    if any(variables.parent.glob("variables.*")):
+        reason = unreadable(variables)
+        if reason is not None:
+            return f"{variables}: {reason}"
+    return None
+
+
 class TrainingCheckpoint:
     """The state of a training run in ``<workdir>/checkpoints``.
 

@@ -64,6 +64,14 @@ def define_results_flags():
         "run's provenance.")
 
 
+def refuse_config_overrides(command, reason):
+    """Raises ``UsageError`` if the command line gave ``--config.*``
+    overrides, which ``command`` takes none of (``reason`` says why)."""
+    if CONFIG_OVERRIDES:
+        raise errors.UsageError(
+            f"{command} takes no --config overrides: {reason}")
+
+
 def fail(message, status):
     """Prints ``error: message`` on stderr and exits with ``status``."""
     print(f"error: {message}", file=sys.stderr)

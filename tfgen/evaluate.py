@@ -49,9 +49,10 @@ FLAGS = flags.FLAGS
 cli.define_shared_flag(flags.DEFINE_string, "workdir", None,
                        "A folder tfgen.train trained in: evaluate its last "
                        "checkpoint.")
-flags.DEFINE_string("export_dir", None,
-                    "An exported SavedModel version, "
-                    "<export_base>/<model>/<version>: evaluate its signatures.")
+cli.define_shared_flag(flags.DEFINE_string, "export_dir", None,
+                       "An exported SavedModel version, "
+                       "<export_base>/<model>/<version>: evaluate its "
+                       "signatures.")
 cli.define_shared_flag(flags.DEFINE_string, "data_dir", None,
                        "TFDS folder where prepared datasets are cached "
                        "(default: the workdir's training's).")
@@ -264,6 +265,7 @@ def prepare_export(export_dir, *, data_dir=None, manual_dir=None):
     import ml_collections
     import tensorflow as tf
 
+    from tfgen import checkpoints
     from tfgen import evaluation
     from tfgen import training
 
@@ -271,6 +273,10 @@ def prepare_export(export_dir, *, data_dir=None, manual_dir=None):
     if not (export_dir / "saved_model.pb").is_file():
         raise errors.UsageError(f"--export_dir={export_dir} holds no "
                                 "SavedModel (saved_model.pb)")
+    unreadable = checkpoints.saved_model_unreadable(export_dir)
+    if unreadable is not None:
+        raise errors.UsageError(f"--export_dir={export_dir} cannot be read "
+                                f"whole: {unreadable}")
     record = evaluation.read_export_record(export_dir)
     if record is None:
         raise errors.UsageError(
@@ -317,10 +323,8 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     try:
         with cli.native_stderr_held():
-            if cli.CONFIG_OVERRIDES:
-                raise errors.UsageError(
-                    "tfgen.evaluate takes no --config overrides: the "
-                    "trained run's config is evaluated")
+            cli.refuse_config_overrides(
+                "tfgen.evaluate", "the trained run's config is evaluated")
             if bool(FLAGS.workdir) == bool(FLAGS.export_dir):
                 raise errors.UsageError(
                     "give one of --workdir and --export_dir")

@@ -736,10 +736,8 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     try:
         with cli.native_stderr_held():
-            if cli.CONFIG_OVERRIDES:
-                raise errors.UsageError(
-                    "tfgen.leaderboard takes no --config overrides: every "
-                    "model runs its own config")
+            cli.refuse_config_overrides(
+                "tfgen.leaderboard", "every model runs its own config")
             for name in _TRAIN_ONLY_FLAGS:
                 if flag_values[name].present:
                     raise errors.UsageError(

@@ -20,7 +20,6 @@ Bad input (unknown model or dataset, a bad flag or config value, a missing
 written nothing.
 """
 
-import functools
 import pathlib
 
 from absl import app
@@ -123,22 +122,15 @@ def execute(run, *, export_base=None, verbose=1):
         exported SavedModel's path under ``"export"``.
     """
     import export
-    from tfgen import evaluation
-    from tfgen import training
-
     from tfgen import checkpoints
+    from tfgen import training
 
     # One lock over training and export: a second run on the workdir is
     # refused until both are done.
     with checkpoints.workdir_lock(run.workdir):
         model, results = training.execute(run, verbose=verbose)
         export_base = pathlib.Path(export_base or run.workdir / "export")
-        # The export records the model's name and config beside it, so that
-        # tfgen.evaluate --export_dir knows the data it models.
-        path = export.publish(model, export_base, run.spec.name,
-                              write_extras=functools.partial(
-                                  evaluation.write_export_record,
-                                  model=model, model_name=run.spec.name))
+        path = export.publish_trained(model, export_base, run.spec.name)
         results["export"] = str(path)
         training.write_results(run.workdir, results)
     return results
@@ -191,6 +183,7 @@ def main(argv):
     except errors.UsageError as error:
         cli.fail(str(error), 2)
 
+    import export
     from tfgen import checkpoints
     from tfgen import training
 
@@ -198,7 +191,8 @@ def main(argv):
         results = execute(prepared, export_base=FLAGS.export_base)
     except errors.UsageError as error:  # The workdir is another run's.
         cli.fail(str(error), 2)
-    except (training.TrainingDiverged, checkpoints.CheckpointError) as error:
+    except (training.TrainingDiverged, checkpoints.CheckpointError,
+            export.ExportError) as error:
         cli.fail(str(error), 1)
     _report(results)
 

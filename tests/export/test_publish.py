@@ -7,6 +7,9 @@ by a failed or refused publish.
 """
 
 import os
+import pathlib
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -14,9 +17,12 @@ import pytest
 import tensorflow as tf
 
 import export
+from tfgen import checkpoints
 from tfgen import config as config_lib
 from tfgen.data import info
 from tfgen.model import GenerativeModel
+
+export_publish = sys.modules["export.publish"]
 
 IMAGE_SHAPE = (2, 2, 1)
 
@@ -193,3 +199,97 @@ def test_base_dir_that_is_a_file_is_refused(model, tmp_path):
     with pytest.raises(ValueError, match="not a folder"):
         export.publish(model, tmp_path / "base", "toy")
     assert entries(tmp_path) == ["base"]
+
+
+def test_a_full_disk_leaves_earlier_versions_and_says_so(model, tmp_path,
+                                                         file_size_limit):
+    export.publish(model, tmp_path, "toy", warmup=False)
+    file_size_limit(64)  # Less than any file of a SavedModel.
+    with pytest.raises(export.ExportError) as raised:
+        export.publish(model, tmp_path, "toy", warmup=False)
+    file_size_limit(None)
+    message = str(raised.value)
+    assert message.startswith(
+        f"could not write version 2 of 'toy' in {tmp_path / 'toy'}: ")
+    assert message.endswith("; nothing was published")
+    assert entries(tmp_path / "toy") == ["1"]
+    assert checkpoints.saved_model_unreadable(tmp_path / "toy" / "1") is None
+
+
+def test_a_version_that_does_not_read_back_is_not_published(
+        model, tmp_path, monkeypatch):
+    real_save = tf.saved_model.save
+
+    def save_and_damage(module, export_dir, **kwargs):
+        real_save(module, export_dir, **kwargs)
+        (data,) = pathlib.Path(export_dir, "variables").glob(
+            "variables.data-*")
+        os.truncate(data, data.stat().st_size // 2)
+
+    monkeypatch.setattr(tf.saved_model, "save", save_and_damage)
+    with pytest.raises(export.ExportError, match="does not read back whole"):
+        export.publish(model, tmp_path, "toy", warmup=False)
+    assert entries(tmp_path) == []
+
+
+@pytest.mark.parametrize("damage", ["graph", "variables"])
+def test_a_damaged_export_is_named_when_read(model, tmp_path, damage):
+    version = export.publish(model, tmp_path, "toy", warmup=False)
+    assert checkpoints.saved_model_unreadable(version) is None
+    if damage == "graph":
+        path = version / "saved_model.pb"
+    else:
+        (path,) = (version / "variables").glob("variables.data-*")
+    os.truncate(path, path.stat().st_size // 2)
+    reason = checkpoints.saved_model_unreadable(version)
+    assert reason.startswith(str(path if damage == "graph" else
+                                 version / "variables" / "variables") + ": ")
+
+
+# Publishes the test model with a save that stops once the SavedModel is
+# written, for the parent to kill.
+_KILLED_PUBLISHER = """
+import sys, time
+sys.path.insert(0, {tests!r})
+import tensorflow as tf
+import export
+from test_publish import make_model
+
+real_save = tf.saved_model.save
+def save_then_wait(module, export_dir, **kwargs):
+    real_save(module, export_dir, **kwargs)
+    print("written", flush=True)
+    time.sleep(600)
+tf.saved_model.save = save_then_wait
+export.publish(make_model(), {base!r}, "toy", warmup=False)
+"""
+
+
+def test_a_publisher_killed_half_way_shows_no_version(model, tmp_path):
+    export.publish(model, tmp_path, "toy", warmup=False)
+    process = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_PUBLISHER.format(
+            tests=str(pathlib.Path(__file__).parent), base=str(tmp_path))],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "written"
+    finally:
+        process.kill()
+        process.wait()
+    # What a server polling the base path sees: version 1 alone.
+    assert export.existing_versions(tmp_path / "toy") == [1]
+    (hidden,) = [name for name in entries(tmp_path / "toy") if name != "1"]
+    assert hidden.startswith(".") and f"-{process.pid}-" in hidden
+    # The next publish removes what the dead one left, and goes on.
+    assert export.publish(model, tmp_path, "toy", warmup=False).name == "2"
+    assert entries(tmp_path / "toy") == ["1", "2"]
+
+
+def test_a_live_publishers_folder_is_left_alone(tmp_path):
+    live = tmp_path / "toy" / (
+        f".publishing-3-{export_publish._host_tag()}-{os.getpid()}-ab12cd34")
+    live.mkdir(parents=True)
+    other_host = tmp_path / "toy" / ".publishing-3-00000000-1-ab12cd34"
+    other_host.mkdir()
+    assert export.remove_abandoned(tmp_path / "toy") == []
+    assert live.is_dir() and other_host.is_dir()

@@ -203,3 +203,21 @@ def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, trained):
         assert lines[0].startswith("error: ") and expected in lines[0], (
             args, lines)
         assert sorted(tmp_path.rglob("*")) == before, args
+
+
+def test_a_damaged_export_is_refused_naming_its_file(tmp_path):
+    import tensorflow as tf
+
+    from tfgen import errors
+    from tfgen import evaluate
+
+    module = tf.Module()
+    module.weights = tf.Variable(tf.range(1000, dtype=tf.float32))
+    tf.saved_model.save(module, str(tmp_path))
+    (data,) = (tmp_path / "variables").glob("variables.data-*")
+    os.truncate(data, data.stat().st_size // 2)
+    with pytest.raises(errors.UsageError) as raised:
+        evaluate.prepare_export(tmp_path)
+    assert str(raised.value).startswith(
+        f"--export_dir={tmp_path} cannot be read whole: "
+        f"{tmp_path / 'variables' / 'variables'}: ")
