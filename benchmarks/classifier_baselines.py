@@ -139,22 +139,12 @@ def results_tables(document):
 
 def main(argv):
     del argv  # Checked by cli.parse_flags_without_tensorflow.
-    if FLAGS.results and pathlib.Path(FLAGS.results).is_dir():
-        cli.fail(f"--results={FLAGS.results} is a folder; name the file", 2)
-    if FLAGS.from_output:
-        try:
-            document = results.read_output(
-                FLAGS.from_output, "classifier_baselines", required=("rows",))
-        except results.ResultsError as error:
-            cli.fail(f"--from_output={error}", 2)
-    else:
-        document = run_benchmark()
-    if FLAGS.results:
-        results.write_measured(FLAGS.results, results_tables(document),
-                               document)
+    document = cli.results_document("classifier_baselines", run_benchmark)
+    tables = results_tables(document)
+    cli.write_results_flag(tables, document)
     print(json.dumps(document))
     print()
-    print(results.render_table(results_tables(document)["logistic_regression"]))
+    print(results.render_table(tables["logistic_regression"]))
 
 
 if __name__ == "__main__":

@@ -356,17 +356,8 @@ def markdown_table(document):
 
 def main(argv):
     del argv  # Checked by cli.parse_flags_without_tensorflow.
-    if FLAGS.from_output:
-        try:
-            document = results.read_output(
-                FLAGS.from_output, "rbm_vs_sklearn", required=("rows",))
-        except results.ResultsError as error:
-            cli.fail(f"--from_output={error}", 2)
-    else:
-        document = run_benchmark()
-    if FLAGS.results:
-        results.write_measured(FLAGS.results, results_tables(document),
-                               document)
+    document = cli.results_document("rbm_vs_sklearn", run_benchmark)
+    cli.write_results_flag(results_tables(document), document)
     print(json.dumps(document))
     print()
     print(markdown_table(document))

@@ -64,6 +64,40 @@ def define_results_flags():
         "run's provenance.")
 
 
+def results_document(benchmark, measure, required=("rows",)):
+    """A benchmark's JSON document: measured, or read from --from_output.
+
+    The flags of ``define_results_flags``: a ``--results`` that is a folder,
+    or a ``--from_output`` file without ``benchmark``'s document, ends the
+    process with one line and status 2, before anything is measured.
+
+    Args:
+        benchmark: the name its document gives under ``"benchmark"``.
+        measure: called with no argument to measure; returns the document.
+        required: fields the read document must have.
+    """
+    from tfgen import results
+
+    if flags.FLAGS.results and os.path.isdir(flags.FLAGS.results):
+        fail(f"--results={flags.FLAGS.results} is a folder; name the file", 2)
+    if not flags.FLAGS.from_output:
+        return measure()
+    try:
+        return results.read_output(flags.FLAGS.from_output, benchmark,
+                                   required=required)
+    except results.ResultsError as error:
+        fail(f"--from_output={error}", 2)
+
+
+def write_results_flag(tables, document):
+    """Writes ``--results`` (if given): ``tables``, built from the
+    benchmark's ``document``, with the provenance the document carries."""
+    from tfgen import results
+
+    if flags.FLAGS.results:
+        results.write_measured(flags.FLAGS.results, tables, document)
+
+
 def refuse_config_overrides(command, reason):
     """Raises ``UsageError`` if the command line gave ``--config.*``
     overrides, which ``command`` takes none of (``reason`` says why)."""
