@@ -2,7 +2,8 @@
 
 Imports flow one way, so each part can be read and changed alone::
 
-    entry points (tfgen/train.py, tfgen/evaluate.py, tfgen/latent.py)
+    entry points (tfgen/train.py, tfgen/evaluate.py, tfgen/latent.py,
+                  tfgen/leaderboard.py, export/__main__.py)
         -> zoo/  -> export/  -> tfgen core
     zoo/<family>/  -> tfgen core; never export/ nor another family
     export/        -> tfgen core; never zoo/
@@ -22,8 +23,10 @@ import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGES = ("tfgen", "zoo", "export")
+# ``python -m export`` rebuilds a trained run's model as tfgen.evaluate
+# does (which fills the registry from zoo/): a command, not the export layer.
 ENTRY_POINTS = ("tfgen.train", "tfgen.evaluate", "tfgen.latent",
-                "tfgen.leaderboard")
+                "tfgen.leaderboard", "export.__main__")
 
 # (importing module, imported family) -> why DESIGN.md allows it.
 ALLOWED_CROSSINGS = {
