@@ -21,6 +21,8 @@ from tensorflow_serving.apis import predict_pb2
 
 import export
 from export import client
+from tfgen import errors
+from tfgen import evaluate
 from tfgen import train
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -125,8 +127,7 @@ def test_the_client_prints_requests_the_export_answers(trained):
 def test_an_export_without_warmup_gets_requests_from_its_signatures(
         trained, tmp_path):
     workdir, _ = trained
-    prepared = __import__("tfgen.evaluate", fromlist=["x"]).prepare_workdir(
-        workdir)
+    prepared = evaluate.prepare_workdir(workdir)
     version = export.publish(prepared.model, tmp_path, "vae", warmup=False)
     found = client.requests(version, signature="sample")
     (request,) = found
@@ -153,9 +154,9 @@ def test_bad_input_is_one_line_exit_2(tmp_path, module, args, words):
 
 def test_the_client_names_the_signatures_of_an_unknown_one(trained):
     _, first = trained
-    with pytest.raises(Exception) as raised:
+    with pytest.raises(errors.UsageError) as raised:
         client.requests(first, signature="nope")
     assert "--signature=nope: the export's signatures are " in str(
         raised.value)
-    with pytest.raises(Exception, match="is not a version folder"):
+    with pytest.raises(errors.UsageError, match="is not a version folder"):
         client.requests(first.parent)
