@@ -36,6 +36,7 @@ LOCK_FILE = ".lock"
 
 _PREFIX = "ckpt"
 _INDEX = re.compile(rf"^{_PREFIX}-(\d+)\.index$")
+_DATA = re.compile(rf"^{_PREFIX}-(\d+)\.data-\d+-of-\d+$")
 
 
 class CheckpointError(RuntimeError):
@@ -136,9 +137,10 @@ class TrainingCheckpoint:
     def restore(self):
         """Restores the newest checkpoint that reads whole, if any.
 
-        Checkpoints that do not (see ``unreadable``) are moved to
-        ``checkpoints/corrupt/``, each with a warning on stderr, and the
-        ``checkpoint`` file is rewritten to list those left.
+        Checkpoints that do not (see ``unreadable``), and data files
+        whose index file is missing, are moved to ``checkpoints/corrupt/``,
+        each with a warning on stderr naming it, and the ``checkpoint`` file
+        is rewritten to list those left.
 
         Returns:
             The number of epochs completed by the restored run (0 if there
@@ -149,6 +151,12 @@ class TrainingCheckpoint:
         """
         self._remove_temporary()
         candidates = self.on_disk()
+        # Data files without their index: a save cut short between its
+        # renames, or an index lost since. Nothing to resume from there.
+        for prefix in self._without_index(candidates):
+            moved = self._set_aside(prefix)
+            print(f"warning: checkpoint {prefix} has no index file; its data "
+                  f"moved to {moved}", file=sys.stderr)
         if not candidates:
             return 0
         damaged = []
@@ -177,6 +185,17 @@ class TrainingCheckpoint:
             self._manager = self._new_manager()
         self._checkpoint.restore(good[0]).assert_existing_objects_matched()
         return int(self.epoch.numpy())
+
+    def _without_index(self, indexed):
+        """Prefixes whose data files lie here without an index file."""
+        folder = pathlib.Path(self.directory)
+        if not folder.is_dir():
+            return []
+        numbers = {int(match.group(1)) for match in (
+            _DATA.match(path.name) for path in folder.iterdir()) if match}
+        return [str(folder / f"{_PREFIX}-{number}")
+                for number in sorted(numbers, reverse=True)
+                if str(folder / f"{_PREFIX}-{number}") not in indexed]
 
     def _set_aside(self, prefix):
         """Moves a checkpoint's files to ``corrupt/``; returns where."""

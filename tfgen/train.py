@@ -12,8 +12,11 @@ model's default config, shows a progress bar, prints the test numbers of
 (``runs/<model>`` by default) checkpoints, TensorBoard logs, ``metrics.json``,
 ``evaluation.json``, ``samples.png`` and a SavedModel under
 ``<export_base>/<model>/<version>/`` ready for TensorFlow Serving. Re-running
-with the same workdir resumes from its last checkpoint. Config values are
-overridden with ``--config.NAME=VALUE``.
+with the same workdir resumes from its last checkpoint; every epoch's
+shuffle and random draws are keyed on the seed and the epoch's number, so
+with ``--deterministic`` a run killed at any moment and started again ends
+with the parameters of an uninterrupted one. Config values are overridden
+with ``--config.NAME=VALUE``.
 
 Bad input (unknown model or dataset, a bad flag or config value, a missing
 ``--manual_dir``) prints one line on stderr and exits with status 2, having
@@ -55,6 +58,11 @@ flags.DEFINE_string("export_base", None,
 flags.DEFINE_integer("epochs", None, "Epochs (default: the model config's).",
                      lower_bound=0)
 flags.DEFINE_integer("seed", None, "Seed (default: the model config's).")
+flags.DEFINE_bool("deterministic", False,
+                  "Deterministic ops (tf.config.experimental."
+                  "enable_op_determinism): the same seed gives the same "
+                  "parameters bit for bit, and a run killed and resumed ends "
+                  "as an uninterrupted one. Slower on GPUs.")
 
 def make_config(model_name, *, variant=None, overrides=None, dataset=None,
                 epochs=None, seed=None):
@@ -175,6 +183,10 @@ def main(argv):
                 return
             if not FLAGS.model:
                 raise errors.UsageError("--model is required (see --list_models)")
+            if FLAGS.deterministic:
+                import tensorflow as tf
+
+                tf.config.experimental.enable_op_determinism()
             prepared = prepare(
                 FLAGS.model, variant=FLAGS.config_variant,
                 overrides=cli.CONFIG_OVERRIDES, dataset=FLAGS.dataset,

@@ -19,7 +19,6 @@ import pathlib
 import time
 
 import keras
-import tensorflow as tf
 
 from tfgen import callbacks as callbacks_lib
 from tfgen import checkpoints
@@ -147,6 +146,9 @@ class PreparedRun:
     workdir: pathlib.Path
     data_dir: str = None
     manual_dir: str = None
+    # epoch -> the training split with that epoch's draws
+    # (``data.load_by_epoch``); None: ``splits["train"]`` every epoch.
+    train_by_epoch: object = None
 
 
 def prepare(spec, config, workdir, *, data_dir=None, manual_dir=None):
@@ -174,12 +176,16 @@ def prepare(spec, config, workdir, *, data_dir=None, manual_dir=None):
     keras.utils.set_random_seed(config.seed)
     info, splits = load_datasets(config, data_dir=data_dir,
                                  manual_dir=manual_dir)
+    train_by_epoch = data.load_by_epoch(
+        config.dataset, "train", preprocessing=config.preprocessing,
+        seed=config.seed, data_dir=data_dir, manual_dir=manual_dir)
     model = build_model(spec, config, info)
     workdir = pathlib.Path(workdir)
     _check_resumable(workdir, config, spec.name)
     return PreparedRun(spec, config, info, splits, model, workdir,
                        data_dir=_absolute(data_dir),
-                       manual_dir=_absolute(manual_dir))
+                       manual_dir=_absolute(manual_dir),
+                       train_by_epoch=train_by_epoch)
 
 
 def execute(run, *, verbose=1):
@@ -213,10 +219,19 @@ def _execute_locked(run, *, verbose):
     spec, config, info, splits, model, workdir = (
         run.spec, run.config, run.info, run.splits, run.model, run.workdir)
     batch_size = config.batch_size
-    train_batches = (splits["train"]
-                     .shuffle(info.split_sizes["train"], seed=config.seed,
-                              reshuffle_each_iteration=True)
-                     .batch(batch_size).prefetch(tf.data.AUTOTUNE))
+
+    train_by_epoch = run.train_by_epoch or (lambda epoch: splits["train"])
+
+    def train_epochs(epochs):
+        # Each epoch's shuffle and draws are keyed on its number, so a run
+        # resumed in a new process trains on the batches an uninterrupted
+        # one would have.
+        return data.shuffled_epochs(
+            train_by_epoch, size=info.split_sizes["train"], seed=config.seed,
+            batch_size=batch_size, epochs=epochs)
+
+    # What adapt and after_training read: epoch 0's batches.
+    train_batches = train_epochs(range(1))
     validation_batches = splits["validation"].batch(batch_size).cache()
     model.build_for_training()
 
@@ -245,8 +260,11 @@ def _execute_locked(run, *, verbose):
             every_epochs=config.sample_every_epochs,
             last_epoch=sum(int(e) for _, e in model.training_stages())))
     start = time.time()
-    history = _fit_stages(model, train_batches, validation_batches,
-                          initial_epoch, fit_callbacks, guard, verbose)
+    history = _fit_stages(
+        model, train_epochs, validation_batches, initial_epoch, fit_callbacks,
+        guard, verbose,
+        steps_per_epoch=data.num_batches(info.split_sizes["train"],
+                                         batch_size))
     train_seconds = time.time() - start
     if guard.failure is not None:
         raise TrainingDiverged(
@@ -276,12 +294,18 @@ def _execute_locked(run, *, verbose):
     return model, results
 
 
-def _fit_stages(model, train_batches, validation_batches, initial_epoch,
-                callbacks, guard, verbose):
+def _fit_stages(model, train_epochs, validation_batches, initial_epoch,
+                callbacks, guard, verbose, *, steps_per_epoch):
     """Runs each training stage not yet done with ``model.fit``.
 
     Epochs are numbered across stages, so a run resumed from a checkpoint
     continues inside the stage where it stopped.
+
+    Args:
+        train_epochs: ``range of epoch numbers -> dataset`` of those
+            epochs' batches (``tfgen.data.load_epochs``), read by one
+            iterator across a stage's epochs.
+        steps_per_epoch: batches in each epoch.
 
     Returns:
         ``{metric: [value per epoch run]}`` over all stages run.
@@ -299,9 +323,11 @@ def _fit_stages(model, train_batches, validation_batches, initial_epoch,
             model.train_function = None
             model.test_function = None
             stage_history = model.fit(
-                train_batches, validation_data=validation_batches,
-                epochs=stage_end, initial_epoch=first, callbacks=callbacks,
-                verbose=verbose, shuffle=False)  # The pipeline shuffles.
+                train_epochs(range(first, stage_end)),
+                validation_data=validation_batches, epochs=stage_end,
+                initial_epoch=first, steps_per_epoch=steps_per_epoch,
+                callbacks=callbacks, verbose=verbose,
+                shuffle=False)  # The pipeline shuffles.
             for key, values in stage_history.history.items():
                 history.setdefault(key, []).extend(float(v) for v in values)
         stage_start = stage_end

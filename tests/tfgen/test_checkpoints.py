@@ -98,6 +98,36 @@ def test_a_damaged_checkpoint_is_set_aside_and_the_previous_restored(
     np.testing.assert_array_equal(again.weights.numpy(), saved[3])
 
 
+def test_data_without_its_index_is_set_aside_with_a_warning(tmp_path,
+                                                           capsys):
+    # What a save cut short between its renames leaves: data, no index.
+    holder = Holder()
+    checkpoint = checkpoints.TrainingCheckpoint(holder, tmp_path)
+    saved = _train(holder, checkpoint, 2)
+    newest = checkpoint.latest
+    pathlib.Path(newest + ".index").unlink()
+
+    fresh = Holder(seed=1)
+    assert checkpoints.TrainingCheckpoint(fresh, tmp_path).restore() == 1
+    np.testing.assert_array_equal(fresh.weights.numpy(), saved[1])
+    assert f"checkpoint {newest} has no index file" in capsys.readouterr().err
+    assert not list(tmp_path.glob("ckpt-2.*"))
+    (aside,) = (tmp_path / checkpoints.CORRUPT_DIR).iterdir()
+    assert [path.name for path in aside.iterdir()] == [
+        "ckpt-2.data-00000-of-00001"]
+
+
+def test_a_first_save_cut_short_trains_from_the_start(tmp_path, capsys):
+    holder = Holder()
+    checkpoint = checkpoints.TrainingCheckpoint(holder, tmp_path)
+    _train(holder, checkpoint, 1)
+    pathlib.Path(checkpoint.latest + ".index").unlink()
+
+    assert checkpoints.TrainingCheckpoint(Holder(seed=1),
+                                          tmp_path).restore() == 0
+    assert "has no index file" in capsys.readouterr().err
+
+
 def test_every_checkpoint_damaged_is_an_error_naming_each(tmp_path):
     holder = Holder()
     checkpoint = checkpoints.TrainingCheckpoint(holder, tmp_path)

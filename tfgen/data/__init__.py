@@ -20,7 +20,10 @@ last tenth of ``train`` is the validation split, as in the offline builders.
 ``get_info`` tells a model the sizes it needs (``DataInfo``); ``load`` gives
 one split as an unbatched, unshuffled ``tf.data.Dataset`` of
 ``{"image", "label"}``, preprocessed as the model's config asks
-(``tfgen.data.preprocessing``).
+(``tfgen.data.preprocessing``); ``load_by_epoch`` gives it as a function of
+the epoch (whose draws ``binarize_dynamic`` makes), and ``shuffled_epochs``
+(``load_epochs``: the two together) a range of epochs, shuffled and
+batched, each epoch a function of the seed and its number alone.
 
 Both check their arguments (dataset name, split, preprocessing, seed, the
 manual folder and its files) before they write anything, so a call that
@@ -28,8 +31,10 @@ fails on bad input leaves no folder behind.
 """
 
 import dataclasses
+import numbers
 
 import numpy as np
+import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from tfgen import errors
@@ -39,7 +44,8 @@ from tfgen.data import preprocessing as preprocessing_lib
 from tfgen.data import toy2d
 from tfgen.data.info import DataInfo
 
-__all__ = ["DATASETS", "SPLITS", "DataInfo", "get_info", "load"]
+__all__ = ["DATASETS", "SPLITS", "DataInfo", "get_info", "load", "load_by_epoch",
+           "load_epochs", "num_batches", "shuffle_seed", "shuffled_epochs"]
 
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "ring8", "grid25")
 SPLITS = ("train", "validation", "test")
@@ -180,29 +186,8 @@ def get_info(name, *, data_dir=None, manual_dir=None):
     return _data_info(name, _prepare(name, data_dir, manual_dir))
 
 
-def load(name, split, *, preprocessing, seed, data_dir=None, manual_dir=None):
-    """Returns one split of a dataset, preprocessed, preparing it if needed.
-
-    Args:
-        name: a name from ``DATASETS``.
-        split: ``"train"``, ``"validation"`` or ``"test"``.
-        preprocessing: a name from ``tfgen.config.PREPROCESSINGS``.
-        seed: integer seed of the binarizations.
-        data_dir: where TFDS caches prepared datasets (TFDS's default when
-            None).
-        manual_dir: folder with the standard files, read instead of
-            downloading.
-
-    Returns:
-        A ``tf.data.Dataset`` of ``{"image": (H, W, C) tensor, "label": int64
-        scalar}``, in a fixed order, neither batched nor shuffled (the
-        training loop does both). The image is int32 levels for ``levels``
-        and float32 otherwise.
-
-    Raises:
-        UsageError: unknown dataset, split or preprocessing, a seed that is
-            not an integer, or a bad ``manual_dir`` (as for ``get_info``).
-    """
+def _raw_split(name, split, preprocessing, seed, data_dir, manual_dir):
+    """Checks a request and returns ``(levels dataset, num_levels, size)``."""
     _check_dataset(name)
     _check_split(split)
     preprocessing_lib.check_preprocessing(preprocessing)
@@ -219,5 +204,156 @@ def load(name, split, *, preprocessing, seed, data_dir=None, manual_dir=None):
     dataset = dataset.map(
         lambda example: {"image": example["image"],
                          "label": example["label"]})
+    return dataset, num_levels, prepared.split_sizes[split]
+
+
+def load(name, split, *, preprocessing, seed, epoch=0, data_dir=None,
+         manual_dir=None):
+    """Returns one split of a dataset, preprocessed, preparing it if needed.
+
+    Args:
+        name: a name from ``DATASETS``.
+        split: ``"train"``, ``"validation"`` or ``"test"``.
+        preprocessing: a name from ``tfgen.config.PREPROCESSINGS``.
+        seed: integer seed of the binarizations.
+        epoch: whose draws ``binarize_dynamic`` makes (the others ignore
+            it).
+        data_dir: where TFDS caches prepared datasets (TFDS's default when
+            None).
+        manual_dir: folder with the standard files, read instead of
+            downloading.
+
+    Returns:
+        A ``tf.data.Dataset`` of ``{"image": (H, W, C) tensor, "label": int64
+        scalar}``, in a fixed order, neither batched nor shuffled. The image
+        is int32 levels for ``levels`` and float32 otherwise.
+
+    Raises:
+        UsageError: unknown dataset, split or preprocessing, a seed that is
+            not an integer, a negative epoch, or a bad ``manual_dir`` (as
+            for ``get_info``).
+    """
+    preprocessing_lib.check_epoch(epoch)
+    dataset, num_levels, _ = _raw_split(name, split, preprocessing, seed,
+                                        data_dir, manual_dir)
     return preprocessing_lib.preprocess(
-        dataset, preprocessing, num_levels=num_levels, seed=seed)
+        dataset, preprocessing, num_levels=num_levels, seed=seed, epoch=epoch)
+
+
+# Keeps the shuffles' seeds apart from other draws of the same user seed.
+_SHUFFLE_SALT = 0x5348
+
+
+def shuffle_seed(seed, epoch):
+    """The stateless seed of epoch ``epoch``'s shuffle: int64, shape ``(2,)``.
+
+    A function of the two numbers alone, so a resumed run shuffles epoch
+    ``epoch`` as an uninterrupted one does.
+    """
+    return tf.random.experimental.stateless_fold_in(
+        tf.constant([int(seed), _SHUFFLE_SALT], tf.int64),
+        tf.cast(epoch, tf.int64))
+
+
+def load_by_epoch(name, split, *, preprocessing, seed, data_dir=None,
+                  manual_dir=None):
+    """One split as a function of the epoch: ``epoch -> dataset``.
+
+    Like ``load``, checked and prepared once, here; the function returned
+    gives the split preprocessed with epoch ``epoch``'s draws (an integer or
+    a scalar integer tensor, as ``tf.data.Dataset.flat_map`` passes it).
+
+    Raises:
+        UsageError: as for ``load``.
+    """
+    examples, num_levels, _ = _raw_split(name, split, preprocessing, seed,
+                                         data_dir, manual_dir)
+
+    def split_for_epoch(epoch):
+        return preprocessing_lib.preprocess(
+            examples, preprocessing, num_levels=num_levels, seed=seed,
+            epoch=epoch)
+    return split_for_epoch
+
+
+def shuffled_epochs(split_for_epoch, *, size, seed, batch_size, epochs):
+    """Epochs of a split, one after another, each shuffled and batched.
+
+    Epoch ``k`` is a function of ``seed`` and ``k`` alone: the split
+    ``split_for_epoch(k)`` gives (its own preprocessing draws, with
+    ``load_by_epoch``) in the order ``shuffle_seed(seed, k)`` draws. So a
+    run resumed at epoch ``k`` from a checkpoint, in a new process, sees
+    the batches an uninterrupted run would have seen, whatever iterators
+    came before; ``model.fit`` reads it with ``initial_epoch=epochs.start``
+    and ``steps_per_epoch=num_batches(size, batch_size)``.
+
+    Args:
+        split_for_epoch: ``epoch -> unbatched dataset`` of ``size`` examples
+            in a fixed order (``load_by_epoch``'s function, or ``lambda
+            epoch: dataset`` for a split whose examples never change).
+        size: the number of examples in an epoch.
+        seed: integer seed of the shuffles.
+        batch_size: examples per batch; an epoch's last batch may be
+            smaller.
+        epochs: a ``range`` of epoch numbers (step 1), say
+            ``range(initial_epoch, last_epoch)``.
+
+    Returns:
+        A ``tf.data.Dataset`` of batches, ``num_batches(size, batch_size)``
+        per epoch.
+
+    Raises:
+        UsageError: a seed that is not an integer, a batch size or size
+            below 1, or ``epochs`` not a range of non-negative numbers with
+            step 1.
+    """
+    preprocessing_lib.check_seed(seed)
+    if (not isinstance(epochs, range) or epochs.step != 1
+            or epochs.start < 0):
+        raise errors.UsageError(
+            f"epochs={epochs!r} must be a range of non-negative epoch "
+            "numbers with step 1")
+    for label, value in (("batch_size", batch_size), ("size", size)):
+        if (not isinstance(value, numbers.Integral)
+                or isinstance(value, bool) or value < 1):
+            raise errors.UsageError(
+                f"{label}={value!r} must be a positive integer")
+
+    def one_epoch(epoch):
+        # The whole split as one element (what a full shuffle buffer
+        # holds), permuted by a stateless shuffle: Dataset.shuffle would mix
+        # in TensorFlow's global seed and takes no seed tensor when that is
+        # 0.
+        whole = split_for_epoch(epoch).batch(int(size))
+
+        def shuffled_batches(examples):
+            order = tf.random.experimental.stateless_shuffle(
+                tf.range(tf.shape(examples["label"])[0]),
+                seed=shuffle_seed(seed, epoch))
+            return tf.data.Dataset.from_tensor_slices(
+                {key: tf.gather(value, order)
+                 for key, value in examples.items()}).batch(int(batch_size))
+
+        return whole.flat_map(shuffled_batches)
+
+    return (tf.data.Dataset.range(epochs.start, epochs.stop)
+            .flat_map(one_epoch).prefetch(tf.data.AUTOTUNE))
+
+
+def load_epochs(name, split, *, preprocessing, seed, batch_size, epochs,
+                data_dir=None, manual_dir=None):
+    """``shuffled_epochs`` of ``load_by_epoch``'s split: the training data.
+
+    Args and Raises are those of the two.
+    """
+    split_for_epoch = load_by_epoch(name, split, preprocessing=preprocessing,
+                                    seed=seed, data_dir=data_dir,
+                                    manual_dir=manual_dir)
+    size = _prepare(name, data_dir, manual_dir).split_sizes[split]
+    return shuffled_epochs(split_for_epoch, size=size, seed=seed,
+                           batch_size=batch_size, epochs=epochs)
+
+
+def num_batches(size, batch_size):
+    """Batches in an epoch of ``size`` examples (the last may be smaller)."""
+    return -(-int(size) // int(batch_size))

@@ -10,8 +10,10 @@ one of ``tfgen.config.PREPROCESSINGS``:
   run with the same seed) sees the same binary images, as in the fixed
   binarization of MNIST used by Salakhutdinov and Murray (2008).
 - ``binarize_dynamic``: the same Bernoulli draw, made anew each epoch, which
-  acts as data augmentation (as in the VAE and IWAE papers). The sequence of
-  epochs is still reproducible from the seed.
+  acts as data augmentation (as in the VAE and IWAE papers). The draw
+  depends on the seed, the epoch's number and the example's position, so
+  epoch ``k`` is the same whether a run reaches it in one process or is
+  resumed from a checkpoint in another.
 - ``unit``: float32 intensities ``level / (num_levels - 1)`` in ``[0, 1]``.
 - ``symmetric``: float32 intensities in ``[-1, 1]``, for tanh generators.
 - ``levels``: the int32 levels themselves, for autoregressive models with a
@@ -61,6 +63,18 @@ def check_seed(seed):
     """
     if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
         raise errors.UsageError(f"seed={seed!r} must be an integer")
+
+
+def check_epoch(epoch):
+    """Checks that ``epoch`` is a non-negative integer (not a bool).
+
+    Raises:
+        UsageError: it is not.
+    """
+    if (not isinstance(epoch, numbers.Integral) or isinstance(epoch, bool)
+            or epoch < 0):
+        raise errors.UsageError(
+            f"epoch={epoch!r} must be a non-negative integer")
 
 
 def to_unit(levels, num_levels):
@@ -135,14 +149,14 @@ _IMAGE_TRANSFORMS = {
 _REDRAWN_EACH_EPOCH = frozenset({"binarize_dynamic"})
 
 
-def preprocess(dataset, preprocessing, *, num_levels, seed):
+def preprocess(dataset, preprocessing, *, num_levels, seed, epoch=0):
     """Applies a named preprocessing to every image of an unbatched dataset.
 
     Binarization keys its draws on each example's position in ``dataset``,
     so ``dataset`` must come in a fixed order (unshuffled, as ``load``
     returns it); shuffle after this function, not before. Do not ``cache()``
-    a dynamically binarized dataset: the cache would freeze the first
-    epoch's draws.
+    a dynamically binarized dataset across epochs: build one per epoch
+    (``tfgen.data.load_epochs`` does).
 
     Args:
         dataset: a ``tf.data.Dataset`` of ``{"image": integer levels (H, W, C),
@@ -151,17 +165,22 @@ def preprocess(dataset, preprocessing, *, num_levels, seed):
         num_levels: number of gray levels of the data (at least 2); None
             for ``identity``.
         seed: integer seed of the binarizations (the others ignore it).
+        epoch: the epoch whose draws ``binarize_dynamic`` makes: a
+            non-negative integer or a scalar integer tensor (the others
+            ignore it). The same seed and epoch give the same images.
 
     Returns:
         A dataset of ``{"image": (H, W, C) tensor, "label": int64 scalar}``;
         the image is int32 for ``levels`` and float32 otherwise.
 
     Raises:
-        UsageError: unknown preprocessing, ``num_levels`` below 2, or a seed
-            that is not an integer.
+        UsageError: unknown preprocessing, ``num_levels`` below 2, a seed
+            that is not an integer, or a negative or non-integer epoch.
     """
     check_preprocessing(preprocessing)
     check_seed(seed)
+    if not tf.is_tensor(epoch):
+        check_epoch(epoch)
     if preprocessing == "identity":
         return dataset.map(
             lambda item: {"image": tf.cast(item["image"], tf.float32),
@@ -171,27 +190,17 @@ def preprocess(dataset, preprocessing, *, num_levels, seed):
         raise errors.UsageError(f"num_levels={num_levels} must be at least 2")
     num_levels = int(num_levels)
     transform = _IMAGE_TRANSFORMS[preprocessing]
-
+    key = tf.constant([int(seed), _SALT], tf.int64)
     if preprocessing in _REDRAWN_EACH_EPOCH:
-        # Dataset.random yields one integer per example, a new stream each
-        # time the dataset is iterated (each epoch) and the same sequence of
-        # streams for the same seed. It also folds in TensorFlow's global
-        # seed when one is set (tf.random.set_seed,
-        # keras.utils.set_random_seed) at the time this pipeline is built,
-        # so the epochs are reproducible for a fixed pair of seeds.
-        keys = tf.data.Dataset.random(
-            seed=int(seed), rerandomize_each_iteration=True)
-    else:
-        keys = tf.data.Dataset.from_tensors(
-            tf.constant(int(seed), tf.int64)).repeat()
+        key = tf.random.experimental.stateless_fold_in(
+            key, tf.cast(epoch, tf.int64))
 
-    def apply(indexed, key):
-        index, item = indexed
+    def apply(index, item):
         # One independent stateless seed per example (and epoch).
-        example_seed = tf.random.experimental.stateless_fold_in(
-            tf.stack([key, tf.constant(_SALT, tf.int64)]), index)
+        example_seed = tf.random.experimental.stateless_fold_in(key, index)
         image = transform(item["image"], num_levels, example_seed)
         return {"image": image, "label": tf.cast(item["label"], tf.int64)}
 
-    return tf.data.Dataset.zip((dataset.enumerate(), keys)).map(
+    return dataset.enumerate().map(
         apply, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+

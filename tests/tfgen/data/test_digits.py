@@ -188,3 +188,63 @@ def test_bad_arguments_raise_one_line_and_write_nothing(
 def test_datasets_lists_the_names():
     assert data.DATASETS == ("digits", "mnist", "fashion_mnist", "cifar10",
                              "ring8", "grid25")
+
+
+def _epochs(data_dir, epochs, preprocessing="binarize_dynamic", seed=3):
+    dataset = data.load_epochs("digits", "train", preprocessing=preprocessing,
+                               seed=seed, batch_size=100, epochs=epochs,
+                               data_dir=data_dir)
+    size = data.get_info("digits", data_dir=data_dir).split_sizes["train"]
+    per_epoch = data.num_batches(size, 100)
+    batches = list(dataset.as_numpy_iterator())
+    assert len(batches) == per_epoch * len(epochs)
+    return [{key: np.concatenate([batch[key] for batch in
+                                  batches[i * per_epoch:(i + 1) * per_epoch]])
+             for key in ("image", "label")} for i in range(len(epochs))]
+
+
+def test_each_epoch_is_the_split_shuffled_by_its_own_number(data_dir):
+    first, second, third = _epochs(data_dir, range(3))
+    unshuffled = next(iter(data.load(
+        "digits", "train", preprocessing="levels", seed=3,
+        data_dir=data_dir).batch(10_000)))["label"].numpy()
+
+    for one in (first, second, third):
+        # A permutation of the split: the same multiset of labels.
+        np.testing.assert_array_equal(np.sort(one["label"]),
+                                      np.sort(unshuffled))
+    assert not np.array_equal(first["label"], unshuffled)
+    assert not np.array_equal(first["label"], second["label"])
+    assert not np.array_equal(second["image"], third["image"])
+
+
+def test_an_epoch_is_the_same_whatever_epochs_come_before(data_dir):
+    # A run resumed at epoch 2 reads range(2, 3) in a new pipeline.
+    straight = _epochs(data_dir, range(3))
+    (resumed,) = _epochs(data_dir, range(2, 3))
+
+    for key in ("image", "label"):
+        np.testing.assert_array_equal(resumed[key], straight[2][key])
+
+
+def test_static_binarization_keeps_each_image_across_epochs(data_dir):
+    first, second = _epochs(data_dir, range(2), "binarize_static")
+    # Shuffled differently, the same binary images: equal as multisets.
+    first_images, second_images = (
+        sorted(map(bytes, epoch["image"].astype(np.uint8).reshape(
+            len(epoch["image"]), -1))) for epoch in (first, second))
+    assert first_images == second_images
+    assert not np.array_equal(first["image"], second["image"])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"epochs": range(0, 4, 2)}, "epochs"),
+    ({"epochs": [0, 1]}, "epochs"),
+    ({"epochs": range(-1, 2)}, "epochs"),
+    ({"batch_size": 0}, "batch_size"),
+])
+def test_load_epochs_refuses_bad_arguments(data_dir, kwargs, match):
+    arguments = {"preprocessing": "unit", "seed": 0, "batch_size": 8,
+                 "epochs": range(2), "data_dir": data_dir, **kwargs}
+    with pytest.raises(errors.UsageError, match=match):
+        data.load_epochs("digits", "train", **arguments)

@@ -110,22 +110,40 @@ def test_static_binarization_is_fixed_per_seed_and_index():
 
 
 def test_dynamic_binarization_changes_each_epoch_reproducibly():
-    dataset = preprocessing.preprocess(
-        half_gray(6), "binarize_dynamic", num_levels=NUM_LEVELS, seed=7)
-    fresh = preprocessing.preprocess(
-        half_gray(6), "binarize_dynamic", num_levels=NUM_LEVELS, seed=7)
-    other_seed = preprocessing.preprocess(
-        half_gray(6), "binarize_dynamic", num_levels=NUM_LEVELS, seed=8)
+    def draws(epoch_number, seed=7):
+        return epoch(preprocessing.preprocess(
+            half_gray(6), "binarize_dynamic", num_levels=NUM_LEVELS,
+            seed=seed, epoch=epoch_number))
 
-    epochs = [epoch(dataset) for _ in range(3)]
-    fresh_epochs = [epoch(fresh) for _ in range(3)]
+    epochs = [draws(number) for number in range(3)]
 
     assert set(np.unique(epochs[0])) == {0.0, 1.0}
     assert not np.array_equal(epochs[0], epochs[1])
     assert not np.array_equal(epochs[1], epochs[2])
-    for found, expected in zip(fresh_epochs, epochs):
-        np.testing.assert_array_equal(found, expected)
-    assert not np.array_equal(epoch(other_seed), epochs[0])
+    # An epoch's draws depend on the seed and its number alone: the same
+    # in a new pipeline (a resumed run's), in any order, read twice.
+    for number in (2, 0, 1):
+        np.testing.assert_array_equal(draws(number), epochs[number])
+    dataset = preprocessing.preprocess(
+        half_gray(6), "binarize_dynamic", num_levels=NUM_LEVELS, seed=7,
+        epoch=1)
+    np.testing.assert_array_equal(epoch(dataset), epoch(dataset))
+    assert not np.array_equal(draws(0, seed=8), epochs[0])
+
+
+def test_static_binarization_ignores_the_epoch():
+    first, later = (epoch(preprocessing.preprocess(
+        half_gray(4), "binarize_static", num_levels=NUM_LEVELS, seed=7,
+        epoch=number)) for number in (0, 5))
+
+    np.testing.assert_array_equal(first, later)
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "2"])
+def test_a_bad_epoch_is_refused(bad):
+    with pytest.raises(errors.UsageError, match="epoch"):
+        preprocessing.preprocess(half_gray(2), "binarize_dynamic",
+                                 num_levels=NUM_LEVELS, seed=7, epoch=bad)
 
 
 def test_static_and_dynamic_draws_differ():
