@@ -39,6 +39,8 @@ setuptools.setup(
         "test": [
             "pytest>=8,<10",
             "pytest-xdist>=3.5,<4",
+            # Property-based fuzzing of signatures, configs and preprocessing.
+            "hypothesis>=6.100,<7",
             # The export's TF-Hub-style reuse is tested through hub.KerasLayer.
             "tensorflow-hub>=0.16.1,<0.17",
             # tensorflow-hub 0.16.1 imports pkg_resources, which setuptools

@@ -14,10 +14,30 @@ that TensorFlow Serving serves and that other programs reuse TF-Hub style:
   ``trainable_variables``, ``non_trainable_variables`` and
   ``regularization_losses``, the attributes ``hub.KerasLayer`` reads.
 
-Every input that declares a ``minimum`` or ``maximum`` is checked inside the
-graph before the capability runs, so a served request out of range fails
-with an InvalidArgument error that names the input and its valid range. The
-graph holds TensorFlow ops only: no Python callbacks, printing or file I/O.
+A served request is checked inside the graph before the capability runs,
+and fails with an InvalidArgument error that names the input when:
+
+- an input that declares a ``minimum`` or ``maximum`` lies outside it (the
+  message names the capability and the valid range; NaN lies outside every
+  range);
+- a float input without a two-sided range holds NaN or an infinity (a latent
+  code, data that are not images): "input codes of decode must be finite";
+- the inputs of a capability that takes several disagree on the batch size;
+- an input's shape is not the declared one (TF Serving passes a request's
+  tensors to the graph without comparing shapes): "Shape of tensor codes
+  [2,3] is not compatible with expected shape [?,2]".
+
+Its outputs are checked as well: a float output that is not finite although
+every input was (a code so large that the network overflows float32) fails
+with an InvalidArgument error naming the output, the capability and its
+inputs, instead of answering NaN. A request with an empty batch is answered
+with empty outputs without running the model (some ops fail on an empty
+batch). An input of the wrong dtype never reaches the graph: TensorFlow
+refuses it when binding the arguments, naming the input, or by its position
+("input #0(zero-based) was expected to be a int64 tensor").
+``benchmarks/signature_fuzz.py`` checks all of this on every registered
+model. The graph holds TensorFlow ops only: no Python callbacks, printing or
+file I/O.
 
 The module learns what a model can do from ``model.capabilities`` and
 ``model.capability_inputs``, never from its class.
@@ -106,6 +126,98 @@ def _check_range(capability, name, tensor, capability_input):
         return tf.identity(tensor)
 
 
+def _check_shape(name, tensor, capability_input):
+    """Returns ``tensor``, gated on a graph-side check of its shape.
+
+    A concrete function called from Python refuses a tensor of the wrong
+    shape, but TF Serving (and a Python call that falls back to the flat
+    signature) hands the tensor to the graph as it is, whose ops trust the
+    declared shape: a wrong rank could be served as a wrongly shaped answer.
+    EnsureShape fails with "Shape of tensor <name> [...] is not compatible
+    with expected shape [...]".
+    """
+    return tf.ensure_shape(tensor, capability_input.spec.shape,
+                           name=f"check_{name}_shape")
+
+
+def _check_finite(capability, name, tensor, capability_input):
+    """Returns ``tensor``, gated on a graph-side check that it is finite.
+
+    Only float inputs whose declared range does not already exclude NaN and
+    the infinities (a range with both ends does) are checked.
+    """
+    if not tensor.dtype.is_floating or (
+            capability_input.minimum is not None
+            and capability_input.maximum is not None):
+        return tensor
+    # CheckNumerics passes the tensor through, failing on NaN or Inf.
+    return tf.debugging.assert_all_finite(
+        tensor, message=f"input {name} of {capability} must be finite",
+        name=f"check_{name}_finite")
+
+
+def _check_batch_sizes(capability, tensors):
+    """Returns ``tensors``, gated on their first dimensions being equal."""
+    if len(tensors) < 2:
+        return tensors
+    names = list(tensors)
+    message = (f"inputs {_describe_names(names)} of {capability} must have "
+               f"the same batch size")
+    first = tf.shape(tensors[names[0]], out_type=tf.int64)[0]
+    checks = [tf.debugging.assert_equal(
+        tf.shape(tensors[name], out_type=tf.int64)[0], first,
+        message=message, name=f"check_{name}_batch_size")
+        for name in names[1:]]
+    checks = [check for check in checks if check is not None]
+    with tf.control_dependencies(checks):
+        return {name: tf.identity(tensor) for name, tensor in tensors.items()}
+
+
+def _check_outputs_finite(capability, outputs, input_names):
+    """Returns ``outputs``, each float one checked to be finite.
+
+    The inputs are finite when this runs (or the request has failed
+    already), so a non-finite output means the inputs took the network
+    past float32's range; the error names the output and the inputs rather
+    than answering NaN.
+    """
+    checked = {}
+    for name, tensor in outputs.items():
+        if tensor.dtype.is_floating:
+            tensor = tf.debugging.assert_all_finite(
+                tensor, message=(
+                    f"output {name} of {capability} is not finite for "
+                    f"finite inputs {_describe_names(input_names)}: an input "
+                    f"is too large in magnitude for the model"),
+                name=f"check_output_{name}_finite")
+        checked[name] = tensor
+    return checked
+
+
+def _unless_empty(batch_size, run, output_specs):
+    """Returns ``run()``'s outputs, or empty ones for an empty batch.
+
+    Some ops (convolutions, scatters, matrix products of reshaped rows)
+    fail on an empty batch, so an empty request is answered with outputs of
+    batch size 0 without running the model. ``run`` fills ``output_specs``
+    with its outputs' specs when traced, which ``tf.cond`` does before it
+    traces the empty branch.
+    """
+    def empty():
+        return {name: tf.zeros([0] + [size or 0 for size in
+                                      spec.shape.as_list()[1:]], spec.dtype)
+                for name, spec in output_specs.items()}
+
+    return tf.cond(batch_size > 0, run, empty)
+
+
+def _describe_names(names):
+    names = list(names)
+    if len(names) < 2:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def _validated_inputs(model, capability):
     """Returns the capability's ``{name: CapabilityInput}``, checked.
 
@@ -156,21 +268,35 @@ def _capability_function(model, capability):
 
     def serve(*args, **kwargs):
         arguments = parameters.bind(*args, **kwargs).arguments
-        checked = {
-            name: _check_range(capability, name, arguments[name],
-                               capability_input)
-            for name, capability_input in inputs.items()}
-        outputs = method(**checked)
-        if not isinstance(outputs, dict) or not outputs:
-            raise ValueError(f"{type(model).__name__}.{capability} must return "
-                             f"a non-empty dict of named tensors, got "
-                             f"{type(outputs).__name__}")
-        for output_name in outputs:
-            if not isinstance(output_name, str) or not output_name:
-                raise ValueError(f"{type(model).__name__}.{capability} "
-                                 f"returned an output with the invalid name "
-                                 f"{output_name!r}")
-        return dict(outputs)
+        checked = {}
+        for name, capability_input in inputs.items():
+            tensor = _check_shape(name, arguments[name], capability_input)
+            tensor = _check_finite(capability, name, tensor, capability_input)
+            checked[name] = _check_range(capability, name, tensor,
+                                         capability_input)
+        checked = _check_batch_sizes(capability, checked)
+        output_specs = {}
+
+        def run():
+            outputs = method(**checked)
+            if not isinstance(outputs, dict) or not outputs:
+                raise ValueError(f"{type(model).__name__}.{capability} must "
+                                 f"return a non-empty dict of named tensors, "
+                                 f"got {type(outputs).__name__}")
+            for output_name in outputs:
+                if not isinstance(output_name, str) or not output_name:
+                    raise ValueError(f"{type(model).__name__}.{capability} "
+                                     f"returned an output with the invalid "
+                                     f"name {output_name!r}")
+            outputs = {name: tf.convert_to_tensor(tensor)
+                       for name, tensor in outputs.items()}
+            output_specs.update({name: tf.TensorSpec.from_tensor(tensor)
+                                 for name, tensor in outputs.items()})
+            return outputs
+
+        first = next(iter(checked.values()))
+        outputs = _unless_empty(tf.shape(first)[0], run, output_specs)
+        return _check_outputs_finite(capability, outputs, list(inputs))
 
     serve.__signature__ = parameters
     serve.__name__ = capability

@@ -107,9 +107,19 @@ def refuse_config_overrides(command, reason):
 
 
 def fail(message, status):
-    """Prints ``error: message`` on stderr and exits with ``status``."""
-    print(f"error: {message}", file=sys.stderr)
+    """Prints ``error: message`` on stderr and exits with ``status``.
+
+    The message is one line, whatever it quotes: a line break in it (a
+    flag's value may hold one, which absl's error repeats) is escaped.
+    """
+    print(f"error: {_one_line(message)}", file=sys.stderr)
     sys.exit(status)
+
+
+def _one_line(message):
+    """``message`` with each character that breaks a line escaped."""
+    return "".join(repr(char)[1:-1] if len(f"{char}.".splitlines()) > 1
+                   else char for char in str(message))
 
 
 def parse_flags(argv):

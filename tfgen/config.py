@@ -75,6 +75,10 @@ def base_config(**model_fields):
 
 VARIANTS = (None, "tiny")
 
+# The largest config.seed: Keras seeds NumPy's global generator with it,
+# which takes seeds in [0, 2**32).
+MAX_SEED = 2**32 - 1
+
 
 def check_variant(model_name, variant):
     """Checks a ``get_config`` variant: ``None`` (default) or ``"tiny"``.
@@ -197,6 +201,10 @@ def validate(config):
         raise errors.UsageError(
             f"config.sample_every_epochs={config.sample_every_epochs} must be "
             "non-negative")
+    if not _is_integer(config.seed) or not 0 <= config.seed <= MAX_SEED:
+        raise errors.UsageError(
+            f"config.seed={config.seed!r} must be an integer in "
+            f"[0, {MAX_SEED}]")
     parzen_samples = config.get("parzen_samples", 0)
     if not _is_integer(parzen_samples) or parzen_samples < 0:
         raise errors.UsageError(
@@ -232,7 +240,30 @@ def _parse_value(key, text, current):
         raise errors.UsageError(
             f"--config.{key}={text!r}: expected a {type(current).__name__}, "
             f"got a {type(value).__name__}")
+    if isinstance(current, tuple):
+        value = _parse_items(key, text, value, current)
     return value
+
+
+def _parse_items(key, text, value, current):
+    """Checks a tuple's items against the field's current items.
+
+    An item has a type of the current ones (an int is taken for a float);
+    an empty field takes numbers. The models read these tuples as layer
+    widths, which a string must not reach.
+    """
+    kinds = {type(item) for item in current} or {int, float}
+    items = []
+    for item in value:
+        if type(item) is int and float in kinds and int not in kinds:
+            item = float(item)
+        if type(item) not in kinds:
+            expected = " or ".join(sorted(kind.__name__ for kind in kinds))
+            raise errors.UsageError(
+                f"--config.{key}={text!r}: expected a tuple of {expected}, "
+                f"got {item!r}")
+        items.append(item)
+    return tuple(items)
 
 
 def apply_overrides(config, overrides):

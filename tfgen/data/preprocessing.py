@@ -52,17 +52,23 @@ def check_preprocessing(preprocessing):
             f"{', '.join(config_lib.PREPROCESSINGS)}")
 
 
+_INT64 = (-2**63, 2**63 - 1)
+
+
 def check_seed(seed):
-    """Checks that ``seed`` is an integer (a Python or numpy int, not a bool).
+    """Checks that ``seed`` is an int64 integer (a Python or numpy int, not
+    a bool).
 
     Args:
         seed: the seed of a data pipeline.
 
     Raises:
-        UsageError: it is not an integer.
+        UsageError: it is not an integer, or lies outside int64.
     """
-    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
-        raise errors.UsageError(f"seed={seed!r} must be an integer")
+    if (not isinstance(seed, numbers.Integral) or isinstance(seed, bool)
+            or not _INT64[0] <= int(seed) <= _INT64[1]):
+        raise errors.UsageError(
+            f"seed={seed!r} must be an integer in [{_INT64[0]}, {_INT64[1]}]")
 
 
 def check_epoch(epoch):
@@ -72,9 +78,9 @@ def check_epoch(epoch):
         UsageError: it is not.
     """
     if (not isinstance(epoch, numbers.Integral) or isinstance(epoch, bool)
-            or epoch < 0):
+            or not 0 <= int(epoch) <= _INT64[1]):
         raise errors.UsageError(
-            f"epoch={epoch!r} must be a non-negative integer")
+            f"epoch={epoch!r} must be an integer in [0, {_INT64[1]}]")
 
 
 def to_unit(levels, num_levels):
@@ -174,8 +180,11 @@ def preprocess(dataset, preprocessing, *, num_levels, seed, epoch=0):
         the image is int32 for ``levels`` and float32 otherwise.
 
     Raises:
-        UsageError: unknown preprocessing, ``num_levels`` below 2, a seed
-            that is not an integer, or a negative or non-integer epoch.
+        UsageError: unknown preprocessing, ``num_levels`` not an integer
+            of at least 2, a seed that is not an int64 integer, or an epoch
+            that is not a non-negative int64 integer. Reading the dataset
+            raises ``InvalidArgumentError`` naming the image levels when one
+            lies outside ``0..num_levels-1``.
     """
     check_preprocessing(preprocessing)
     check_seed(seed)
@@ -186,8 +195,10 @@ def preprocess(dataset, preprocessing, *, num_levels, seed, epoch=0):
             lambda item: {"image": tf.cast(item["image"], tf.float32),
                           "label": tf.cast(item["label"], tf.int64)},
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if num_levels is None or int(num_levels) < 2:
-        raise errors.UsageError(f"num_levels={num_levels} must be at least 2")
+    if (not isinstance(num_levels, numbers.Integral)
+            or isinstance(num_levels, bool) or num_levels < 2):
+        raise errors.UsageError(
+            f"num_levels={num_levels!r} must be an integer of at least 2")
     num_levels = int(num_levels)
     transform = _IMAGE_TRANSFORMS[preprocessing]
     key = tf.constant([int(seed), _SALT], tf.int64)
@@ -198,7 +209,18 @@ def preprocess(dataset, preprocessing, *, num_levels, seed, epoch=0):
     def apply(index, item):
         # One independent stateless seed per example (and epoch).
         example_seed = tf.random.experimental.stateless_fold_in(key, index)
-        image = transform(item["image"], num_levels, example_seed)
+        levels = item["image"]
+        # Levels outside 0..num_levels-1 would map outside the range.
+        wide = tf.cast(levels, tf.int64)
+        checks = [tf.debugging.assert_non_negative(
+                      wide, message="image levels must be >= 0"),
+                  tf.debugging.assert_less(
+                      wide, tf.constant(num_levels, tf.int64),
+                      message=f"image levels must be < num_levels="
+                              f"{num_levels}")]
+        with tf.control_dependencies(checks):
+            levels = tf.identity(levels)
+        image = transform(levels, num_levels, example_seed)
         return {"image": image, "label": tf.cast(item["label"], tf.int64)}
 
     return dataset.enumerate().map(

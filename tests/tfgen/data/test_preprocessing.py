@@ -192,7 +192,7 @@ def test_binarize_is_the_same_eagerly_and_in_a_graph():
      "unknown preprocessing 'binary'; valid: binarize_static, "
      "binarize_dynamic, unit, symmetric, levels"),
     ({"preprocessing": "unit", "num_levels": 1, "seed": 0},
-     "num_levels=1 must be at least 2"),
+     "num_levels=1 must be an integer of at least 2"),
     ({"preprocessing": "unit", "num_levels": 17, "seed": "0"},
      "seed='0' must be an integer"),
     ({"preprocessing": "unit", "num_levels": 17, "seed": True},
