@@ -1,4 +1,4 @@
-"""Kill trials: training runs killed with SIGKILL resume and end as if never killed.
+"""Kill trials: runs killed with SIGKILL resume and end as if never killed.
 
 Each trial starts ``python -m tfgen.train --deterministic`` on a fresh
 workdir, kills it with SIGKILL at random moments, starts it again after

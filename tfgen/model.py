@@ -17,7 +17,8 @@ otherwise write again, so that a model file holds the maths of its paper:
 - metrics declared by name (``metric_names``), created, updated
   (``update_metrics``) and reset by the base;
 - named random streams (``stream("sample")``; ``tfgen.rng``) for the
-  stateless draws of capabilities, and ``noise_seed`` for training noise;
+  stateless draws of capabilities, and ``training_noise`` (from
+  ``noise_seed``) for training noise, the same on one device or several;
 - conditioning on labels, declared once (``labelled_capabilities``): those
   capabilities get a ``labels`` input, checked against the number of
   classes, in their signatures, sample grids and evaluation.
@@ -40,10 +41,13 @@ estimate), ``encode``, ``decode``, ``reconstruct``, ``complete``,
 """
 
 import dataclasses
+import functools
+import threading
 
 import keras
 import tensorflow as tf
 
+from tfgen import distribute
 from tfgen import errors
 from tfgen import optimizers as optimizers_lib
 from tfgen import rng
@@ -84,6 +88,11 @@ def pretrained_layer(stage):
     if stage.startswith(_PRETRAIN_STAGE):
         return int(stage[len(_PRETRAIN_STAGE):])
     return None
+
+
+# The batch rows of the train step this thread is tracing, for
+# apply_gradients under a distribution strategy (``__init_subclass__``).
+_STEP = threading.local()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -201,11 +210,64 @@ class GenerativeModel(keras.Model):
         self.code_size = None
         self.optimizers = {}
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("train_step")
+        if step is not None and not getattr(step, "records_rows", False):
+            # Each step's batch size, for apply_gradients and noise under a
+            # distribution strategy (replicas may hold unequal shares).
+            @functools.wraps(step)
+            def train_step(self, batch):
+                # Per thread: under MirroredStrategy each replica's step is
+                # traced in a thread of its own, at the same time.
+                outer = getattr(_STEP, "rows", None)
+                _STEP.rows = tf.shape(tf.nest.flatten(batch)[0])[0]
+                try:
+                    return step(self, batch)
+                finally:
+                    _STEP.rows = outer
+
+            train_step.records_rows = True
+            cls.train_step = train_step
+
     # --- Randomness. ---------------------------------------------------------
 
     def stream(self, name):
         """The named stateless stream ``name`` of this model (``tfgen.rng``)."""
         return rng.Stream(self.instance_seed, name)
+
+    def training_noise(self, shape, *, distribution="uniform",
+                       batch_axis=0):
+        """Training noise from ``noise_seed``: uniform on [0, 1) or normal.
+
+        Under a distribution strategy with several replicas, the noise is
+        drawn for the whole global batch along ``batch_axis`` and this
+        replica's rows are sliced from it, so every example gets the noise it
+        would get on one device. Noise that is not per example (persistent
+        chains') takes ``batch_axis=None``: every replica draws the same.
+
+        Args:
+            shape: the shape of this replica's noise (a list of ints or
+                scalar tensors, or a 1-D tensor).
+            distribution: ``"uniform"`` or ``"normal"`` (standard).
+            batch_axis: the axis of ``shape`` over this replica's examples,
+                or None.
+
+        Returns:
+            A float32 tensor of ``shape``.
+        """
+        draw = {"uniform": keras.random.uniform,
+                "normal": keras.random.normal}[distribution]
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if batch_axis is None or replicas == 1:
+            return draw(shape, seed=self.noise_seed)
+        shape = tf.cast(tf.stack(shape) if isinstance(shape, (list, tuple))
+                        else shape, tf.int32)
+        offset, total = distribute.replica_rows(shape[batch_axis])
+        axis = tf.one_hot(batch_axis, tf.size(shape), dtype=tf.int32)
+        whole = draw(shape + axis * (total - shape[batch_axis]),
+                     seed=self.noise_seed)
+        return tf.slice(whole, axis * offset, shape)
 
     # --- Optimizers and the step helper. -------------------------------------
 
@@ -292,8 +354,10 @@ class GenerativeModel(keras.Model):
         """Applies this replica's gradients with a named optimizer.
 
         Keras sums the replicas' updates under a distribution strategy, so
-        each replica's gradient is divided by the number of replicas: the
-        step is then that of the mean over the global batch. Gradients in
+        each replica's gradient is weighted by its share of the global batch
+        (its rows over all replicas' rows, the step's batch the base records
+        around ``train_step``): the step is then that of the mean over the
+        global batch, as on one device. Gradients in
         closed form (an RBM's) come here directly; ``minimize`` takes them
         from a tape.
 
@@ -315,8 +379,17 @@ class GenerativeModel(keras.Model):
                 for gradient, variable in zip(gradients, variables)]
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         if replicas > 1:
-            gradients = [None if gradient is None else gradient / replicas
-                         for gradient in gradients]
+            # Keras sums the replicas' updates: each weighs by its share of
+            # the global batch, so the sum is the global batch's mean.
+            rows = getattr(_STEP, "rows", None)
+            if rows is None:
+                share = 1.0 / replicas
+            else:
+                _, total = distribute.replica_rows(rows)
+                share = tf.cast(rows, tf.float32) / tf.cast(total,
+                                                            tf.float32)
+            gradients = [None if gradient is None else gradient * tf.cast(
+                share, gradient.dtype) for gradient in gradients]
         named = self.optimizers[optimizer]
         if not named.built:
             # On all its variables: built on this step's alone, it would
@@ -409,6 +482,19 @@ class GenerativeModel(keras.Model):
             train_batches: the batched training dataset.
         """
         del train_batches
+
+    def distribution_problem(self):
+        """Why this model, so configured, cannot train on several replicas.
+
+        Under a distribution strategy each replica holds a part of every
+        batch, and the base makes gradients and training noise add up to
+        one device's (``apply_gradients``, ``training_noise``). A step that
+        needs the whole batch at once (the examples compared with each
+        other, several updates one after another) would train wrong, so
+        such a model returns the reason here and the training loop refuses
+        the strategy with it. Default: None (it can).
+        """
+        return None
 
     def report(self):
         """Returns ``{name: number}`` the model adds to ``metrics.json``.

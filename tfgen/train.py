@@ -58,6 +58,13 @@ flags.DEFINE_string("export_base", None,
 flags.DEFINE_integer("epochs", None, "Epochs (default: the model config's).",
                      lower_bound=0)
 flags.DEFINE_integer("seed", None, "Seed (default: the model config's).")
+flags.DEFINE_enum("strategy", "default", ["default", "mirrored"],
+                  "Distribution strategy (tfgen.distribute): default (one "
+                  "device) or mirrored (every local GPU, or the CPU's "
+                  "--cpu_devices); config.batch_size is the global batch.")
+flags.DEFINE_integer("cpu_devices", 1,
+                     "Logical devices the CPU is split into (for "
+                     "--strategy=mirrored without GPUs).", lower_bound=1)
 flags.DEFINE_bool("deterministic", False,
                   "Deterministic ops (tf.config.experimental."
                   "enable_op_determinism): the same seed gives the same "
@@ -103,8 +110,10 @@ def make_config(model_name, *, variant=None, overrides=None, dataset=None,
 
 def prepare(model_name, *, variant=None, overrides=None, dataset=None,
             epochs=None, seed=None, workdir=None, data_dir=None,
-            manual_dir=None):
+            manual_dir=None, strategy="default"):
     """Checks the request and loads data and model; writes no output.
+
+    ``strategy`` names a ``tfgen.distribute`` strategy.
 
     Returns:
         A ``tfgen.training.PreparedRun``.
@@ -117,9 +126,12 @@ def prepare(model_name, *, variant=None, overrides=None, dataset=None,
     spec, config = make_config(model_name, variant=variant,
                                overrides=overrides, dataset=dataset,
                                epochs=epochs, seed=seed)
+    from tfgen import distribute
+
     workdir = pathlib.Path(workdir or pathlib.Path("runs") / model_name)
     return training.prepare(spec, config, workdir, data_dir=data_dir,
-                            manual_dir=manual_dir)
+                            manual_dir=manual_dir,
+                            strategy=distribute.get_strategy(strategy))
 
 
 def execute(run, *, export_base=None, verbose=1):
@@ -183,6 +195,9 @@ def main(argv):
                 return
             if not FLAGS.model:
                 raise errors.UsageError("--model is required (see --list_models)")
+            from tfgen import distribute
+
+            distribute.split_cpu(FLAGS.cpu_devices)
             if FLAGS.deterministic:
                 import tensorflow as tf
 
@@ -191,7 +206,8 @@ def main(argv):
                 FLAGS.model, variant=FLAGS.config_variant,
                 overrides=cli.CONFIG_OVERRIDES, dataset=FLAGS.dataset,
                 epochs=FLAGS.epochs, seed=FLAGS.seed, workdir=FLAGS.workdir,
-                data_dir=FLAGS.data_dir, manual_dir=FLAGS.manual_dir)
+                data_dir=FLAGS.data_dir, manual_dir=FLAGS.manual_dir,
+                strategy=FLAGS.strategy)
     except errors.UsageError as error:
         cli.fail(str(error), 2)
 

@@ -13,6 +13,7 @@ the run), checkpoints, TensorBoard logs, ``metrics.json``,
 optimizer step per batch do it inside their ``train_step``.
 """
 
+import contextlib
 import dataclasses
 import json
 import pathlib
@@ -126,11 +127,13 @@ def _absolute(folder):
     return None if folder is None else str(pathlib.Path(folder).resolve())
 
 
-def build_model(spec, config, info):
-    """Builds, compiles and creates every variable of a registered model."""
+def build_model(spec, config, info, strategy=None):
+    """Builds, compiles and creates every variable of a registered model
+    (in ``strategy``'s scope, if given)."""
     keras.utils.set_random_seed(config.seed)
-    model = spec.build(config, info)
-    model.compile_for_training()
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        model = spec.build(config, info)
+        model.compile_for_training()
     return model
 
 
@@ -149,9 +152,12 @@ class PreparedRun:
     # epoch -> the training split with that epoch's draws
     # (``data.load_by_epoch``); None: ``splits["train"]`` every epoch.
     train_by_epoch: object = None
+    # The tf.distribute strategy the model was built in (None: default).
+    strategy: object = None
 
 
-def prepare(spec, config, workdir, *, data_dir=None, manual_dir=None):
+def prepare(spec, config, workdir, *, data_dir=None, manual_dir=None,
+            strategy=None):
     """Checks and loads everything a run needs, writing nothing in ``workdir``.
 
     Everything that can be wrong with a user's request fails here (bad config,
@@ -164,12 +170,15 @@ def prepare(spec, config, workdir, *, data_dir=None, manual_dir=None):
         workdir: folder for checkpoints, logs, metrics and plots.
         data_dir: TFDS folder of prepared datasets (TFDS's default if None).
         manual_dir: folder of the standard dataset files for offline use.
+        strategy: a ``tf.distribute.Strategy`` to train under
+            (``tfgen.distribute.get_strategy``); None: the default.
 
     Returns:
         A ``PreparedRun`` for ``execute``.
 
     Raises:
-        UsageError: bad config, dataset or folder, or an incompatible workdir.
+        UsageError: bad config, dataset or folder, an incompatible workdir,
+            or a model that cannot train on the strategy's replicas.
     """
     config_lib.validate(config)
     # Before the data pipeline: its random ops mix in the global seed.
@@ -179,13 +188,18 @@ def prepare(spec, config, workdir, *, data_dir=None, manual_dir=None):
     train_by_epoch = data.load_by_epoch(
         config.dataset, "train", preprocessing=config.preprocessing,
         seed=config.seed, data_dir=data_dir, manual_dir=manual_dir)
-    model = build_model(spec, config, info)
+    model = build_model(spec, config, info, strategy)
+    replicas = strategy.num_replicas_in_sync if strategy else 1
+    problem = model.distribution_problem() if replicas > 1 else None
+    if problem:
+        raise errors.UsageError(
+            f"{spec.name} cannot train on {replicas} replicas: {problem}")
     workdir = pathlib.Path(workdir)
     _check_resumable(workdir, config, spec.name)
     return PreparedRun(spec, config, info, splits, model, workdir,
                        data_dir=_absolute(data_dir),
                        manual_dir=_absolute(manual_dir),
-                       train_by_epoch=train_by_epoch)
+                       train_by_epoch=train_by_epoch, strategy=strategy)
 
 
 def execute(run, *, verbose=1):
@@ -211,7 +225,9 @@ def execute(run, *, verbose=1):
         CheckpointError: a checkpoint could not be written, or none of
             the workdir's can be read.
     """
-    with checkpoints.workdir_lock(run.workdir):
+    with checkpoints.workdir_lock(run.workdir), (
+            run.strategy.scope() if run.strategy
+            else contextlib.nullcontext()):
         return _execute_locked(run, verbose=verbose)
 
 

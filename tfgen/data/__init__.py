@@ -44,8 +44,9 @@ from tfgen.data import preprocessing as preprocessing_lib
 from tfgen.data import toy2d
 from tfgen.data.info import DataInfo
 
-__all__ = ["DATASETS", "SPLITS", "DataInfo", "get_info", "load", "load_by_epoch",
-           "load_epochs", "num_batches", "shuffle_seed", "shuffled_epochs"]
+__all__ = ["DATASETS", "SPLITS", "DataInfo", "get_info", "load",
+           "load_by_epoch", "load_epochs", "num_batches", "shuffle_seed",
+           "shuffled_epochs"]
 
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "ring8", "grid25")
 SPLITS = ("train", "validation", "test")

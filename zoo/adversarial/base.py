@@ -56,6 +56,12 @@ from zoo.adversarial.gan_config import GENERATOR
 tfd = tfp.distributions
 
 
+def _batch_normalization():
+    # Statistics of the global batch under a distribution strategy, as on
+    # one device (the same layer where there is one replica).
+    return keras.layers.BatchNormalization(synchronized=True)
+
+
 class GAN(GenerativeModel):
     """A generative adversarial network; the family's models subclass it.
 
@@ -98,7 +104,7 @@ class GAN(GenerativeModel):
     def _generator_normalize(self):
         kind = self.config.generator_normalization
         if kind == "batch":
-            return keras.layers.BatchNormalization
+            return _batch_normalization
         if kind == "virtual":
             return lambda: gan_layers.VirtualBatchNorm(self.reference_size)
         return None
@@ -106,7 +112,7 @@ class GAN(GenerativeModel):
     def _discriminator_normalize(self):
         kind = self.config.discriminator_normalization
         if kind == "batch":
-            return keras.layers.BatchNormalization
+            return _batch_normalization
         if kind == "layer":
             return keras.layers.LayerNormalization
         return None
@@ -220,8 +226,8 @@ class GAN(GenerativeModel):
 
     def training_codes(self, batch_size):
         """Fresh codes z ~ N(0, I), (B, latent_dim), from the noise seed."""
-        return keras.random.normal((batch_size, self.latent_dim),
-                                   seed=self.noise_seed)
+        return self.training_noise((batch_size, self.latent_dim),
+                          distribution="normal")
 
     def discriminator_objective(self, real, fake, labels=None, training=True):
         """The discriminator's loss on a real and a generated batch.
@@ -237,8 +243,7 @@ class GAN(GenerativeModel):
             config.loss, real_scores, fake_scores,
             real_label=config.real_label, fake_label=config.fake_label)
         if config.gradient_penalty:
-            mix = keras.random.uniform((tf.shape(real)[0],),
-                                       seed=self.noise_seed)
+            mix = self.training_noise((tf.shape(real)[0],))
             penalty = losses.gradient_penalty(
                 lambda examples: self.score(examples, labels,
                                             training=training),
@@ -309,6 +314,18 @@ class GAN(GenerativeModel):
             loss = self.generator_objective(codes, labels, real)
         self.minimize(tape, loss, optimizer=GENERATOR)
         return loss
+
+    def distribution_problem(self):
+        if (self.config.updates != "simultaneous"
+                and int(self.config.discriminator_steps) > 1):
+            return ("config.discriminator_steps > 1 moves the generator "
+                    "inside a tf.cond, and tf.distribute cannot combine the "
+                    "replicas' updates there; set it to 1")
+        if self.config.minibatch_kernels:
+            return ("minibatch discrimination (config.minibatch_kernels > 0) "
+                    "compares each example with the rest of its batch, "
+                    "which a replica holds only a part of")
+        return None
 
     def train_step(self, batch):
         real = batch["image"]

@@ -150,6 +150,10 @@ class UnrolledGAN(gan.MLPGAN):
             training=True)  # (B, 1)
         return tf.squeeze(scores, -1)
 
+    def distribution_problem(self):
+        return ("the unrolled discriminator steps are updates within a step, "
+                "made on this replica's part of the batch alone")
+
     def unrolled_discriminator(self, real, fake, labels=None, steps=None):
         """theta_D^K: K steps of D's optimizer on its loss, as tensors.
 

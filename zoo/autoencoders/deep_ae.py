@@ -253,9 +253,9 @@ class DeepAutoencoder(stacked_ae.StackedAutoencoder):
         weights, _, hidden_bias = self.rbm(layer)
         inputs = energy.hidden_logits(visible, weights, hidden_bias)
         if self.is_code_layer(layer):
-            return inputs + keras.random.normal(tf.shape(inputs),
-                                                seed=self.noise_seed)
-        noise = keras.random.uniform(tf.shape(inputs), seed=self.noise_seed)
+            return inputs + self.training_noise(tf.shape(inputs),
+                                       distribution="normal")
+        noise = self.training_noise(tf.shape(inputs))
         return tf.cast(noise < tf.sigmoid(inputs), tf.float32)
 
     def visible_means(self, hidden, layer):

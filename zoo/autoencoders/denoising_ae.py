@@ -167,11 +167,10 @@ class DenoisingAutoencoder(autoencoder.Autoencoder):
         if self.noise == "masking":
             # uniform < corruption has probability corruption, for 0 and 1
             # included (the draws lie in [0, 1)).
-            kept = keras.random.uniform(shape, seed=self.noise_seed) >= (
-                self.corruption)
+            kept = self.training_noise(shape) >= self.corruption
             return images * tf.cast(kept, tf.float32)
-        return images + self.noise_stddev * keras.random.normal(
-            shape, seed=self.noise_seed)
+        return images + self.noise_stddev * self.training_noise(
+            shape, distribution="normal")
 
     def loss_terms(self, images, training):
         """The denoising objective: decode f(x~), compare with clean x.

@@ -209,8 +209,9 @@ class PixelCNNPlusPlus(base.AutoregressiveModel):
         self.built = True
 
     def _dropout(self, features):
-        return keras.random.dropout(features, self.dropout_rate,
-                                    seed=self.noise_seed)
+        kept = self.training_noise(tf.shape(features)) >= self.dropout_rate
+        return features * tf.cast(kept, features.dtype) / (
+            1.0 - self.dropout_rate)
 
     def network_parameters(self, values):
         """The mixture parameters of every pixel, (B, H, W, P).

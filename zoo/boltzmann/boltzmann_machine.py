@@ -276,9 +276,9 @@ class BoltzmannMachine(GenerativeModel):
         all_units = tf.range(self.num_units)
 
         # Positive phase: hidden units from a random state, visibles clamped.
-        positive_noise = keras.random.uniform(
+        positive_noise = self.training_noise(
             (self.config.positive_gibbs_steps + 1, batch_size,
-             self.num_hidden), seed=self.noise_seed)  # (P + 1, B, H)
+             self.num_hidden), batch_axis=1)  # (P + 1, B, H)
         start = tf.concat([visible, tf.cast(positive_noise[0] < 0.5,
                                             tf.float32)], axis=1)  # (B, N)
         clamped = fully_connected.gibbs_sweeps(
@@ -287,9 +287,11 @@ class BoltzmannMachine(GenerativeModel):
             lambda step: positive_noise[step + 1])
 
         # Negative phase: the persistent chains run free.
-        negative_noise = keras.random.uniform(
+        # The persistent chains are not examples: every replica draws the
+        # same noise and moves them alike.
+        negative_noise = self.training_noise(
             (self.config.negative_gibbs_steps, self.config.num_chains,
-             self.num_units), seed=self.noise_seed)  # (K, C, N)
+             self.num_units), batch_axis=None)  # (K, C, N)
         free = fully_connected.gibbs_sweeps(
             self.chains, weights, bias, all_units,
             self.config.negative_gibbs_steps,

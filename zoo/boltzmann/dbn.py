@@ -239,8 +239,8 @@ class DBN(GenerativeModel):
 
     def _bernoulli(self, probabilities):
         """Binary states drawn with the training noise."""
-        return sampling.sample_binary(probabilities, keras.random.uniform(
-            tf.shape(probabilities), seed=self.noise_seed))
+        return sampling.sample_binary(
+            probabilities, self.training_noise(tf.shape(probabilities)))
 
     # --- Classification. ------------------------------------------------
 

@@ -148,12 +148,12 @@ class RBM(GenerativeModel):
             hidden, self.weights_vh, self.visible_bias,
             gaussian=self.gaussian).mean()
 
-    def visible_noise(self, shape):
-        """Training noise of the visibles' draws, from ``noise_seed``:
+    def visible_noise(self, shape, batch_axis=0):
+        """Training noise of the visibles' draws (``training_noise``):
         uniform, or standard normal for Gaussian visibles."""
-        if self.gaussian:
-            return keras.random.normal(shape, seed=self.noise_seed)
-        return keras.random.uniform(shape, seed=self.noise_seed)
+        return self.training_noise(
+            shape, distribution="normal" if self.gaussian else "uniform",
+            batch_axis=batch_axis)
 
     def visible_free_energy(self, visible):
         """F(v) of visible units (B, V), (B,)."""
@@ -171,9 +171,11 @@ class RBM(GenerativeModel):
     def _draw(self, shape, index, visible):
         """Training noise for ``negative_phase``, from ``noise_seed``."""
         del index
+        # PCD's chains are not examples: every replica draws the same.
+        batch_axis = None if self.persistent else 0
         if visible:
-            return self.visible_noise(shape)
-        return keras.random.uniform(shape, seed=self.noise_seed)
+            return self.visible_noise(shape, batch_axis)
+        return self.training_noise(shape, batch_axis=batch_axis)
 
     def _phases(self, data, draw):
         """The positive and negative phases of an update on ``data`` (N, V).
@@ -217,6 +219,13 @@ class RBM(GenerativeModel):
                 data, flip_indices, *self.parameters)
         return values
 
+    def distribution_problem(self):
+        if self.config.minibatch_size:
+            return ("config.minibatch_size > 0 makes several updates one "
+                    "after another within a batch, which replicas holding "
+                    "parts of the batch cannot make; set it to 0")
+        return None
+
     def train_step(self, batch):
         """One update per batch, or one per minibatch of the batch.
 
@@ -237,10 +246,10 @@ class RBM(GenerativeModel):
             data_probs, negatives, negative_probs = self._phases(data,
                                                                  self._draw)
         batch_size = tf.shape(data)[0]
-        hidden_noise = keras.random.uniform([batch_size, self.num_hidden],
-                                            seed=self.noise_seed)
-        flip_indices = keras.random.randint([batch_size], 0, self.num_visible,
-                                            seed=self.noise_seed)
+        hidden_noise = self.training_noise([batch_size, self.num_hidden])
+        flip_indices = tf.minimum(
+            tf.cast(self.training_noise([batch_size]) * self.num_visible,
+                    tf.int32), self.num_visible - 1)
         values = self._metric_values(data, negatives, hidden_noise,
                                      flip_indices)
         if not minibatch_size:
@@ -261,11 +270,12 @@ class RBM(GenerativeModel):
         # All the loop's noise in two draws, not a few per update: the
         # per-op cost, not arithmetic, bounds small updates on a CPU.
         steps = int(self.config.cd_steps)
-        hidden_noise_all = keras.random.uniform(
+        hidden_noise_all = self.training_noise(
             [num_minibatches, steps, num_chains, self.num_hidden],
-            seed=self.noise_seed)
+            batch_axis=None)
         visible_noise_all = self.visible_noise(
-            [num_minibatches, steps, num_chains, self.num_visible])
+            [num_minibatches, steps, num_chains, self.num_visible],
+            batch_axis=None)
 
         def update(index, minibatch):  # minibatch (n, V)
             def draw(shape, half_step, visible):
