@@ -319,7 +319,7 @@ def _fit_stages(model, train_epochs, validation_batches, initial_epoch,
 
     Args:
         train_epochs: ``range of epoch numbers -> dataset`` of those
-            epochs' batches (``tfgen.data.load_epochs``), read by one
+            epochs' batches (``tfgen.data.shuffled_epochs``), read by one
             iterator across a stage's epochs.
         steps_per_epoch: batches in each epoch.
 

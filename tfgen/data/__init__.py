@@ -22,8 +22,8 @@ one split as an unbatched, unshuffled ``tf.data.Dataset`` of
 ``{"image", "label"}``, preprocessed as the model's config asks
 (``tfgen.data.preprocessing``); ``load_by_epoch`` gives it as a function of
 the epoch (whose draws ``binarize_dynamic`` makes), and ``shuffled_epochs``
-(``load_epochs``: the two together) a range of epochs, shuffled and
-batched, each epoch a function of the seed and its number alone.
+a range of epochs of such a split, shuffled and batched, each epoch a
+function of the seed and its number alone.
 
 Both check their arguments (dataset name, split, preprocessing, seed, the
 manual folder and its files) before they write anything, so a call that
@@ -45,7 +45,7 @@ from tfgen.data import toy2d
 from tfgen.data.info import DataInfo
 
 __all__ = ["DATASETS", "SPLITS", "DataInfo", "get_info", "load",
-           "load_by_epoch", "load_epochs", "num_batches", "shuffle_seed",
+           "load_by_epoch", "num_batches", "shuffle_seed",
            "shuffled_epochs"]
 
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "ring8", "grid25")
@@ -339,20 +339,6 @@ def shuffled_epochs(split_for_epoch, *, size, seed, batch_size, epochs):
 
     return (tf.data.Dataset.range(epochs.start, epochs.stop)
             .flat_map(one_epoch).prefetch(tf.data.AUTOTUNE))
-
-
-def load_epochs(name, split, *, preprocessing, seed, batch_size, epochs,
-                data_dir=None, manual_dir=None):
-    """``shuffled_epochs`` of ``load_by_epoch``'s split: the training data.
-
-    Args and Raises are those of the two.
-    """
-    split_for_epoch = load_by_epoch(name, split, preprocessing=preprocessing,
-                                    seed=seed, data_dir=data_dir,
-                                    manual_dir=manual_dir)
-    size = _prepare(name, data_dir, manual_dir).split_sizes[split]
-    return shuffled_epochs(split_for_epoch, size=size, seed=seed,
-                           batch_size=batch_size, epochs=epochs)
 
 
 def num_batches(size, batch_size):

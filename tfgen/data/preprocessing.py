@@ -162,7 +162,7 @@ def preprocess(dataset, preprocessing, *, num_levels, seed, epoch=0):
     so ``dataset`` must come in a fixed order (unshuffled, as ``load``
     returns it); shuffle after this function, not before. Do not ``cache()``
     a dynamically binarized dataset across epochs: build one per epoch
-    (``tfgen.data.load_epochs`` does).
+    (``tfgen.data.load_by_epoch`` does).
 
     Args:
         dataset: a ``tf.data.Dataset`` of ``{"image": integer levels (H, W, C),

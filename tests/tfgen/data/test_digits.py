@@ -191,10 +191,11 @@ def test_datasets_lists_the_names():
 
 
 def _epochs(data_dir, epochs, preprocessing="binarize_dynamic", seed=3):
-    dataset = data.load_epochs("digits", "train", preprocessing=preprocessing,
-                               seed=seed, batch_size=100, epochs=epochs,
-                               data_dir=data_dir)
     size = data.get_info("digits", data_dir=data_dir).split_sizes["train"]
+    dataset = data.shuffled_epochs(
+        data.load_by_epoch("digits", "train", preprocessing=preprocessing,
+                           seed=seed, data_dir=data_dir),
+        size=size, seed=seed, batch_size=100, epochs=epochs)
     per_epoch = data.num_batches(size, 100)
     batches = list(dataset.as_numpy_iterator())
     assert len(batches) == per_epoch * len(epochs)
@@ -242,9 +243,14 @@ def test_static_binarization_keeps_each_image_across_epochs(data_dir):
     ({"epochs": [0, 1]}, "epochs"),
     ({"epochs": range(-1, 2)}, "epochs"),
     ({"batch_size": 0}, "batch_size"),
+    ({"size": 0}, "size"),
+    ({"seed": 1.5}, "seed"),
 ])
-def test_load_epochs_refuses_bad_arguments(data_dir, kwargs, match):
-    arguments = {"preprocessing": "unit", "seed": 0, "batch_size": 8,
-                 "epochs": range(2), "data_dir": data_dir, **kwargs}
+def test_shuffled_epochs_refuses_bad_arguments(data_dir, kwargs, match):
+    arguments = {"size": 8, "seed": 0, "batch_size": 8, "epochs": range(2),
+                 **kwargs}
+    split_for_epoch = data.load_by_epoch("digits", "train",
+                                         preprocessing="unit", seed=0,
+                                         data_dir=data_dir)
     with pytest.raises(errors.UsageError, match=match):
-        data.load_epochs("digits", "train", **arguments)
+        data.shuffled_epochs(split_for_epoch, **arguments)
