@@ -96,10 +96,16 @@ class TrainingCheckpoint:
             ``GenerativeModel.build_for_training``).
         directory: the checkpoint folder.
         max_to_keep: how many recent checkpoints to keep.
+        scratch: for a task of a multi-worker run other than the chief: the
+            folder its saves are written to and removed from at once;
+            ``directory``, the chief's, is then only read
+            (``restore_epoch``).
     """
 
-    def __init__(self, model, directory, max_to_keep=2):
+    def __init__(self, model, directory, max_to_keep=2, *, scratch=None):
         self.directory = os.fspath(directory)
+        self._scratch = None if scratch is None else os.fspath(scratch)
+        self._restored = None  # What restore_epoch restored.
         self._max_to_keep = max_to_keep
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False,
                                  name="completed_epochs")
@@ -110,16 +116,23 @@ class TrainingCheckpoint:
         groups = model.checkpoint_variables()
         self._checkpoint = tf.train.Checkpoint(
             epoch=self.epoch, finished=self._finished, **groups)
+        # Made now, not on the first save or restore: under a multi-worker
+        # strategy making a variable is a collective (its first value is
+        # the chief's), which every task must reach at the same point.
+        _ = self._checkpoint.save_counter
         self._manager = self._new_manager()
 
     def _new_manager(self):
         return tf.train.CheckpointManager(
-            self._checkpoint, self.directory, max_to_keep=self._max_to_keep,
-            checkpoint_name=_PREFIX)
+            self._checkpoint, self._scratch or self.directory,
+            max_to_keep=self._max_to_keep, checkpoint_name=_PREFIX)
 
     @property
     def latest(self):
-        """Path prefix of the newest complete checkpoint, or ``None``."""
+        """Path prefix of the newest complete checkpoint, or ``None`` (for
+        a task other than the chief: the one it restored)."""
+        if self._scratch is not None:
+            return self._restored
         return self._manager.latest_checkpoint
 
     def on_disk(self):
@@ -149,6 +162,11 @@ class TrainingCheckpoint:
         Raises:
             CheckpointError: there are checkpoints, and none reads whole.
         """
+        if self._scratch is not None:
+            raise CheckpointError(
+                "a task other than the chief restores the chief's "
+                "checkpoint with restore_epoch, and changes nothing in "
+                f"{self.directory}")
         self._remove_temporary()
         candidates = self.on_disk()
         # Data files without their index: a save cut short between its
@@ -184,6 +202,29 @@ class TrainingCheckpoint:
                 all_model_checkpoint_paths=list(reversed(good)))
             self._manager = self._new_manager()
         self._checkpoint.restore(good[0]).assert_existing_objects_matched()
+        return int(self.epoch.numpy())
+
+    def restore_epoch(self, epoch):
+        """Restores ``<directory>/ckpt-<epoch>`` (the one the chief
+        restored), reading it whole first; 0: restores nothing.
+
+        Returns:
+            ``epoch``.
+
+        Raises:
+            CheckpointError: that checkpoint is missing or does not read
+                whole.
+        """
+        if not epoch:
+            return 0
+        prefix = os.path.join(self.directory, f"{_PREFIX}-{epoch}")
+        reason = unreadable(prefix)
+        if reason is not None:
+            raise CheckpointError(
+                f"cannot read the chief's checkpoint {prefix}: {reason}; "
+                "the workdir must be a folder every task can read")
+        self._checkpoint.restore(prefix).assert_existing_objects_matched()
+        self._restored = prefix
         return int(self.epoch.numpy())
 
     def _without_index(self, indexed):
@@ -240,7 +281,12 @@ class TrainingCheckpoint:
         self.epoch.assign(completed_epochs)
         self._finished.assign(int(finished))
         try:
-            return self._manager.save(checkpoint_number=completed_epochs)
+            saved = self._manager.save(checkpoint_number=completed_epochs)
+            if self._scratch is not None:
+                shutil.rmtree(self._scratch, ignore_errors=True)
+                self._manager = self._new_manager()
+                return None
+            return saved
         except (tf.errors.OpError, OSError) as error:
             self._remove_temporary()
             raise CheckpointError(

@@ -16,7 +16,9 @@ with the same workdir resumes from its last checkpoint; every epoch's
 shuffle and random draws are keyed on the seed and the epoch's number, so
 with ``--deterministic`` a run killed at any moment and started again ends
 with the parameters of an uninterrupted one. Config values are overridden
-with ``--config.NAME=VALUE``.
+with ``--config.NAME=VALUE``. ``--strategy`` trains on several devices, or
+on several machines (``multi_worker``: the same command in every process of
+the cluster ``TF_CONFIG`` names; see ``tfgen.distribute``).
 
 Bad input (unknown model or dataset, a bad flag or config value, a missing
 ``--manual_dir``) prints one line on stderr and exits with status 2, having
@@ -58,10 +60,13 @@ flags.DEFINE_string("export_base", None,
 flags.DEFINE_integer("epochs", None, "Epochs (default: the model config's).",
                      lower_bound=0)
 flags.DEFINE_integer("seed", None, "Seed (default: the model config's).")
-flags.DEFINE_enum("strategy", "default", ["default", "mirrored"],
+flags.DEFINE_enum("strategy", "default",
+                  ["default", "mirrored", "multi_worker"],
                   "Distribution strategy (tfgen.distribute): default (one "
-                  "device) or mirrored (every local GPU, or the CPU's "
-                  "--cpu_devices); config.batch_size is the global batch.")
+                  "device), mirrored (every local GPU, or the CPU's "
+                  "--cpu_devices) or multi_worker (the processes TF_CONFIG "
+                  "names, one command in each); config.batch_size is the "
+                  "global batch.")
 flags.DEFINE_integer("cpu_devices", 1,
                      "Logical devices the CPU is split into (for "
                      "--strategy=mirrored without GPUs).", lower_bound=1)
@@ -113,7 +118,8 @@ def prepare(model_name, *, variant=None, overrides=None, dataset=None,
             manual_dir=None, strategy="default"):
     """Checks the request and loads data and model; writes no output.
 
-    ``strategy`` names a ``tfgen.distribute`` strategy.
+    ``strategy`` names a ``tfgen.distribute`` strategy, or is one made
+    already (``multi_worker`` must be made before TensorFlow's first op).
 
     Returns:
         A ``tfgen.training.PreparedRun``.
@@ -131,7 +137,9 @@ def prepare(model_name, *, variant=None, overrides=None, dataset=None,
     workdir = pathlib.Path(workdir or pathlib.Path("runs") / model_name)
     return training.prepare(spec, config, workdir, data_dir=data_dir,
                             manual_dir=manual_dir,
-                            strategy=distribute.get_strategy(strategy))
+                            strategy=(distribute.get_strategy(strategy)
+                                      if isinstance(strategy, str)
+                                      else strategy))
 
 
 def execute(run, *, export_base=None, verbose=1):
@@ -139,11 +147,18 @@ def execute(run, *, export_base=None, verbose=1):
 
     Returns:
         The results dict written to ``<workdir>/metrics.json``, with the
-        exported SavedModel's path under ``"export"``.
+        exported SavedModel's path under ``"export"``; None in a task of a
+        multi-worker run other than the chief, which trains alone.
     """
     import export
     from tfgen import checkpoints
+    from tfgen import distribute
     from tfgen import training
+
+    cluster = distribute.cluster_of(run.strategy)
+    if cluster is not None and not cluster.is_chief:
+        training.execute(run, verbose=verbose)
+        return None
 
     # One lock over training and export: a second run on the workdir is
     # refused until both are done.
@@ -202,17 +217,22 @@ def main(argv):
                 import tensorflow as tf
 
                 tf.config.experimental.enable_op_determinism()
+            # Before anything runs an op (multi_worker needs that).
+            strategy = distribute.get_strategy(FLAGS.strategy)
             prepared = prepare(
                 FLAGS.model, variant=FLAGS.config_variant,
                 overrides=cli.CONFIG_OVERRIDES, dataset=FLAGS.dataset,
                 epochs=FLAGS.epochs, seed=FLAGS.seed, workdir=FLAGS.workdir,
                 data_dir=FLAGS.data_dir, manual_dir=FLAGS.manual_dir,
-                strategy=FLAGS.strategy)
+                strategy=strategy)
     except errors.UsageError as error:
         cli.fail(str(error), 2)
 
+    import tensorflow as tf
+
     import export
     from tfgen import checkpoints
+    from tfgen import distribute
     from tfgen import training
 
     try:
@@ -222,6 +242,19 @@ def main(argv):
     except (training.TrainingDiverged, checkpoints.CheckpointError,
             export.ExportError) as error:
         cli.fail(str(error), 1)
+    except tf.errors.UnavailableError as error:
+        cluster = distribute.cluster_of(prepared.strategy)
+        if cluster is None:
+            raise
+        # A task of the cluster stopped: every collective is aborted.
+        cli.fail(f"{cluster.name}: {distribute.lost_task(error)}; start "
+                 "every task again to resume from the chief's last "
+                 f"checkpoint in {prepared.workdir / 'checkpoints'}", 1)
+    if results is None:
+        cluster = distribute.cluster_of(prepared.strategy)
+        print(f"{cluster.name}: training done; the chief evaluates and "
+              f"exports the run in {prepared.workdir}.")
+        return
     _report(results)
 
 

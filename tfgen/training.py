@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import json
 import pathlib
+import shutil
 import time
 
 import keras
@@ -25,6 +26,7 @@ from tfgen import callbacks as callbacks_lib
 from tfgen import checkpoints
 from tfgen import config as config_lib
 from tfgen import data
+from tfgen import distribute
 from tfgen import errors
 from tfgen import evaluation
 from tfgen import plots
@@ -183,11 +185,18 @@ def prepare(spec, config, workdir, *, data_dir=None, manual_dir=None,
     config_lib.validate(config)
     # Before the data pipeline: its random ops mix in the global seed.
     keras.utils.set_random_seed(config.seed)
+    cluster = distribute.cluster_of(strategy)
+    if cluster is not None and not cluster.is_chief:
+        # The chief prepares the dataset first: two processes preparing it
+        # in one data_dir at once would clash.
+        distribute.from_chief(strategy, 0)
     info, splits = load_datasets(config, data_dir=data_dir,
                                  manual_dir=manual_dir)
     train_by_epoch = data.load_by_epoch(
         config.dataset, "train", preprocessing=config.preprocessing,
         seed=config.seed, data_dir=data_dir, manual_dir=manual_dir)
+    if cluster is not None and cluster.is_chief:
+        distribute.from_chief(strategy, 0)
     model = build_model(spec, config, info, strategy)
     replicas = strategy.num_replicas_in_sync if strategy else 1
     problem = model.distribution_problem() if replicas > 1 else None
@@ -210,13 +219,20 @@ def execute(run, *, verbose=1):
     once more, so the last checkpoint holds exactly the model evaluated
     here, which ``tfgen.evaluate`` restores.
 
+    In a multi-worker run (``tfgen.distribute``) every task trains; the
+    chief alone writes the workdir, and evaluates a single-device copy of
+    the model restored from the final checkpoint. The other tasks resume
+    from the checkpoint the chief resumed from, write what they must
+    (their part of each save, logs) in ``<workdir>/workers/<task>/``,
+    remove it when training ends, and return no results.
+
     Args:
         run: a ``PreparedRun`` from ``prepare``.
         verbose: Keras verbosity (1: progress bar).
 
     Returns:
         ``(model, results)``: the trained model and the dict written to
-        ``metrics.json``.
+        ``metrics.json`` (None for a task other than the chief).
 
     Raises:
         TrainingDiverged: a metric became NaN or infinite.
@@ -225,17 +241,50 @@ def execute(run, *, verbose=1):
         CheckpointError: a checkpoint could not be written, or none of
             the workdir's can be read.
     """
-    with checkpoints.workdir_lock(run.workdir), (
-            run.strategy.scope() if run.strategy
-            else contextlib.nullcontext()):
-        return _execute_locked(run, verbose=verbose)
+    cluster = distribute.cluster_of(run.strategy)
+    if cluster is not None and not cluster.is_chief:
+        scratch = run.workdir / WORKERS_DIR / cluster.name
+        try:
+            with checkpoints.workdir_lock(scratch):
+                model, _ = _train(run, scratch, verbose=verbose)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                (run.workdir / WORKERS_DIR).rmdir()
+        return model, None
+    with checkpoints.workdir_lock(run.workdir):
+        model, trained = _train(run, run.workdir, verbose=verbose)
+        if cluster is not None:
+            # Keras's evaluate is a collective under the strategy, which
+            # the other tasks have left.
+            model = _restored_copy(run)
+        return model, _evaluate(run, model, trained)
 
 
-def _execute_locked(run, *, verbose):
-    spec, config, info, splits, model, workdir = (
-        run.spec, run.config, run.info, run.splits, run.model, run.workdir)
+# Where the tasks of a multi-worker run other than the chief write, inside
+# the workdir (see ``execute``).
+WORKERS_DIR = "workers"
+
+
+@dataclasses.dataclass
+class _Trained:
+    checkpoint: checkpoints.TrainingCheckpoint
+    epochs_done: int
+    history: dict
+    train_seconds: float
+
+
+def _train(run, output, *, verbose):
+    """Trains ``run`` under its strategy, writing in ``output``.
+
+    Returns:
+        ``(model, _Trained)``.
+    """
+    spec, config, info, splits, model = (
+        run.spec, run.config, run.info, run.splits, run.model)
+    cluster = distribute.cluster_of(run.strategy)
+    chief = cluster is None or cluster.is_chief
     batch_size = config.batch_size
-
     train_by_epoch = run.train_by_epoch or (lambda epoch: splits["train"])
 
     def train_epochs(epochs):
@@ -246,58 +295,88 @@ def _execute_locked(run, *, verbose):
             train_by_epoch, size=info.split_sizes["train"], seed=config.seed,
             batch_size=batch_size, epochs=epochs)
 
-    # What adapt and after_training read: epoch 0's batches.
-    train_batches = train_epochs(range(1))
-    validation_batches = splits["validation"].batch(batch_size).cache()
+    with (run.strategy.scope() if run.strategy
+          else contextlib.nullcontext()):
+        # What adapt and after_training read: epoch 0's batches.
+        train_batches = train_epochs(range(1))
+        validation_batches = data.split_by_batch(
+            splits["validation"].batch(batch_size).cache())
+        model.build_for_training()
+
+        output.mkdir(parents=True, exist_ok=True)
+        evaluation.write_json_atomically(
+            output / CONFIG_FILE, json.loads(config_lib.to_json(config)))
+        evaluation.write_json_atomically(output / RUN_FILE, {
+            "model": spec.name, "data_dir": run.data_dir,
+            "manual_dir": run.manual_dir})
+        model.adapt(train_batches)
+        if chief:
+            checkpoint = checkpoints.TrainingCheckpoint(
+                model, output / "checkpoints")
+            initial_epoch = checkpoint.restore()
+        else:
+            checkpoint = checkpoints.TrainingCheckpoint(
+                model, run.workdir / "checkpoints",
+                scratch=output / "checkpoints")
+        # Every task resumes where the chief did, once the chief has.
+        epoch = distribute.from_chief(run.strategy, initial_epoch if chief
+                                      else 0)
+        if not chief:
+            initial_epoch = checkpoint.restore_epoch(epoch)
+        if initial_epoch and verbose:
+            print(f"Resuming from {checkpoint.latest} "
+                  f"({initial_epoch} epochs done).")
+
+        guard = callbacks_lib.NonFiniteGuard()
+        fit_callbacks = [
+            guard,
+            callbacks_lib.EpochCheckpoint(checkpoint, guard),
+            keras.callbacks.TensorBoard(log_dir=str(output / "logs")),
+        ]
+        if "sample" in model.capabilities and info.is_image:
+            fit_callbacks.append(callbacks_lib.SampleGridSummary(
+                output / "logs" / "samples", config.num_grid_samples,
+                every_epochs=config.sample_every_epochs,
+                last_epoch=sum(int(e) for _, e in model.training_stages())))
+        start = time.time()
+        history = _fit_stages(
+            model, train_epochs, validation_batches, initial_epoch,
+            fit_callbacks, guard, verbose,
+            steps_per_epoch=data.num_batches(info.split_sizes["train"],
+                                             batch_size))
+        train_seconds = time.time() - start
+        if guard.failure is not None:
+            raise TrainingDiverged(
+                f"training stopped: {guard.failure}; the last good "
+                "checkpoint is "
+                f"{checkpoint.latest or '(none: no epoch completed)'}")
+        model.after_training(train_batches)
+        epochs_done = int(checkpoint.epoch.numpy())
+        checkpoint.save(epochs_done, finished=True)
+    return model, _Trained(checkpoint, epochs_done, history, train_seconds)
+
+
+def _restored_copy(run):
+    """A single-device copy of ``run``'s model, restored from the
+    workdir's last checkpoint."""
+    model = build_model(run.spec, run.config, run.info)
     model.build_for_training()
+    checkpoints.TrainingCheckpoint(model, run.workdir / "checkpoints").restore()
+    return model
 
-    workdir.mkdir(parents=True, exist_ok=True)
-    evaluation.write_json_atomically(workdir / CONFIG_FILE,
-                                     json.loads(config_lib.to_json(config)))
-    evaluation.write_json_atomically(workdir / RUN_FILE, {
-        "model": spec.name, "data_dir": run.data_dir,
-        "manual_dir": run.manual_dir})
-    model.adapt(train_batches)
-    checkpoint = checkpoints.TrainingCheckpoint(model, workdir / "checkpoints")
-    initial_epoch = checkpoint.restore()
-    if initial_epoch and verbose:
-        print(f"Resuming from {checkpoint.latest} "
-              f"({initial_epoch} epochs done).")
 
-    guard = callbacks_lib.NonFiniteGuard()
-    fit_callbacks = [
-        guard,
-        callbacks_lib.EpochCheckpoint(checkpoint, guard),
-        keras.callbacks.TensorBoard(log_dir=str(workdir / "logs")),
-    ]
-    if "sample" in model.capabilities and info.is_image:
-        fit_callbacks.append(callbacks_lib.SampleGridSummary(
-            workdir / "logs" / "samples", config.num_grid_samples,
-            every_epochs=config.sample_every_epochs,
-            last_epoch=sum(int(e) for _, e in model.training_stages())))
-    start = time.time()
-    history = _fit_stages(
-        model, train_epochs, validation_batches, initial_epoch, fit_callbacks,
-        guard, verbose,
-        steps_per_epoch=data.num_batches(info.split_sizes["train"],
-                                         batch_size))
-    train_seconds = time.time() - start
-    if guard.failure is not None:
-        raise TrainingDiverged(
-            f"training stopped: {guard.failure}; the last good checkpoint is "
-            f"{checkpoint.latest or '(none: no epoch completed)'}")
-    model.after_training(train_batches)
-    epochs_done = int(checkpoint.epoch.numpy())
-    checkpoint.save(epochs_done, finished=True)
-
+def _evaluate(run, model, trained):
+    """Evaluates the trained model; writes the results and pictures."""
+    spec, config, splits, workdir = (run.spec, run.config, run.splits,
+                                     run.workdir)
     evaluated = evaluation.evaluate(model, splits, data_dir=run.data_dir,
                                     manual_dir=run.manual_dir)
     results = {
         "model": spec.name,
         "dataset": config.dataset,
         "epochs": sum(int(e) for _, e in model.training_stages()),
-        "train_seconds": round(train_seconds, 2),
-        "history": history,
+        "train_seconds": round(trained.train_seconds, 2),
+        "history": trained.history,
         **evaluated,
         "plots": plots.write_model_plots(
             model, workdir, splits["test"],
@@ -305,9 +384,9 @@ def _execute_locked(run, *, verbose):
     }
     write_results(workdir, results)
     evaluation.record_evaluation(workdir, evaluated, model=spec.name,
-                                 checkpoint=checkpoint.latest,
-                                 epochs=epochs_done)
-    return model, results
+                                 checkpoint=trained.checkpoint.latest,
+                                 epochs=trained.epochs_done)
+    return results
 
 
 def _fit_stages(model, train_epochs, validation_batches, initial_epoch,

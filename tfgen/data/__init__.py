@@ -46,7 +46,7 @@ from tfgen.data.info import DataInfo
 
 __all__ = ["DATASETS", "SPLITS", "DataInfo", "get_info", "load",
            "load_by_epoch", "num_batches", "shuffle_seed",
-           "shuffled_epochs"]
+           "shuffled_epochs", "split_by_batch"]
 
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "ring8", "grid25")
 SPLITS = ("train", "validation", "test")
@@ -337,8 +337,22 @@ def shuffled_epochs(split_for_epoch, *, size, seed, batch_size, epochs):
 
         return whole.flat_map(shuffled_batches)
 
-    return (tf.data.Dataset.range(epochs.start, epochs.stop)
-            .flat_map(one_epoch).prefetch(tf.data.AUTOTUNE))
+    return split_by_batch(tf.data.Dataset.range(epochs.start, epochs.stop)
+                          .flat_map(one_epoch).prefetch(tf.data.AUTOTUNE))
+
+
+def split_by_batch(dataset):
+    """``dataset`` of batches, marked to be split batch by batch between
+    the tasks of a multi-worker run.
+
+    Each task reads it whole and keeps its part of every global batch, as
+    the replicas of one process do; the default, sharding by the files read,
+    would give each task other examples, or none.
+    """
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA)
+    return dataset.with_options(options)
 
 
 def num_batches(size, batch_size):

@@ -1,0 +1,202 @@
+"""``--strategy=multi_worker``: two worker processes on localhost.
+
+The pair trains as one device does: the chief alone writes the workdir
+(checkpoints, metrics, the export), the other task removes what it wrote,
+and a pair started again resumes from the chief's last checkpoint and ends
+with the parameters of a single-device run of the same global batch. A
+pair that loses a task stops with a message naming it, and resumes when
+both are started again. Each process is ``python -m tfgen.train``, with
+its own ``TF_CONFIG``.
+"""
+
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfgen import distribute
+from tfgen import errors
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+TIMEOUT = 300  # seconds; a tiny vae's epoch takes about one.
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("localhost", 0))
+        return sock.getsockname()[1]
+
+
+def _command(workdir, data_dir, epochs, strategy):
+    return [sys.executable, "-m", "tfgen.train", "--model=vae",
+            "--config_variant=tiny", f"--epochs={epochs}",
+            f"--strategy={strategy}", f"--workdir={workdir}",
+            f"--data_dir={data_dir}", "--deterministic"]
+
+
+def _start_pair(workdir, data_dir, epochs):
+    cluster = {"worker": [f"localhost:{_free_port()}" for _ in range(2)]}
+    return [subprocess.Popen(
+        _command(workdir, data_dir, epochs, "multi_worker"),
+        env=dict(os.environ, TF_CONFIG=json.dumps(
+            {"cluster": cluster, "task": {"type": "worker", "index": index}})),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+        for index in range(2)]
+
+
+def _finish(processes):
+    """``[(returncode, stdout, stderr)]`` once every process has ended."""
+    ended = []
+    try:
+        for process in processes:
+            out, err = process.communicate(timeout=TIMEOUT)
+            ended.append((process.returncode, out, err))
+    finally:
+        for process in processes:
+            process.kill()
+    return ended
+
+
+def _variables(prefix):
+    reader = tf.train.load_checkpoint(str(prefix))
+    return {name: reader.get_tensor(name)
+            for name in reader.get_variable_to_shape_map()}
+
+
+def _largest_difference(one, other):
+    assert one.keys() == other.keys()
+    return max(float(np.max(np.abs(np.asarray(a, np.float64) - other[name])
+                            / (1.0 + np.abs(a)), initial=0.0))
+               for name, a in one.items()
+               if np.asarray(a).dtype.kind == "f")
+
+
+def test_a_pair_checkpoints_from_the_chief_and_resumes_as_one_device(
+        data_dir, tmp_path):
+    workdir = tmp_path / "pair"
+    first = _finish(_start_pair(workdir, data_dir, epochs=1))
+    for code, _, err in first:
+        assert code == 0, err[-3000:]
+    assert "worker-1: training done" in first[1][1]
+    # The chief's checkpoint, results and export; nothing of the other's.
+    assert sorted(p.name for p in (workdir / "checkpoints").iterdir()) == [
+        "checkpoint", "ckpt-1.data-00000-of-00001", "ckpt-1.index"]
+    metrics = json.loads((workdir / "metrics.json").read_text())
+    assert (pathlib.Path(metrics["export"]) / "saved_model.pb").is_file()
+    assert not (workdir / "workers").exists()
+
+    second = _finish(_start_pair(workdir, data_dir, epochs=2))
+    for code, out, err in second:
+        assert code == 0, err[-3000:]
+        assert (f"Resuming from {workdir / 'checkpoints' / 'ckpt-1'} "
+                "(1 epochs done)") in out
+    assert json.loads((workdir / "metrics.json").read_text())["epochs"] == 2
+
+    alone = tmp_path / "alone"
+    done = subprocess.run(_command(alone, data_dir, 2, "default"),
+                          capture_output=True, text=True, timeout=TIMEOUT,
+                          cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    difference = _largest_difference(
+        _variables(workdir / "checkpoints" / "ckpt-2"),
+        _variables(alone / "checkpoints" / "ckpt-2"))
+    assert difference <= 1e-5
+
+
+def test_a_pair_that_loses_a_task_stops_and_resumes_when_restarted(
+        data_dir, tmp_path):
+    workdir = tmp_path / "pair"
+    chief, other = _start_pair(workdir, data_dir, epochs=5)
+    deadline = time.time() + TIMEOUT
+    while not (workdir / "checkpoints" / "ckpt-2.index").exists():
+        assert chief.poll() is None, chief.communicate()[1][-3000:]
+        assert time.time() < deadline
+        time.sleep(0.1)
+    other.kill()
+    ((code, _, err),) = _finish([chief])
+    assert code == 1
+    last_line = err.strip().splitlines()[-1]
+    assert "worker-0: the cluster lost the task" in last_line
+    assert "/task:1" in last_line and "start every task again" in last_line
+
+    restarted = _finish(_start_pair(workdir, data_dir, epochs=5))
+    for code, out, err in restarted:
+        assert code == 0, err[-3000:]
+        assert "Resuming from" in out
+    (resumed,) = {line for _, out, _ in restarted
+                  for line in out.splitlines() if "Resuming from" in line}
+    assert int(resumed.split("ckpt-")[1].split()[0]) >= 2
+    assert json.loads((workdir / "metrics.json").read_text())["epochs"] == 5
+    assert not (workdir / "workers").exists()
+
+
+def _config(cluster, task_type="worker", index=0):
+    return {"TF_CONFIG": json.dumps(
+        {"cluster": cluster, "task": {"type": task_type, "index": index}})}
+
+
+def test_the_chief_is_the_chief_task_or_else_worker_0():
+    workers = {"worker": ["a:1", "b:2", "c:3"]}
+    found = distribute.cluster_from_env(_config(workers, index=0))
+    assert (found.is_chief, found.name, found.num_workers) == (
+        True, "worker-0", 3)
+    assert not distribute.cluster_from_env(_config(workers, index=2)).is_chief
+    with_chief = {"chief": ["a:1"], "worker": ["b:2"]}
+    assert distribute.cluster_from_env(_config(with_chief, "chief")).is_chief
+    found = distribute.cluster_from_env(_config(with_chief, "worker", 0))
+    assert not found.is_chief and found.num_workers == 2
+
+
+@pytest.mark.parametrize("environ, message", [
+    ({}, "needs the TF_CONFIG environment variable"),
+    ({"TF_CONFIG": "{cluster"}, "not JSON"),
+    ({"TF_CONFIG": "[1]"}, "must be a JSON object"),
+    ({"TF_CONFIG": json.dumps({"task": {}})}, '"cluster" must map'),
+    (_config({"ps": ["a:1"], "worker": ["b:2"]}), "job 'ps' is not supported"),
+    (_config({"worker": ["a"]}), '"host:port"'),
+    (_config({"worker": "a:1"}), '"host:port"'),
+    (_config({"worker": ["a:1", "a:1"]}), "appears twice"),
+    (_config({"chief": ["a:1", "b:2"], "worker": ["c:3"]}, "chief"),
+     "may have one"),
+    (_config({"worker": ["a:1"]}, "chief"), "task type 'chief' is not a job"),
+    (_config({"worker": ["a:1", "b:2"]}, index=2), "task index 2"),
+    (_config({"worker": ["a:1", "b:2"]}, index=True), "task index True"),
+    ({"TF_CONFIG": json.dumps({"cluster": {"worker": ["a:1"]}})},
+     '"task" must be'),
+])
+def test_a_bad_tf_config_is_refused_naming_what_is_wrong(environ, message):
+    with pytest.raises(errors.UsageError, match="TF_CONFIG") as raised:
+        distribute.cluster_from_env(environ)
+    assert message in str(raised.value)
+
+
+def test_the_train_command_refuses_multi_worker_without_tf_config(tmp_path):
+    env = {key: value for key, value in os.environ.items()
+           if key != "TF_CONFIG"}
+    done = subprocess.run(
+        _command(tmp_path / "work", tmp_path / "data", 1, "multi_worker"),
+        capture_output=True, text=True, timeout=TIMEOUT, cwd=REPO, env=env)
+    assert done.returncode == 2
+    assert "needs the TF_CONFIG environment variable" in done.stderr
+    assert not (tmp_path / "work").exists()
+
+
+def test_a_lost_task_is_named():
+    error = tf.errors.UnavailableError(None, None, (
+        "Graph execution error:\n\nCollective ops is aborted by: Error "
+        "reported from /job:worker/task:1: The following tasks are unhealthy "
+        "(stopped sending heartbeats):\n/job:worker/replica:0/task:1\nThe "
+        "tasks have crashed."))
+    assert distribute.lost_task(error) == (
+        "the cluster lost the task /job:worker/replica:0/task:1 (it stopped "
+        "sending heartbeats)")
+    assert distribute.lost_task(tf.errors.UnavailableError(
+        None, None, "Graph execution error:\nsocket closed")) == (
+            "the cluster lost a task (socket closed)")
