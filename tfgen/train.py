@@ -25,6 +25,7 @@ Bad input (unknown model or dataset, a bad flag or config value, a missing
 written nothing.
 """
 
+import contextlib
 import pathlib
 
 from absl import app
@@ -194,6 +195,31 @@ def _report(results):
                     + [f"SavedModel: {results['export']}"]))
 
 
+class LostTask(RuntimeError):
+    """A task of a multi-worker cluster was lost, which aborts every
+    collective of the others."""
+
+
+@contextlib.contextmanager
+def _lost_task_reported(strategy):
+    """Turns the error of a collective that a lost task aborted into a
+    ``LostTask`` naming it."""
+    import tensorflow as tf
+
+    from tfgen import distribute
+
+    try:
+        yield
+    except tf.errors.UnavailableError as error:
+        cluster = distribute.cluster_of(strategy)
+        if cluster is None:
+            raise
+        raise LostTask(
+            f"{cluster.name}: {distribute.lost_task(error)}; start every "
+            "task again, with the same flags, to resume from the chief's "
+            "last checkpoint") from None
+
+
 def main(argv):
     del argv  # Checked by cli.parse_flags.
     # TensorFlow's Python side logs each saved function at INFO level.
@@ -219,16 +245,17 @@ def main(argv):
                 tf.config.experimental.enable_op_determinism()
             # Before anything runs an op (multi_worker needs that).
             strategy = distribute.get_strategy(FLAGS.strategy)
-            prepared = prepare(
-                FLAGS.model, variant=FLAGS.config_variant,
-                overrides=cli.CONFIG_OVERRIDES, dataset=FLAGS.dataset,
-                epochs=FLAGS.epochs, seed=FLAGS.seed, workdir=FLAGS.workdir,
-                data_dir=FLAGS.data_dir, manual_dir=FLAGS.manual_dir,
-                strategy=strategy)
+            with _lost_task_reported(strategy):
+                prepared = prepare(
+                    FLAGS.model, variant=FLAGS.config_variant,
+                    overrides=cli.CONFIG_OVERRIDES, dataset=FLAGS.dataset,
+                    epochs=FLAGS.epochs, seed=FLAGS.seed,
+                    workdir=FLAGS.workdir, data_dir=FLAGS.data_dir,
+                    manual_dir=FLAGS.manual_dir, strategy=strategy)
     except errors.UsageError as error:
         cli.fail(str(error), 2)
-
-    import tensorflow as tf
+    except LostTask as error:
+        cli.fail(str(error), 1)
 
     import export
     from tfgen import checkpoints
@@ -236,20 +263,13 @@ def main(argv):
     from tfgen import training
 
     try:
-        results = execute(prepared, export_base=FLAGS.export_base)
+        with _lost_task_reported(prepared.strategy):
+            results = execute(prepared, export_base=FLAGS.export_base)
     except errors.UsageError as error:  # The workdir is another run's.
         cli.fail(str(error), 2)
     except (training.TrainingDiverged, checkpoints.CheckpointError,
-            export.ExportError) as error:
+            export.ExportError, LostTask) as error:
         cli.fail(str(error), 1)
-    except tf.errors.UnavailableError as error:
-        cluster = distribute.cluster_of(prepared.strategy)
-        if cluster is None:
-            raise
-        # A task of the cluster stopped: every collective is aborted.
-        cli.fail(f"{cluster.name}: {distribute.lost_task(error)}; start "
-                 "every task again to resume from the chief's last "
-                 f"checkpoint in {prepared.workdir / 'checkpoints'}", 1)
     if results is None:
         cluster = distribute.cluster_of(prepared.strategy)
         print(f"{cluster.name}: training done; the chief evaluates and "

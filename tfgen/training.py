@@ -19,6 +19,7 @@ import json
 import pathlib
 import shutil
 import time
+import zlib
 
 import keras
 
@@ -186,17 +187,25 @@ def prepare(spec, config, workdir, *, data_dir=None, manual_dir=None,
     # Before the data pipeline: its random ops mix in the global seed.
     keras.utils.set_random_seed(config.seed)
     cluster = distribute.cluster_of(strategy)
+    # What every task of a cluster must train: the same model and config.
+    fingerprint = zlib.crc32(json.dumps(
+        {"model": spec.name, "config": json.loads(config_lib.to_json(config))},
+        sort_keys=True).encode())
     if cluster is not None and not cluster.is_chief:
         # The chief prepares the dataset first: two processes preparing it
         # in one data_dir at once would clash.
-        distribute.from_chief(strategy, 0)
+        if distribute.from_chief(strategy, 0) != fingerprint:
+            raise errors.UsageError(
+                f"{cluster.name} was started with another model or config "
+                "than the chief; start every task of the cluster with the "
+                "same flags")
     info, splits = load_datasets(config, data_dir=data_dir,
                                  manual_dir=manual_dir)
     train_by_epoch = data.load_by_epoch(
         config.dataset, "train", preprocessing=config.preprocessing,
         seed=config.seed, data_dir=data_dir, manual_dir=manual_dir)
     if cluster is not None and cluster.is_chief:
-        distribute.from_chief(strategy, 0)
+        distribute.from_chief(strategy, fingerprint)
     model = build_model(spec, config, info, strategy)
     replicas = strategy.num_replicas_in_sync if strategy else 1
     problem = model.distribution_problem() if replicas > 1 else None

@@ -272,3 +272,34 @@ def test_the_train_command_refuses_a_workdir_in_use(tmp_path, data_dir):
         f"{process.pid} ")
     assert sorted(path.name for path in workdir.iterdir()) == [
         checkpoints.LOCK_FILE]
+
+
+def test_a_task_other_than_the_chief_reads_the_chiefs_and_keeps_nothing(
+        tmp_path):
+    chief = Holder(seed=0)
+    directory = tmp_path / "checkpoints"
+    saved = _train(chief, checkpoints.TrainingCheckpoint(chief, directory), 2)
+    before = sorted(p.name for p in directory.iterdir())
+
+    other = Holder(seed=1)
+    scratch = tmp_path / "workers" / "worker-1" / "checkpoints"
+    checkpoint = checkpoints.TrainingCheckpoint(other, directory,
+                                                scratch=scratch)
+    assert checkpoint.restore_epoch(0) == 0 and checkpoint.latest is None
+    assert checkpoint.restore_epoch(1) == 1
+    np.testing.assert_array_equal(other.weights.numpy(), saved[1])
+    assert checkpoint.latest == str(directory / "ckpt-1")
+    # Its save (a collective, in a cluster) is written, then removed.
+    assert checkpoint.save(3) is None
+    assert not scratch.exists()
+    assert sorted(p.name for p in directory.iterdir()) == before
+    with pytest.raises(checkpoints.CheckpointError, match="restore_epoch"):
+        checkpoint.restore()
+
+    _truncate(_data_file(directory / "ckpt-2"))
+    with pytest.raises(checkpoints.CheckpointError,
+                       match="cannot read the chief's checkpoint .*ckpt-2"):
+        checkpoint.restore_epoch(2)
+    with pytest.raises(checkpoints.CheckpointError, match="ckpt-5"):
+        checkpoint.restore_epoch(5)
+    assert sorted(p.name for p in directory.iterdir()) == before

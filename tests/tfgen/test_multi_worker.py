@@ -41,10 +41,11 @@ def _command(workdir, data_dir, epochs, strategy):
             f"--data_dir={data_dir}", "--deterministic"]
 
 
-def _start_pair(workdir, data_dir, epochs):
+def _start_pair(workdir, data_dir, epochs, *, other_flags=()):
     cluster = {"worker": [f"localhost:{_free_port()}" for _ in range(2)]}
     return [subprocess.Popen(
-        _command(workdir, data_dir, epochs, "multi_worker"),
+        _command(workdir, data_dir, epochs, "multi_worker")
+        + (list(other_flags) if index else []),
         env=dict(os.environ, TF_CONFIG=json.dumps(
             {"cluster": cluster, "task": {"type": "worker", "index": index}})),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
@@ -135,6 +136,18 @@ def test_a_pair_that_loses_a_task_stops_and_resumes_when_restarted(
     assert int(resumed.split("ckpt-")[1].split()[0]) >= 2
     assert json.loads((workdir / "metrics.json").read_text())["epochs"] == 5
     assert not (workdir / "workers").exists()
+
+
+def test_a_task_started_with_another_config_is_refused(data_dir, tmp_path):
+    workdir = tmp_path / "pair"
+    chief, other = _finish(_start_pair(workdir, data_dir, epochs=1,
+                                       other_flags=["--seed=7"]))
+    assert other[0] == 2
+    assert other[2].strip().splitlines()[-1] == (
+        "error: worker-1 was started with another model or config than the "
+        "chief; start every task of the cluster with the same flags")
+    assert chief[0] == 1 and "lost the task" in chief[2]
+    assert not (workdir / "checkpoints").exists()
 
 
 def _config(cluster, task_type="worker", index=0):
