@@ -12,15 +12,15 @@ its own ``TF_CONFIG``.
 import json
 import os
 import pathlib
-import socket
 import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from benchmarks import kill_resume
+from benchmarks import multi_worker
 from tfgen import distribute
 from tfgen import errors
 
@@ -28,55 +28,17 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 TIMEOUT = 300  # seconds; a tiny vae's epoch takes about one.
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("localhost", 0))
-        return sock.getsockname()[1]
-
-
-def _command(workdir, data_dir, epochs, strategy):
-    return [sys.executable, "-m", "tfgen.train", "--model=vae",
-            "--config_variant=tiny", f"--epochs={epochs}",
-            f"--strategy={strategy}", f"--workdir={workdir}",
-            f"--data_dir={data_dir}", "--deterministic"]
+def _command(workdir, data_dir, epochs):
+    return kill_resume.Case("vae", epochs).argv(workdir, data_dir)
 
 
 def _start_pair(workdir, data_dir, epochs, *, other_flags=()):
-    cluster = {"worker": [f"localhost:{_free_port()}" for _ in range(2)]}
-    return [subprocess.Popen(
-        _command(workdir, data_dir, epochs, "multi_worker")
-        + (list(other_flags) if index else []),
-        env=dict(os.environ, TF_CONFIG=json.dumps(
-            {"cluster": cluster, "task": {"type": "worker", "index": index}})),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
-        for index in range(2)]
+    return multi_worker.start_workers(_command(workdir, data_dir, epochs),
+                                      other_flags=other_flags)
 
 
 def _finish(processes):
-    """``[(returncode, stdout, stderr)]`` once every process has ended."""
-    ended = []
-    try:
-        for process in processes:
-            out, err = process.communicate(timeout=TIMEOUT)
-            ended.append((process.returncode, out, err))
-    finally:
-        for process in processes:
-            process.kill()
-    return ended
-
-
-def _variables(prefix):
-    reader = tf.train.load_checkpoint(str(prefix))
-    return {name: reader.get_tensor(name)
-            for name in reader.get_variable_to_shape_map()}
-
-
-def _largest_difference(one, other):
-    assert one.keys() == other.keys()
-    return max(float(np.max(np.abs(np.asarray(a, np.float64) - other[name])
-                            / (1.0 + np.abs(a)), initial=0.0))
-               for name, a in one.items()
-               if np.asarray(a).dtype.kind == "f")
+    return multi_worker.finish(processes, timeout=TIMEOUT)
 
 
 def test_a_pair_checkpoints_from_the_chief_and_resumes_as_one_device(
@@ -101,14 +63,13 @@ def test_a_pair_checkpoints_from_the_chief_and_resumes_as_one_device(
     assert json.loads((workdir / "metrics.json").read_text())["epochs"] == 2
 
     alone = tmp_path / "alone"
-    done = subprocess.run(_command(alone, data_dir, 2, "default"),
-                          capture_output=True, text=True, timeout=TIMEOUT,
-                          cwd=REPO)
+    done = subprocess.run(_command(alone, data_dir, 2), capture_output=True,
+                          text=True, timeout=TIMEOUT, cwd=REPO)
     assert done.returncode == 0, done.stderr[-3000:]
-    difference = _largest_difference(
-        _variables(workdir / "checkpoints" / "ckpt-2"),
-        _variables(alone / "checkpoints" / "ckpt-2"))
-    assert difference <= 1e-5
+    found = multi_worker.differences(kill_resume.final_state(alone),
+                                     kill_resume.final_state(workdir))
+    assert found["parameters"] <= 1e-5 and found["optimizer"] <= 1e-5
+    assert found["integers_equal"]
 
 
 def test_a_pair_that_loses_a_task_stops_and_resumes_when_restarted(
@@ -194,7 +155,8 @@ def test_the_train_command_refuses_multi_worker_without_tf_config(tmp_path):
     env = {key: value for key, value in os.environ.items()
            if key != "TF_CONFIG"}
     done = subprocess.run(
-        _command(tmp_path / "work", tmp_path / "data", 1, "multi_worker"),
+        [*_command(tmp_path / "work", tmp_path / "data", 1),
+         "--strategy=multi_worker"],
         capture_output=True, text=True, timeout=TIMEOUT, cwd=REPO, env=env)
     assert done.returncode == 2
     assert "needs the TF_CONFIG environment variable" in done.stderr
@@ -213,3 +175,18 @@ def test_a_lost_task_is_named():
     assert distribute.lost_task(tf.errors.UnavailableError(
         None, None, "Graph execution error:\nsocket closed")) == (
             "the cluster lost a task (socket closed)")
+
+
+def test_differences_are_relative_and_grouped():
+    expected = {"model/0": np.array([1.0, -3.0], np.float32),
+                "optimizer_model/1": np.array([0.0], np.float32),
+                "epoch": np.array(2)}
+    found = {"model/0": np.array([1.5, -3.0], np.float32),
+             "optimizer_model/1": np.array([0.25], np.float32),
+             "epoch": np.array(2)}
+    assert multi_worker.differences(expected, found) == {
+        "parameters": 0.25, "optimizer": 0.25, "integers_equal": True}
+    found["epoch"] = np.array(3)
+    assert not multi_worker.differences(expected, found)["integers_equal"]
+    with pytest.raises(ValueError, match="other tensors"):
+        multi_worker.differences(expected, {"model/0": found["model/0"]})
