@@ -270,8 +270,16 @@ def lost_task(error):
     text = str(error)
     match = re.search(r"unhealthy[^\n]*\n\s*(/job:\S+)", text)
     if match:
-        return f"the cluster lost the task {match.group(1)} (it stopped " \
-               "sending heartbeats)"
+        return (f"the cluster lost the task {match.group(1)} (it stopped "
+                "sending heartbeats)")
+    match = re.search(r"remote target (/job:[^\s:]+(?::\d+)?(?:/\S+)?)",
+                      text)
+    if match:
+        reason = re.search(r'grpc_message:"([^"]*)"', text)
+        task = match.group(1).rstrip(":")
+        return (f"the cluster lost the task {task} "
+                f"({reason.group(1) if reason else 'its connection failed'})")
     lines = [line.strip() for line in text.splitlines()
-             if line.strip() and "execution error" not in line]
+             if line.strip() and "execution error" not in line
+             and not line.strip().startswith("Detected at node")]
     return "the cluster lost a task" + (f" ({lines[0]})" if lines else "")

@@ -172,8 +172,18 @@ def test_a_lost_task_is_named():
     assert distribute.lost_task(error) == (
         "the cluster lost the task /job:worker/replica:0/task:1 (it stopped "
         "sending heartbeats)")
+    closed = tf.errors.UnavailableError(None, None, (
+        "Graph execution error:\n\nDetected at node allgather_1 defined at "
+        "(most recent call last):\nSocket closed\nAdditional GRPC error "
+        "information from remote target /job:worker/replica:0/task:1 while "
+        "calling /tensorflow.WorkerService/RecvBuf:\n:UNKNOWN:Error received "
+        'from peer  {grpc_message:"Socket closed", grpc_status:14}'))
+    assert distribute.lost_task(closed) == (
+        "the cluster lost the task /job:worker/replica:0/task:1 (Socket "
+        "closed)")
     assert distribute.lost_task(tf.errors.UnavailableError(
-        None, None, "Graph execution error:\nsocket closed")) == (
+        None, None, "Graph execution error:\n\nDetected at node x defined "
+        "at (most recent call last):\nsocket closed")) == (
             "the cluster lost a task (socket closed)")
 
 
