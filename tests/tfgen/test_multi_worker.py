@@ -111,6 +111,20 @@ def test_a_task_started_with_another_config_is_refused(data_dir, tmp_path):
     assert not (workdir / "checkpoints").exists()
 
 
+def test_a_model_that_cannot_train_on_replicas_is_refused_by_every_task(
+        data_dir, tmp_path):
+    # WGAN's several critic steps per generator step are not replica-aware;
+    # two workers are two replicas, refused as under mirrored.
+    workdir = tmp_path / "pair"
+    argv = kill_resume.Case("wgan", 1).argv(workdir, data_dir)
+    for code, _, err in _finish(multi_worker.start_workers(argv)):
+        assert code == 2, err[-3000:]
+        last_line = err.strip().splitlines()[-1]
+        assert last_line.startswith("error: wgan cannot train on 2 replicas")
+        assert "discriminator_steps" in last_line
+    assert not (workdir / "checkpoints").exists()
+
+
 def _config(cluster, task_type="worker", index=0):
     return {"TF_CONFIG": json.dumps(
         {"cluster": cluster, "task": {"type": task_type, "index": index}})}
