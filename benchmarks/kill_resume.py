@@ -96,7 +96,9 @@ _EPOCH = re.compile(r"^Epoch \d+/\d+", re.MULTILINE)  # Keras's progress.
 _POLL_SECONDS = 0.01
 
 
-def _environment():
+def environment():
+    """This process's environment for a ``tfgen.train`` child: the
+    repository importable, the TensorFlow backend, unbuffered output."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         [str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep)
@@ -228,7 +230,7 @@ def start(case, workdir, data_dir, *, kill_when=None):
         began = time.monotonic()
         process = subprocess.Popen(
             case.argv(workdir, data_dir), stdout=output,
-            stderr=subprocess.STDOUT, env=_environment(), cwd=ROOT)
+            stderr=subprocess.STDOUT, env=environment(), cwd=ROOT)
         appeared, killed = {}, False
         while process.poll() is None:
             elapsed = time.monotonic() - began

@@ -86,7 +86,7 @@ def start_workers(argv, *, num_workers=2, other_flags=()):
                           for _ in range(num_workers)]}
     processes = []
     for index in range(num_workers):
-        env = kill_resume._environment()
+        env = kill_resume.environment()
         env["TF_CONFIG"] = json.dumps(
             {"cluster": cluster, "task": {"type": "worker", "index": index}})
         processes.append(subprocess.Popen(
@@ -162,7 +162,7 @@ def compare(name, *, data_dir, root):
     start = time.time()
     single = subprocess.run(case.argv(alone, data_dir), capture_output=True,
                             text=True, timeout=TIMEOUT, cwd=ROOT,
-                            env=kill_resume._environment())
+                            env=kill_resume.environment())
     row["alone_seconds"] = round(time.time() - start, 1)
     failed = [f"worker {index}: {err.strip()[-1500:]}"
               for index, (code, _, err) in enumerate(ended) if code]
