@@ -269,6 +269,11 @@ def _parse_items(key, text, value, current):
 def apply_overrides(config, overrides):
     """Applies ``{dotted_name: text}`` overrides to a locked config, in place.
 
+    An optimizer entry (``optimizers.NAME``) also takes settings it does not
+    hold yet, any its Keras optimizer accepts (``validate`` checks them);
+    when its ``algorithm`` changes, the old algorithm's own settings that
+    the overrides do not set are dropped, and a line on stdout names them.
+
     Args:
         config: a locked ``ConfigDict``.
         overrides: mapping of dotted field names to their textual values, as
@@ -281,6 +286,7 @@ def apply_overrides(config, overrides):
         UsageError: a name is not a field of the config, or a value does not
             parse as the field's type.
     """
+    switched = {}  # optimizer name: (its algorithm before, settings set)
     for key, text in overrides.items():
         *path, leaf = key.split(".")
         node = config
@@ -289,11 +295,58 @@ def apply_overrides(config, overrides):
                     node[part], ml_collections.ConfigDict):
                 raise errors.UsageError(_unknown_key(config, key))
             node = node[part]
-        if leaf not in node:
+        entry = _optimizer_name(path)
+        if leaf not in node and entry is None:
             raise errors.UsageError(_unknown_key(config, key))
+        if entry is not None:
+            switched.setdefault(entry, (node.algorithm, set()))[1].add(leaf)
         with node.unlocked():
-            node[leaf] = _parse_value(key, text, node[leaf])
+            node[leaf] = (_parse_value(key, text, node[leaf]) if leaf in node
+                          else _parse_setting(key, text))
+    for name, (before, settings) in switched.items():
+        _drop_settings_of(before, config.optimizers[name], name, settings)
     return config
+
+
+def _optimizer_name(path):
+    """The optimizer an override's path (without its leaf) reaches, if it
+    reaches an entry of ``config.optimizers``; otherwise None."""
+    return path[1] if len(path) == 2 and path[0] == "optimizers" else None
+
+
+def _parse_setting(key, text):
+    """Parses a setting the command line adds to an optimizer entry: a
+    number, true or false, None, or else a name."""
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise errors.UsageError(
+        f"--config.{key}={text!r}: expected a number, true or false, None "
+        "or a name")
+
+
+def _drop_settings_of(before, entry, name, kept):
+    """After the command line switched an optimizer's algorithm, drops the
+    old algorithm's own settings that the command line did not set, with a
+    line naming them."""
+    if entry.algorithm == before:
+        return
+    dropped = [setting for setting in optimizers.algorithm_settings(entry)
+               if setting not in kept]
+    if not dropped:
+        return
+    print(f"--config.optimizers.{name}.algorithm={entry.algorithm}: dropped "
+          + ", ".join(f"{setting}={entry[setting]!r}" for setting in dropped)
+          + f" (settings of {before}); set those of {entry.algorithm} with "
+          f"--config.optimizers.{name}.SETTING=VALUE")
+    with entry.unlocked():
+        for setting in dropped:
+            del entry[setting]
 
 
 def _unknown_key(config, key):
@@ -354,10 +407,14 @@ def from_json(text, like):
     values = json.loads(text)
     config = like.copy_and_resolve_references()
 
-    def assign(node, data):
+    def assign(node, data, path=()):
         for key, value in data.items():
-            if isinstance(node[key], ml_collections.ConfigDict):
-                assign(node[key], value)
+            if _optimizer_name([*path, key]) is not None and key in node:
+                # An entry is open: it holds the settings it was saved with.
+                with node.unlocked():
+                    node[key] = ml_collections.ConfigDict(value)
+            elif isinstance(node[key], ml_collections.ConfigDict):
+                assign(node[key], value, (*path, key))
             else:
                 with node.unlocked():
                     node[key] = tuple(value) if isinstance(

@@ -8,6 +8,11 @@ each with the Keras optimizer's ``algorithm`` and its settings::
                                                   momentum=0.9)
 
 overridden like any field (``--config.optimizers.model.learning_rate=3e-4``).
+An entry is open: the command line may add any setting of its Keras
+optimizer (``--config.optimizers.model.momentum=0.9``), and a command line
+that switches the ``algorithm`` drops the settings of the old algorithm
+alone (``beta_1``, ``momentum``, see ``algorithm_settings``) that it does
+not set itself.
 The model says which variables each named optimizer updates
 (``GenerativeModel.optimizer_variables``); the base class builds,
 checkpoints and applies them. A model with one optimizer names it
@@ -56,6 +61,33 @@ def build(entry):
     settings = dict(entry)
     algorithm = settings.pop("algorithm")
     return keras.optimizers.get({"class_name": algorithm, "config": settings})
+
+
+def _keyword_arguments(algorithm):
+    """The keyword arguments of the Keras optimizer named ``algorithm``."""
+    import inspect
+
+    import keras
+
+    classes = {name.lower(): getattr(keras.optimizers, name)
+               for name in dir(keras.optimizers)}
+    return set(inspect.signature(classes[algorithm]).parameters) - {
+        "kwargs", "name"}
+
+
+def algorithm_settings(entry):
+    """The settings of ``entry`` that belong to one algorithm alone.
+
+    A setting every offered optimizer takes (``learning_rate``,
+    ``weight_decay``, ``clipnorm``, ...) is not one of them; ``beta_1``,
+    ``momentum`` or ``rho`` are.
+
+    Returns:
+        The names, sorted.
+    """
+    shared = set.intersection(*map(_keyword_arguments, ALGORITHMS))
+    return sorted(name for name in entry
+                  if name != "algorithm" and name not in shared)
 
 
 def validate_entry(name, entry):

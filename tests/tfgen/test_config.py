@@ -5,6 +5,7 @@ import pytest
 
 from tfgen import config as config_lib
 from tfgen import errors
+from tfgen import optimizers
 
 
 def _config():
@@ -105,6 +106,87 @@ def test_json_round_trip_restores_tuples_nested_optimizers_and_lock():
     assert restored.hidden_units == (3, 4)
     assert restored.optimizers.model.learning_rate == 0.5
     assert restored.is_locked
+
+
+def _adam_config():
+    config = config_lib.base_config()
+    with config.unlocked():
+        config.optimizers.model = optimizers.optimizer_config(
+            "adam", 2e-4, beta_1=0.5, beta_2=0.99, clipnorm=1.0)
+    config.lock()
+    return config
+
+
+def test_a_switched_algorithm_drops_the_old_ones_own_settings(capsys):
+    config = config_lib.apply_overrides(_adam_config(), {
+        "optimizers.model.beta_2": "0.9",
+        "optimizers.model.algorithm": "sgd",
+        "optimizers.model.momentum": "0.9"})
+    # beta_1 was adam's alone; beta_2 the command line set, so it stays
+    # (and validate refuses it for sgd); the shared settings stay.
+    assert dict(config.optimizers.model) == {
+        "algorithm": "sgd", "learning_rate": 2e-4, "clipnorm": 1.0,
+        "beta_2": 0.9, "momentum": 0.9}
+    assert capsys.readouterr().out.strip() == (
+        "--config.optimizers.model.algorithm=sgd: dropped beta_1=0.5 "
+        "(settings of adam); set those of sgd with "
+        "--config.optimizers.model.SETTING=VALUE")
+    assert config.is_locked
+    with pytest.raises(errors.UsageError, match=r"config\.optimizers\.model: "
+                       r".*beta_2"):
+        config_lib.validate(config)
+
+    config = config_lib.apply_overrides(_adam_config(), {
+        "optimizers.model.algorithm": "sgd",
+        "optimizers.model.nesterov": "true"})
+    config_lib.validate(config)
+    built = optimizers.build(config.optimizers.model)
+    assert type(built).__name__ == "SGD" and built.nesterov is True
+    assert built.clipnorm == 1.0
+    assert "dropped beta_1=0.5, beta_2=0.99" in capsys.readouterr().out
+
+    # The same algorithm again is no switch: nothing dropped.
+    config = config_lib.apply_overrides(_adam_config(), {
+        "optimizers.model.algorithm": "adam"})
+    assert config.optimizers.model.beta_1 == 0.5
+    assert "dropped" not in capsys.readouterr().out
+
+
+def test_an_optimizer_entry_takes_new_settings_checked_by_keras():
+    config = config_lib.apply_overrides(_config(), {
+        "optimizers.model.amsgrad": "True",
+        "optimizers.model.weight_decay": "0.01"})
+    assert config.optimizers.model.amsgrad is True
+    config_lib.validate(config)
+    config = config_lib.apply_overrides(_config(), {
+        "optimizers.model.amsgard": "1"})
+    with pytest.raises(errors.UsageError,
+                       match=r"config\.optimizers\.model: .*amsgard"):
+        config_lib.validate(config)
+    with pytest.raises(errors.UsageError,
+                       match="optimizers.model.beta_1='.0.9, 0.5.': "
+                       "expected a number"):
+        config_lib.apply_overrides(_config(),
+                                   {"optimizers.model.beta_1": "[0.9, 0.5]"})
+
+
+def test_settings_of_one_algorithm_are_those_not_every_optimizer_takes():
+    entry = optimizers.optimizer_config("rmsprop", 0.1, rho=0.8, momentum=0.5,
+                                        weight_decay=0.1, global_clipnorm=2.0)
+    assert optimizers.algorithm_settings(entry) == ["momentum", "rho"]
+
+
+def test_json_round_trip_keeps_an_entrys_own_settings():
+    config = config_lib.apply_overrides(_adam_config(), {
+        "optimizers.model.algorithm": "sgd",
+        "optimizers.model.momentum": "0.9"})
+    restored = config_lib.from_json(config_lib.to_json(config),
+                                    _adam_config())
+    assert restored == config and "beta_1" not in restored.optimizers.model
+    assert restored.is_locked
+    with pytest.raises(KeyError):
+        config_lib.from_json(
+            '{"optimizers": {"other": {"algorithm": "sgd"}}}', _adam_config())
 
 
 @pytest.mark.parametrize("field, value, message", [
