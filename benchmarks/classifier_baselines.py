@@ -72,9 +72,8 @@ cli.define_results_flags()
 def arrays(dataset, split, preprocessing, *, data_dir, manual_dir=None):
     """A split of tfgen's dataset as ``(features, labels)``: flat pixels."""
     from tfgen import data
-    from tfgen import evaluation
 
-    images, labels = evaluation.dataset_arrays(data.load(
+    images, labels = data.dataset_arrays(data.load(
         dataset, split, preprocessing=preprocessing, seed=0,
         data_dir=data_dir, manual_dir=manual_dir))
     return images.reshape(len(images), -1).astype(np.float64), labels

@@ -268,7 +268,6 @@ def prepare(*, workdir=None, preset=None, dataset=None, code_dim=None,
         UsageError: anything wrong with the request.
     """
     from tfgen import data
-    from tfgen import evaluation
     from tfgen import training
 
     if preset is not None and preset not in PRESETS:
@@ -300,7 +299,7 @@ def prepare(*, workdir=None, preset=None, dataset=None, code_dim=None,
         raise errors.UsageError(
             f"--num_neighbours={num_neighbours} must be less than the "
             f"{num_test} test images")
-    test_images, _ = evaluation.dataset_arrays(data.load(
+    test_images, _ = data.dataset_arrays(data.load(
         first.config.dataset, "test", preprocessing="unit", seed=0,
         data_dir=data_dir, manual_dir=manual_dir).batch(1024))
     code_dim = next(iter(configs))[1]

@@ -44,6 +44,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen import data
 from tfgen import mode_coverage
 from tfgen.data import toy2d
 
@@ -64,22 +65,6 @@ BATCH_INPUTS = {"images": "image", "labels": "label"}
 _BASELINE_BATCH = 1024
 
 _BINARIZED = ("binarize_static", "binarize_dynamic")
-
-
-def dataset_arrays(dataset):
-    """Reads a (batched or unbatched) dataset of ``{"image", "label"}`` dicts.
-
-    Returns:
-        ``(images, labels)`` as numpy arrays, images ``(N, H, W, C)``.
-    """
-    images, labels = [], []
-    for element in dataset.as_numpy_iterator():
-        image, label = element["image"], element["label"]
-        if np.ndim(label) == 0:
-            image, label = image[np.newaxis], np.reshape(label, [1])
-        images.append(image)
-        labels.append(label)
-    return np.concatenate(images), np.concatenate(labels)
 
 
 def independent_pixel_nll(train_images, test_images, *, preprocessing,
@@ -276,29 +261,6 @@ def retrieval_precision(neighbour_labels, query_labels):
     return float((neighbour_labels == query_labels[:, None]).mean())
 
 
-def unit_intensities(values, preprocessing, num_levels=None):
-    """Examples as [0, 1] intensities, the units of the squared error.
-
-    Args:
-        values: as the dataset gives them (``num_levels`` given: integer
-            levels are divided by ``num_levels - 1``), or a capability's
-            output in [0, 1] (``num_levels`` None); both in [-1, 1] for the
-            ``symmetric`` preprocessing. Nothing is clipped: a linear
-            decoder's overshoot counts in its error.
-        preprocessing: the config's preprocessing.
-        num_levels: the dataset's gray levels, for dataset examples.
-
-    Returns:
-        A float32 numpy array of the same shape.
-    """
-    values = np.asarray(values, np.float32)
-    if preprocessing == "levels" and num_levels is not None:
-        return values / (num_levels - 1)
-    if preprocessing == "symmetric":
-        return (values + 1.0) / 2.0
-    return values
-
-
 def evaluate(model, splits, *, data_dir=None, manual_dir=None):
     """The harness's test numbers of a trained model.
 
@@ -335,7 +297,7 @@ def evaluate(model, splits, *, data_dir=None, manual_dir=None):
     config, info = model.config, model.data_info
     preprocessing = config.preprocessing
     test_batches = splits["test"].batch(int(config.batch_size)).cache()
-    test_images, _ = dataset_arrays(test_batches)
+    test_images, _ = data.dataset_arrays(test_batches)
     results = {"num_test_examples": len(test_images)}
     if isinstance(model, keras.Model):
         results["test"] = {name: float(value) for name, value in
@@ -356,11 +318,11 @@ def evaluate(model, splits, *, data_dir=None, manual_dir=None):
             reconstructions = model.reconstruct(**capability_arguments(
                 model, "reconstruct", batch))["images"]
             errors.append(squared_errors(
-                unit_intensities(batch["image"], preprocessing,
-                                 info.num_levels),
-                unit_intensities(reconstructions, preprocessing)))
+                data.unit_intensities(batch["image"], preprocessing,
+                                      info.num_levels),
+                data.unit_intensities(reconstructions, preprocessing)))
         results["test_squared_error"] = float(np.concatenate(errors).mean())
-    train_images, _ = dataset_arrays(
+    train_images, _ = data.dataset_arrays(
         splits["train_for_evaluation"].batch(_BASELINE_BATCH))
     baseline = independent_pixel_nll(
         train_images, test_images, preprocessing=preprocessing,
@@ -442,9 +404,9 @@ def image_sample_quality(model, splits, *, data_dir=None, manual_dir=None,
 
 def _unit_split(model, split):
     """An unbatched split of images as float32 [0, 1] (N, H, W, C)."""
-    images, _ = dataset_arrays(split.batch(_BASELINE_BATCH))
-    return unit_intensities(images, model.config.preprocessing,
-                            model.data_info.num_levels)
+    images, _ = data.dataset_arrays(split.batch(_BASELINE_BATCH))
+    return data.unit_intensities(images, model.config.preprocessing,
+                                 model.data_info.num_levels)
 
 
 def parzen_likelihood(model, splits, *, draws=None):

@@ -29,7 +29,7 @@ gathers a sampler's numbers for the evaluation harness.
 Every image given to these functions is a float (N, H, W, C) array of
 [0, 1] intensities: ``unit_images`` reads a dataset's split that way, and
 ``model_samples`` draws a model's samples and converts them
-(``tfgen.evaluation.unit_intensities``); ``evaluate_samples`` also takes a
+(``tfgen.data.unit_intensities``); ``evaluate_samples`` also takes a
 split preprocessed as the model's config says, and converts it.
 """
 
@@ -48,7 +48,6 @@ import scipy.linalg
 import tensorflow as tf
 
 from tfgen import data
-from tfgen import evaluation
 
 # Bump when the network or its training changes: it is part of the cache key,
 # so classifiers trained the old way are not loaded.
@@ -359,7 +358,7 @@ def unit_images(dataset, split, *, data_dir=None, manual_dir=None):
     """
     split_data = data.load(dataset, split, preprocessing="unit", seed=0,
                            data_dir=data_dir, manual_dir=manual_dir)
-    return evaluation.dataset_arrays(split_data.batch(_PREDICT_BATCH))
+    return data.dataset_arrays(split_data.batch(_PREDICT_BATCH))
 
 
 def _fingerprint(info, seed, training_steps):
@@ -484,7 +483,7 @@ def model_samples(model, num_images, *, seed=0, batch_size=500):
     Seeds ``seed * num_images + i`` for i < ``num_images``; a conditional
     model draws its labels uniformly (its ``sample`` default). Values are
     converted from the model's preprocessing
-    (``tfgen.evaluation.unit_intensities``) and clipped to [0, 1], as
+    (``tfgen.data.unit_intensities``) and clipped to [0, 1], as
     images are quantized to pixels before a classifier sees them in Heusel
     et al.'s protocol.
 
@@ -522,7 +521,7 @@ def draw_samples(model, seeds, *, batch_size=500):
     batches = [np.asarray(model.sample(
         seed=seeds[start:start + batch_size])["images"])
         for start in range(0, len(seeds), batch_size)]
-    return np.clip(evaluation.unit_intensities(
+    return np.clip(data.unit_intensities(
         np.concatenate(batches), model.config.preprocessing), 0.0, 1.0)
 
 
@@ -639,9 +638,9 @@ def _real_unit_images(model, test_split_or_images):
     event_rank = len(model.data_info.event_shape)
     if split.element_spec["image"].shape.rank == event_rank:  # Unbatched.
         split = split.batch(_PREDICT_BATCH)
-    images, _ = evaluation.dataset_arrays(split)
-    return evaluation.unit_intensities(images, model.config.preprocessing,
-                                       model.data_info.num_levels)
+    images, _ = data.dataset_arrays(split)
+    return data.unit_intensities(images, model.config.preprocessing,
+                                 model.data_info.num_levels)
 
 
 def train_floor(classifier, train_images, test_images, *, seed=0):

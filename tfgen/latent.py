@@ -161,14 +161,14 @@ FLAGS = flags.FLAGS
 
 def _decoder(model, labels=None):
     """codes (N, D) -> [0, 1] images, in batches."""
-    from tfgen import evaluation
+    from tfgen import data
 
     def decode(codes):
         arguments = {"codes": np.asarray(codes, np.float32)}
         if labels is not None:
             arguments["labels"] = np.full(len(codes), labels, np.int64)
         images = np.asarray(model.decode(**arguments)["images"])
-        return np.clip(evaluation.unit_intensities(
+        return np.clip(data.unit_intensities(
             images, model.config.preprocessing), 0, 1)
     return decode
 
@@ -207,7 +207,7 @@ def arithmetic_rows(model, terms, test_split, seed, *, data_dir=None,
         UsageError: a conditional decoder (the label is an input, not a
             direction of the code space), or a class too rare to average.
     """
-    from tfgen import evaluation
+    from tfgen import data
     from tfgen import frechet
 
     if "labels" in model.capability_inputs("decode"):
@@ -218,7 +218,7 @@ def arithmetic_rows(model, terms, test_split, seed, *, data_dir=None,
     wanted = sorted({group for group, _ in terms})
     if "encode" in model.capabilities and set(
             model.capability_inputs("encode")) == {"images"}:
-        images, labels = evaluation.dataset_arrays(test_split)
+        images, labels = data.dataset_arrays(test_split)
         codes = np.asarray(model.encode(images=images)["codes"])
         how = "encoded test images"
     else:

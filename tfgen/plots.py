@@ -20,6 +20,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from tfgen import data
 from tfgen import evaluation
 
 
@@ -44,12 +45,12 @@ def grid_sample_arguments(model, num_samples):
 def display_units(values, preprocessing, num_levels=None):
     """Examples as [0, 1] intensities for a picture, clipped.
 
-    ``evaluation.unit_intensities`` (same arguments), clipped: a linear
+    ``data.unit_intensities`` (same arguments), clipped: a linear
     decoder's overshoot would otherwise make ``image_grid`` read the whole
     batch as [-1, 1] images.
     """
-    return np.clip(evaluation.unit_intensities(values, preprocessing,
-                                               num_levels), 0.0, 1.0)
+    return np.clip(data.unit_intensities(values, preprocessing, num_levels),
+                   0.0, 1.0)
 
 
 # The pictures write_model_plots can draw, in the order it draws them.
@@ -142,7 +143,7 @@ def write_model_plots(model, folder, test_split, *, num_samples, name=None):
                 display_units(samples, preprocessing), folder / "samples.png",
                 num_columns=columns, title=f"{name} {title}")
         else:
-            real, _ = evaluation.dataset_arrays(
+            real, _ = data.dataset_arrays(
                 test_split.take(_NUM_POINTS).batch(_NUM_POINTS))
             written["samples"] = plot_points(
                 real, samples, folder / "samples.png",

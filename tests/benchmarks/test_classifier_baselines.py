@@ -18,7 +18,6 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from tfgen import data
-from tfgen import evaluation
 from tfgen import results
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -39,7 +38,7 @@ def _document(completed):
 
 
 def _split(data_dir, split, preprocessing):
-    images, labels = evaluation.dataset_arrays(data.load(
+    images, labels = data.dataset_arrays(data.load(
         "digits", split, preprocessing=preprocessing, seed=0,
         data_dir=data_dir))
     return images.reshape(len(images), -1), labels

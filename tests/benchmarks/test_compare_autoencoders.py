@@ -25,7 +25,6 @@ from tfgen import checkpoints
 from tfgen import config as config_lib
 from tfgen import data
 from tfgen import errors
-from tfgen import evaluation
 from tfgen import registry
 from tfgen import results
 from tfgen import training
@@ -113,7 +112,7 @@ def test_progress_is_shown_and_the_table_printed(outputs):
 def test_errors_and_precision_equal_a_recomputation_from_checkpoints(
         outputs, data_dir):
     workdir, table = outputs["workdir"], outputs["table"]
-    test_images, test_labels = evaluation.dataset_arrays(data.load(
+    test_images, test_labels = data.dataset_arrays(data.load(
         "digits", "test", preprocessing="unit", seed=0,
         data_dir=data_dir).batch(512))
     assert table["num_test_images"] == len(test_images) == 360
@@ -146,10 +145,10 @@ def test_errors_and_precision_equal_a_recomputation_from_checkpoints(
 def test_pca_errors_are_the_discarded_variance_and_match_scikit_learn(
         outputs, data_dir):
     row = _rows(outputs["table"])["pca"]
-    train_images, _ = evaluation.dataset_arrays(data.load(
+    train_images, _ = data.dataset_arrays(data.load(
         "digits", "train", preprocessing="unit", seed=0,
         data_dir=data_dir).batch(2048))
-    test_images, _ = evaluation.dataset_arrays(data.load(
+    test_images, _ = data.dataset_arrays(data.load(
         "digits", "test", preprocessing="unit", seed=0,
         data_dir=data_dir).batch(512))
     train = train_images.reshape(len(train_images), -1).astype(np.float64)
@@ -189,7 +188,7 @@ def test_two_d_codes_of_three_models(outputs, data_dir):
     # The VAE's row, recomputed from its restored checkpoint on the
     # statically binarized test images it is evaluated on.
     run = _restore(outputs["workdir"] / "vae_code2", "vae", data_dir)
-    images, labels = evaluation.dataset_arrays(run.splits["test"].batch(512))
+    images, labels = data.dataset_arrays(run.splits["test"].batch(512))
     reconstructions, codes = _reconstruct_and_encode(run.model, images)
     assert rows["vae"]["test_squared_error"] == pytest.approx(
         np.square(images - reconstructions).reshape(360, -1).sum(1).mean(),

@@ -11,7 +11,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfgen import config as config_lib
-from tfgen import evaluation
+from tfgen import data
 from tfgen import plots
 from tfgen.data import DataInfo
 from tfgen.model import CapabilityInput
@@ -431,7 +431,7 @@ def test_display_units_clip_what_the_squared_error_keeps():
     np.testing.assert_allclose(plots.display_units(overshoot, "unit"),
                                [0.0, 0.5, 1.0])
     np.testing.assert_allclose(
-        evaluation.unit_intensities(overshoot, "unit"), overshoot)
+        data.unit_intensities(overshoot, "unit"), overshoot)
     np.testing.assert_allclose(
         plots.display_units(np.array([0, 8, 16]), "levels", 17),
         [0.0, 0.5, 1.0])

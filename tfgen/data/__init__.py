@@ -43,10 +43,11 @@ from tfgen.data import offline
 from tfgen.data import preprocessing as preprocessing_lib
 from tfgen.data import toy2d
 from tfgen.data.info import DataInfo
+from tfgen.data.preprocessing import unit_intensities
 
-__all__ = ["DATASETS", "SPLITS", "DataInfo", "get_info", "load",
-           "load_by_epoch", "num_batches", "shuffle_seed",
-           "shuffled_epochs", "split_by_batch"]
+__all__ = ["DATASETS", "SPLITS", "DataInfo", "dataset_arrays", "get_info",
+           "load", "load_by_epoch", "num_batches", "shuffle_seed",
+           "shuffled_epochs", "split_by_batch", "unit_intensities"]
 
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "ring8", "grid25")
 SPLITS = ("train", "validation", "test")
@@ -358,3 +359,19 @@ def split_by_batch(dataset):
 def num_batches(size, batch_size):
     """Batches in an epoch of ``size`` examples (the last may be smaller)."""
     return -(-int(size) // int(batch_size))
+
+
+def dataset_arrays(dataset):
+    """Reads a (batched or unbatched) dataset of ``{"image", "label"}`` dicts.
+
+    Returns:
+        ``(images, labels)`` as numpy arrays, images ``(N, H, W, C)``.
+    """
+    images, labels = [], []
+    for element in dataset.as_numpy_iterator():
+        image, label = element["image"], element["label"]
+        if np.ndim(label) == 0:
+            image, label = image[np.newaxis], np.reshape(label, [1])
+        images.append(image)
+        labels.append(label)
+    return np.concatenate(images), np.concatenate(labels)

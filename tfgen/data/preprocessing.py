@@ -27,6 +27,7 @@ not depend on the order in which a ``tf.data`` pipeline runs its maps.
 
 import numbers
 
+import numpy as np
 import tensorflow as tf
 
 from tfgen import config as config_lib
@@ -226,3 +227,25 @@ def preprocess(dataset, preprocessing, *, num_levels, seed, epoch=0):
     return dataset.enumerate().map(
         apply, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
+
+def unit_intensities(values, preprocessing, num_levels=None):
+    """Examples as [0, 1] intensities, the units of the squared error.
+
+    Args:
+        values: as the dataset gives them (``num_levels`` given: integer
+            levels are divided by ``num_levels - 1``), or a capability's
+            output in [0, 1] (``num_levels`` None); both in [-1, 1] for the
+            ``symmetric`` preprocessing. Nothing is clipped: a linear
+            decoder's overshoot counts in its error.
+        preprocessing: the config's preprocessing.
+        num_levels: the dataset's gray levels, for dataset examples.
+
+    Returns:
+        A float32 numpy array of the same shape.
+    """
+    values = np.asarray(values, np.float32)
+    if preprocessing == "levels" and num_levels is not None:
+        return values / (num_levels - 1)
+    if preprocessing == "symmetric":
+        return (values + 1.0) / 2.0
+    return values

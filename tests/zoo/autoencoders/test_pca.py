@@ -19,7 +19,6 @@ import zoo  # noqa: F401  (fills the registry)
 from tfgen import checkpoints
 from tfgen import data
 from tfgen import errors
-from tfgen import evaluation
 from tfgen import registry
 from tfgen import training
 from tfgen.data.info import DataInfo
@@ -253,7 +252,7 @@ def test_the_training_loop_fits_checkpoints_and_resumes(data_dir, tmp_path):
     config = pca.get_config()
     model, results = training.train_and_evaluate(
         spec, config, tmp_path, data_dir=data_dir, verbose=0)
-    train_images, _ = evaluation.dataset_arrays(data.load(
+    train_images, _ = data.dataset_arrays(data.load(
         "digits", "train", preprocessing="unit", seed=0,
         data_dir=data_dir))
     _, directions, variances = pca.principal_components(

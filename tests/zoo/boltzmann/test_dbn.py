@@ -23,7 +23,6 @@ import zoo  # noqa: F401  (fills the registry)
 from tfgen import callbacks as callbacks_lib
 from tfgen import data
 from tfgen import errors
-from tfgen import evaluation
 from tfgen import training
 from tfgen.data.info import DataInfo
 from zoo.boltzmann import dbn
@@ -50,7 +49,7 @@ def _model(info, **fields):
 
 
 def _digits(data_dir, split, preprocessing):
-    images, labels = evaluation.dataset_arrays(data.load(
+    images, labels = data.dataset_arrays(data.load(
         "digits", split, preprocessing=preprocessing, seed=0,
         data_dir=data_dir))
     return images, labels
