@@ -33,7 +33,6 @@ import io
 import json
 import pathlib
 import resource
-import shutil
 import signal
 import sys
 import tempfile

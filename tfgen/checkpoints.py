@@ -188,7 +188,7 @@ class TrainingCheckpoint:
                 f"no checkpoint in {self.directory} can be read: "
                 + "; ".join(f"{prefix}: {reason}"
                             for prefix, reason in damaged)
-                + f"; move the folder aside to train from the start")
+                + "; move the folder aside to train from the start")
         good = candidates[len(damaged):]
         for prefix, reason in damaged:
             moved = self._set_aside(prefix)
