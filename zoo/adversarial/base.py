@@ -227,7 +227,7 @@ class GAN(GenerativeModel):
     def training_codes(self, batch_size):
         """Fresh codes z ~ N(0, I), (B, latent_dim), from the noise seed."""
         return self.training_noise((batch_size, self.latent_dim),
-                          distribution="normal")
+                                   distribution="normal")
 
     def discriminator_objective(self, real, fake, labels=None, training=True):
         """The discriminator's loss on a real and a generated batch.

@@ -42,7 +42,6 @@ adds the free energy of the Gaussian-hidden top RBM.
 
 import math
 
-import keras
 import tensorflow as tf
 
 from tfgen import config as config_lib
@@ -254,7 +253,7 @@ class DeepAutoencoder(stacked_ae.StackedAutoencoder):
         inputs = energy.hidden_logits(visible, weights, hidden_bias)
         if self.is_code_layer(layer):
             return inputs + self.training_noise(tf.shape(inputs),
-                                       distribution="normal")
+                                                distribution="normal")
         noise = self.training_noise(tf.shape(inputs))
         return tf.cast(noise < tf.sigmoid(inputs), tf.float32)
 

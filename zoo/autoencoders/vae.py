@@ -328,7 +328,7 @@ class VAE(GenerativeModel):
     def train_step(self, batch):
         images = batch["image"]  # (B, H, W, C)
         noise = self.training_noise((tf.shape(images)[0], self.latent_dim),
-                           distribution="normal")
+                                    distribution="normal")
         with tf.GradientTape() as tape:
             terms = self.elbo_terms(images, noise, batch.get("label"))
             loss = tf.reduce_mean(self.training_loss(terms))

@@ -51,7 +51,6 @@ per value (the same images). Not here: Polyak averaging of the
 parameters.
 """
 
-import keras
 import tensorflow as tf
 
 from tfgen import config as config_lib
