@@ -74,24 +74,32 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def start_workers(argv, *, num_workers=2, other_flags=()):
+def start_workers(argv, *, num_workers=2, other_flags=(), chief_job=False):
     """Starts ``argv`` (a ``tfgen.train`` command line) in ``num_workers``
-    processes, each with the ``TF_CONFIG`` of one worker of a localhost
-    cluster; ``other_flags`` go to every worker but the chief (worker 0).
+    processes, each with the ``TF_CONFIG`` of one task of a localhost
+    cluster: ``worker`` 0, 1, ..., or with ``chief_job`` the ``chief`` and
+    then ``worker`` 0, 1, ...; ``other_flags`` go to every task but the
+    chief (the first).
 
     Returns:
-        The ``subprocess.Popen`` of each worker, by index.
+        The ``subprocess.Popen`` of each task, the chief first.
     """
-    cluster = {"worker": [f"localhost:{free_port()}"
-                          for _ in range(num_workers)]}
+    addresses = [f"localhost:{free_port()}" for _ in range(num_workers)]
+    if chief_job:
+        cluster = {"chief": addresses[:1], "worker": addresses[1:]}
+        tasks = [("chief", 0)] + [("worker", index)
+                                  for index in range(num_workers - 1)]
+    else:
+        cluster = {"worker": addresses}
+        tasks = [("worker", index) for index in range(num_workers)]
     processes = []
-    for index in range(num_workers):
+    for number, (task_type, index) in enumerate(tasks):
         env = kill_resume.environment()
         env["TF_CONFIG"] = json.dumps(
-            {"cluster": cluster, "task": {"type": "worker", "index": index}})
+            {"cluster": cluster, "task": {"type": task_type, "index": index}})
         processes.append(subprocess.Popen(
             [*argv, "--strategy=multi_worker",
-             *(other_flags if index else ())],
+             *(other_flags if number else ())],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, cwd=ROOT))
     return processes

@@ -254,6 +254,8 @@ def from_chief(strategy, value):
     mine = int(value) if cluster.is_chief else 0
 
     def contribution():
+        # Replica 0 of the group is the chief's first: the chief comes
+        # first in the cluster's order, worker 0 where there is none.
         context = tf.distribute.get_replica_context()
         first = tf.equal(context.replica_id_in_sync_group, 0)
         return tf.where(first, tf.constant(mine, tf.int64),

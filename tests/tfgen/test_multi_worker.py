@@ -72,6 +72,23 @@ def test_a_pair_checkpoints_from_the_chief_and_resumes_as_one_device(
     assert found["integers_equal"]
 
 
+def test_a_cluster_with_a_chief_job_trains_and_the_chief_writes(data_dir,
+                                                              tmp_path):
+    # The chief task, not worker 0, sends its epoch and fingerprint
+    # (distribute.from_chief) and writes the workdir.
+    workdir = tmp_path / "pair"
+    chief, other = _finish(multi_worker.start_workers(
+        _command(workdir, data_dir, epochs=1), chief_job=True))
+    for code, _, err in (chief, other):
+        assert code == 0, err[-3000:]
+    assert "SavedModel:" in chief[1]
+    assert "worker-0: training done" in other[1]
+    metrics = json.loads((workdir / "metrics.json").read_text())
+    assert metrics["epochs"] == 1
+    assert (pathlib.Path(metrics["export"]) / "saved_model.pb").is_file()
+    assert not (workdir / "workers").exists()
+
+
 def test_a_pair_that_loses_a_task_stops_and_resumes_when_restarted(
         data_dir, tmp_path):
     workdir = tmp_path / "pair"
