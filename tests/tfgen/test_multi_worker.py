@@ -72,8 +72,8 @@ def test_a_pair_checkpoints_from_the_chief_and_resumes_as_one_device(
     assert found["integers_equal"]
 
 
-def test_a_cluster_with_a_chief_job_trains_and_the_chief_writes(data_dir,
-                                                              tmp_path):
+def test_a_cluster_with_a_chief_job_trains_and_the_chief_writes(
+        data_dir, tmp_path):
     # The chief task, not worker 0, sends its epoch and fingerprint
     # (distribute.from_chief) and writes the workdir.
     workdir = tmp_path / "pair"
