@@ -138,12 +138,8 @@ def results_tables(document):
 
 def main(argv):
     del argv  # Checked by cli.parse_flags_without_tensorflow.
-    document = cli.results_document("classifier_baselines", run_benchmark)
-    tables = results_tables(document)
-    cli.write_results_flag(tables, document)
-    print(json.dumps(document))
-    print()
-    print(results.render_table(tables["logistic_regression"]))
+    cli.publish_results("classifier_baselines", run_benchmark,
+                        results_tables)
 
 
 if __name__ == "__main__":

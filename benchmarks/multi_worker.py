@@ -218,23 +218,16 @@ def results_tables(document):
                "to 1 + |value|."))}
 
 
+def failures(document):
+    """Lines naming each case that did not train."""
+    return [f"{row['model']}: {row['failure']}" for row in document["rows"]
+            if row["failure"]]
+
+
 def main(argv):
     del argv  # Checked by cli.parse_flags_without_tensorflow.
-    from tfgen import results
-
     logging.set_verbosity(logging.WARNING)
-    document = cli.results_document("multi_worker", measure)
-    tables = results_tables(document)
-    cli.write_results_flag(tables, document)
-    print(json.dumps(document))
-    print()
-    print(results.render_table(tables["multi_worker"]))
-    problems = [f"{row['model']}: {row['failure']}"
-                for row in document["rows"] if row["failure"]]
-    for problem in problems:
-        print(f"FAILED: {problem}", file=sys.stderr)
-    if problems:
-        sys.exit(1)
+    cli.publish_results("multi_worker", measure, results_tables, failures)
 
 
 if __name__ == "__main__":

@@ -187,18 +187,7 @@ def main(argv):
     del argv  # Checked by cli.parse_flags_without_tensorflow.
     # TensorFlow's Python side logs each saved function at INFO level.
     logging.set_verbosity(logging.WARNING)
-    document = cli.results_document("reliability", measure)
-    tables = results_tables(document)
-    cli.write_results_flag(tables, document)
-    print(json.dumps(document))
-    for table in tables.values():
-        print()
-        print(results.render_table(table))
-    problems = failures(document)
-    for problem in problems:
-        print(f"FAILED: {problem}", file=sys.stderr)
-    if problems:
-        sys.exit(1)
+    cli.publish_results("reliability", measure, results_tables, failures)
 
 
 if __name__ == "__main__":

@@ -98,6 +98,34 @@ def write_results_flag(tables, document):
         results.write_measured(flags.FLAGS.results, tables, document)
 
 
+def publish_results(benchmark, measure, tables_of, failures=None):
+    """A results benchmark's ``main``: measures (or reads ``--from_output``),
+    writes ``--results``, prints the document as one JSON line and then
+    its tables; exits with status 1 after naming each failure.
+
+    Args:
+        benchmark, measure: as ``results_document`` takes them.
+        tables_of: the document -> its tables, ``{name: results.Table}``.
+        failures: the document -> lines naming what failed (none if None).
+    """
+    import json
+
+    from tfgen import results
+
+    document = results_document(benchmark, measure)
+    tables = tables_of(document)
+    write_results_flag(tables, document)
+    print(json.dumps(document))
+    for table in tables.values():
+        print()
+        print(results.render_table(table))
+    problems = failures(document) if failures else []
+    for problem in problems:
+        print(f"FAILED: {problem}", file=sys.stderr)
+    if problems:
+        sys.exit(1)
+
+
 def refuse_config_overrides(command, reason):
     """Raises ``UsageError`` if the command line gave ``--config.*``
     overrides, which ``command`` takes none of (``reason`` says why)."""
