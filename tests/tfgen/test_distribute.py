@@ -7,7 +7,8 @@ config under the default strategy and under ``mirrored``, the second batch
 of three examples split 2 and 1 between the replicas, so both the share
 weighting of gradients and the slicing of training noise are exercised.
 One model of each family: noise in every step (``vae``), persistent chains
-(``rbm`` with PCD), a staged model (``dbn``), an autoregressive model
+(``rbm`` with PCD), staged models with hand-written updates (``dbn``, and
+the ``deep_ae``'s RBM pretraining), an autoregressive model
 (``pixelcnn``) and a GAN with batch norm over the global batch (``dcgan``,
 whose Adam steps of about the learning rate on near-zero gradients turn
 round-off into differences up to 1e-3).
@@ -32,6 +33,7 @@ CHECKS = {
     "pixelcnn:2:uneven": 1e-6,
     "rbm:2:uneven:training=pcd": 1e-6,
     "dbn:2:uneven": 1e-6,
+    "deep_ae:2:uneven": 1e-6,
     "dcgan:2:uneven": 1e-3,
 }
 
